@@ -1,0 +1,12 @@
+"""Command-line interface. Each command lives in its own module and registers on ``app``."""
+
+from . import _audit  # noqa: F401  (registers `unskew audit`)
+from ._app import app, run_app
+
+
+def main() -> None:
+    """Entry point of the ``unskew`` console script."""
+    run_app()
+
+
+__all__ = ["app", "main"]
