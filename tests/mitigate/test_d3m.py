@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+
+from unskew.exceptions import UnskewInputError
+from unskew.mitigate.d3m import D3M, auto_pseudo_groups, group_alignment_scores
+
+
+def _spurious(n, p_agree, rng):
+    y = rng.integers(0, 2, n)
+    a = np.where(rng.random(n) < p_agree, y, 1 - y)
+    X = np.column_stack([y + rng.normal(scale=1.0, size=n), (2 * a - 1) + rng.normal(scale=1.0, size=n),
+                         rng.normal(size=(n, 2))])
+    return X, y, 2 * y + a
+
+
+def _wga(model, X, y, g):
+    p = model.predict(X)
+    return min(np.mean(p[g == k] == y[g == k]) for k in np.unique(g))
+
+
+def test_group_alignment_is_loss_weighted_mean():
+    S = np.array([[1.0, 2.0, -3.0], [0.0, 1.0, 1.0]])
+    groups = np.array([0, 0, 1])
+    scores, per_group, ids = group_alignment_scores(S, groups, {0: 1.0, 1: 3.0})
+    np.testing.assert_allclose(per_group, [[1.5, -3.0], [0.5, 1.0]])
+    np.testing.assert_allclose(scores, [(1.5 * 1 - 3.0 * 3) / 4, (0.5 + 3.0) / 4])
+
+
+def test_d3m_removes_majority_examples_and_raises_worst_group_accuracy():
+    rng = np.random.default_rng(0)
+    X, y, g = _spurious(3000, 0.95, rng)
+    Xv, yv, gv = _spurious(800, 0.5, rng)
+    Xt, yt, gt = _spurious(3000, 0.5, rng)
+    d3m = D3M(removal="sweep").fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    base = _wga(d3m.base_estimator_, Xt, yt, gt)
+    after = _wga(d3m, Xt, yt, gt)
+    assert after > base + 0.05
+    removed_groups = g[d3m.removed_]
+    # what it removes comes from the majority groups (label agrees with the spurious feature)
+    assert np.isin(removed_groups, [0, 3]).mean() > 0.9
+    assert set(d3m.sweep_.columns) >= {"k", "val_worst_group_accuracy"}
+    table = d3m.removal_table()
+    assert list(table["row"]) == list(d3m.removed_)
+    assert (np.diff(table["score"]) >= 0).all()
+
+
+def test_default_negative_rule_and_k_rule():
+    rng = np.random.default_rng(1)
+    X, y, _ = _spurious(1000, 0.9, rng)
+    Xv, yv, gv = _spurious(300, 0.5, rng)
+    d = D3M().fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    assert len(d.removed_) == int((d.scores_ < 0).sum())
+    d = D3M(removal="k", k=25).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    assert len(d.removed_) == 25 and d.keep_.sum() == 975
+    assert set(d.removed_) == set(np.argsort(d.scores_)[:25])
+    with pytest.raises(UnskewInputError, match="removal='k'"):
+        D3M(removal="k").fit(X, y, X_val=Xv, y_val=yv)
+
+
+def test_auto_d3m_pseudo_groups_follow_the_spurious_attribute():
+    rng = np.random.default_rng(2)
+    X, y, _ = _spurious(2000, 0.95, rng)
+    Xv, yv, gv = _spurious(600, 0.5, rng)
+    d = D3M(removal="sweep").fit(X, y, X_val=Xv, y_val=yv)
+    assert d.auto_
+    pg = d.val_groups_
+    # within each class the pseudo-groups split validation examples by the hidden spurious attribute
+    for c in (0, 1):
+        m = yv == c
+        agree = np.mean(pg[m] % 2 == gv[m] % 2)
+        assert max(agree, 1 - agree) > 0.7
+    assert auto_pseudo_groups(d.attributions_, yv).shape == (600,)

@@ -1,0 +1,310 @@
+"""D3M: Data Debiasing with Datamodels (Jain et al. 2024, arXiv 2406.16846).
+
+D3M removes the training examples that most hurt the validation groups on
+which the model does worst, instead of re-balancing whole groups:
+
+1. Train the model; compute the attribution matrix ``S`` (train x validation)
+   with :mod:`unskew.attribution` (exact influence for the logistic default,
+   TRAK for PyTorch estimators).
+2. Group alignment score of training example ``i``: the loss-weighted average
+   over validation groups ``g`` of its mean attribution to ``g``'s examples,
+   ``T_i = sum_g L_g * mean_{j in g} S[i, j] / sum_g L_g`` where ``L_g`` is the
+   model's mean validation loss on ``g``. (The reference code takes the plain
+   mean over groups of ``L_g * mean S``; dividing by ``sum_g L_g`` instead only
+   rescales every score by the same positive constant, so signs and ranking,
+   hence the removed set, are identical.)
+3. Remove every example with a negative score (default; no ``k`` to tune), or
+   the ``k`` lowest, optionally choosing ``k`` from a grid by validation
+   worst-group accuracy; retrain on the rest.
+
+Auto-D3M needs no group labels: within each class, validation examples are
+split by the sign of their projection onto the first principal component of
+the row-normalised attribution matrix (transposed: one row per validation
+example), and those pseudo-groups replace the real ones.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+
+from ...attribution import TRAK, LogisticInfluence, fit_logistic
+from ...exceptions import UnskewInputError
+
+
+def group_alignment_scores(S: np.ndarray, val_groups, group_losses) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Group alignment scores from an attribution matrix.
+
+    Parameters
+    ----------
+    S : ndarray of shape (n_train, n_val)
+    val_groups : array of shape (n_val,)
+        Integer group id of each validation example.
+    group_losses : ndarray of shape (n_groups,)
+        Mean validation loss per group (index = group id).
+
+    Returns
+    -------
+    scores : ndarray (n_train,)
+    per_group : ndarray (n_train, n_groups)
+        Mean attribution of each training example to each group.
+    group_ids : ndarray (n_groups,)
+    """
+    val_groups = np.asarray(val_groups)
+    ids = np.unique(val_groups)
+    per_group = np.stack([S[:, val_groups == g].mean(axis=1) for g in ids], axis=1)
+    losses = np.asarray([group_losses[int(g)] for g in ids], dtype=float)
+    if losses.sum() <= 0:
+        losses = np.ones_like(losses)
+    scores = per_group @ losses / losses.sum()
+    return scores, per_group, ids
+
+
+def auto_pseudo_groups(S: np.ndarray, y_val) -> np.ndarray:
+    """Auto-D3M pseudo-groups: per class, the sign of the first principal component.
+
+    Rows of ``S.T`` (one per validation example) are normalised to unit norm;
+    within each class the first principal direction is found and examples are
+    split by the sign of their projection onto it, as in the reference
+    implementation. Group id = ``2 * class_index + (projection > 0)``.
+    """
+    y_val = np.asarray(y_val)
+    A = S.T / (np.linalg.norm(S.T, axis=1, keepdims=True) + 1e-12)
+    groups = np.zeros(len(y_val), dtype=int)
+    for ci, c in enumerate(np.unique(y_val)):
+        m = y_val == c
+        rows = A[m]
+        if len(rows) < 2:
+            groups[m] = 2 * ci
+            continue
+        centred = rows - rows.mean(axis=0)
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)
+        proj = rows @ vt[0]
+        groups[m] = 2 * ci + (proj > 0).astype(int)
+    return groups
+
+
+def _worst_group_accuracy(y, pred, groups) -> float:
+    accs = [np.mean(pred[groups == g] == y[groups == g]) for g in np.unique(groups)]
+    return float(min(accs)) if accs else float("nan")
+
+
+class D3M(BaseEstimator, ClassifierMixin):
+    """Debias a training set by removing the examples that drive worst-group failures.
+
+    Parameters
+    ----------
+    estimator : estimator or None, default=None
+        ``None`` uses L2-regularised logistic regression with exact influence
+        attributions (fast, the default). A PyTorch estimator from
+        :mod:`unskew.train` (exposing ``model_``, ``checkpoints_`` and
+        ``attribution_inputs(X)``) uses TRAK.
+    C : float, default=1.0
+        Inverse L2 strength of the default logistic model.
+    removal : {"negative", "k", "sweep"}, default="negative"
+        ``negative`` removes every example with a negative score; ``k``
+        removes the ``k`` lowest; ``sweep`` tries each ``k`` in ``k_grid`` and
+        keeps the one with the best validation worst-group accuracy.
+    k : int, optional
+        Number to remove when ``removal="k"``.
+    k_grid : sequence of float or int, optional
+        Candidates for ``sweep``: fractions of the training set (< 1) or
+        counts. Default: 0 to 20% in steps.
+    proj_dim : int, default=512
+        TRAK projection dimension (PyTorch estimators only).
+    cache_dir : str, optional
+        Where TRAK caches score matrices.
+
+    Attributes
+    ----------
+    attributions_ : ndarray (n_train, n_val)
+    scores_ : ndarray (n_train,)
+        Group alignment scores; negative = hurts the weak groups.
+    group_attribution_ : DataFrame (n_train, n_groups)
+        Mean attribution of each training example to each validation group.
+    val_groups_ : ndarray
+        Validation groups used (pseudo-groups for Auto-D3M).
+    group_losses_ : dict
+        Mean validation loss of the base model per group.
+    removed_ : ndarray of int
+        Indices of removed training examples, most harmful first.
+    keep_ : ndarray of bool
+    base_estimator_, estimator_ :
+        The model before and after removal.
+    sweep_ : DataFrame or None
+        ``k`` against validation worst-group and average accuracy.
+    auto_ : bool
+        Whether pseudo-groups were used.
+    """
+
+    def __init__(self, estimator=None, *, C: float = 1.0, removal: str = "negative", k: int | None = None,
+                 k_grid=None, proj_dim: int = 512, cache_dir=None):
+        self.estimator = estimator
+        self.C = C
+        self.removal = removal
+        self.k = k
+        self.k_grid = k_grid
+        self.proj_dim = proj_dim
+        self.cache_dir = cache_dir
+
+    # ------------------------------------------------------------- model glue
+    def _fit_model(self, X, y, sample_weight=None):
+        if self.estimator is None:
+            return _LogisticModel(C=self.C).fit(X, y, sample_weight=sample_weight)
+        est = clone(self.estimator)
+        if sample_weight is not None:
+            return est.fit(X, y, sample_weight=sample_weight)
+        return est.fit(X, y)
+
+    def _attribute(self, model, X, y, X_val, y_val) -> np.ndarray:
+        if isinstance(model, _LogisticModel):
+            pos = model.classes_[1]
+            infl = LogisticInfluence(l2=1.0 / self.C).fit(X, (y == pos).astype(int), model.sample_weight_, theta=model.theta_)
+            return infl.attribute(X_val, (y_val == pos).astype(int))
+        for attr in ("model_", "checkpoints_", "attribution_inputs"):
+            if not hasattr(model, attr):
+                raise UnskewInputError(
+                    f"D3M needs attributions: the estimator {type(model).__name__} has no '{attr}'. "
+                    f"Use estimator=None (logistic, exact influence) or an unskew.train estimator."
+                )
+        trak = TRAK(model.model_, model.checkpoints_, proj_dim=self.proj_dim, cache_dir=self.cache_dir)
+        return trak.attribute(model.attribution_inputs(X), y, model.attribution_inputs(X_val), y_val)
+
+    # ------------------------------------------------------------- fitting
+    def fit(self, X, y, *, X_val, y_val, groups_val=None, sample_weight=None):
+        """Compute attributions and scores, remove harmful examples, retrain.
+
+        Parameters
+        ----------
+        X, y : training data (numeric features; labels 0/1 for the logistic default).
+        X_val, y_val : validation data, labelled.
+        groups_val : array-like, optional
+            Validation group labels. Omit for Auto-D3M (no group labels at all).
+        sample_weight : array-like, optional
+        """
+        X = np.asarray(X, dtype=float)
+        y = np.asarray(y)
+        X_val = np.asarray(X_val, dtype=float)
+        y_val = np.asarray(y_val)
+        if len(X) != len(y) or len(X_val) != len(y_val):
+            raise UnskewInputError("X and y (and X_val and y_val) must have the same number of rows.")
+        if self.removal not in ("negative", "k", "sweep"):
+            raise UnskewInputError(f"removal must be 'negative', 'k' or 'sweep', not {self.removal!r}.")
+        if self.removal == "k" and (self.k is None or not 0 <= self.k < len(y)):
+            raise UnskewInputError(f"removal='k' needs 0 <= k < {len(y)}; got k={self.k}.")
+        self.classes_ = np.unique(y)
+        self.base_estimator_ = self._fit_model(X, y, sample_weight)
+        S = self._attribute(self.base_estimator_, X, y, X_val, y_val)
+        self.attributions_ = S
+        self.auto_ = groups_val is None
+        if self.auto_:
+            gv = auto_pseudo_groups(S, y_val)
+            names = {g: f"class={self.classes_[g // 2]} / pseudo-group {g % 2}" for g in np.unique(gv)}
+        else:
+            codes, uniques = pd.factorize(pd.Series(np.asarray(groups_val)).astype(str), sort=True)
+            if (codes < 0).any():
+                raise UnskewInputError("groups_val has missing values; give every validation row a group.")
+            gv = codes
+            names = dict(enumerate(uniques))
+        self.val_groups_ = gv
+        proba = self.base_estimator_.predict_proba(X_val)
+        col = np.searchsorted(self.classes_, y_val)
+        nll = -np.log(np.clip(proba[np.arange(len(y_val)), col], 1e-12, 1))
+        losses = {int(g): float(nll[gv == g].mean()) for g in np.unique(gv)}
+        self.group_losses_ = {names[g]: v for g, v in losses.items()}
+        scores, per_group, ids = group_alignment_scores(S, gv, losses)
+        self.scores_ = scores
+        self.group_attribution_ = pd.DataFrame(per_group, columns=[names[g] for g in ids])
+        order = np.argsort(scores, kind="stable")
+        self.sweep_ = None
+        if self.removal == "negative":
+            n_remove = int((scores < 0).sum())
+        elif self.removal == "k":
+            n_remove = int(self.k)
+        else:
+            n_remove = self._sweep(X, y, X_val, y_val, gv, order, sample_weight)
+        self.removed_ = order[:n_remove]
+        self.keep_ = np.ones(len(y), dtype=bool)
+        self.keep_[self.removed_] = False
+        if len(np.unique(y[self.keep_])) < len(self.classes_):
+            raise UnskewInputError("D3M would remove every example of a class; use removal='k' with a smaller k.")
+        sw = None if sample_weight is None else np.asarray(sample_weight)[self.keep_]
+        self.estimator_ = self._fit_model(X[self.keep_], y[self.keep_], sw)
+        return self
+
+    def _sweep(self, X, y, X_val, y_val, gv, order, sample_weight) -> int:
+        grid = self.k_grid if self.k_grid is not None else [0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2]
+        ks = sorted({int(round(k * len(y))) if k < 1 else int(k) for k in grid})
+        rows = []
+        for k in ks:
+            keep = np.ones(len(y), dtype=bool)
+            keep[order[:k]] = False
+            if len(np.unique(y[keep])) < len(self.classes_):
+                continue
+            sw = None if sample_weight is None else np.asarray(sample_weight)[keep]
+            m = self._fit_model(X[keep], y[keep], sw)
+            pred = m.predict(X_val)
+            rows.append({"k": k, "fraction_removed": k / len(y),
+                         "val_worst_group_accuracy": _worst_group_accuracy(y_val, pred, gv),
+                         "val_accuracy": float(np.mean(pred == y_val))})
+        self.sweep_ = pd.DataFrame(rows)
+        best = self.sweep_.sort_values(["val_worst_group_accuracy", "val_accuracy", "k"],
+                                       ascending=[False, False, True]).iloc[0]
+        return int(best["k"])
+
+    # ------------------------------------------------------------- outputs
+    def predict(self, X):
+        return self.estimator_.predict(np.asarray(X, dtype=float))
+
+    def predict_proba(self, X):
+        return self.estimator_.predict_proba(np.asarray(X, dtype=float))
+
+    def removal_table(self, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+        """The removed examples for a reviewer, most harmful first.
+
+        Columns: ``row`` (training index), ``score``, ``hurts_most`` (the
+        validation group it lowers most) and its mean attribution to that group,
+        then the example's own columns from ``frame`` if given.
+        """
+        idx = self.removed_
+        ga = self.group_attribution_.iloc[idx]
+        table = pd.DataFrame({
+            "row": idx,
+            "score": self.scores_[idx],
+            "hurts_most": ga.idxmin(axis=1).to_numpy(),
+            "attribution_to_that_group": ga.min(axis=1).to_numpy(),
+        })
+        if frame is not None:
+            table = pd.concat([table.reset_index(drop=True), frame.iloc[idx].reset_index(drop=True)], axis=1)
+        return table
+
+
+class _LogisticModel(ClassifierMixin, BaseEstimator):
+    """Binary logistic regression fitted by Newton's method (the objective the influence uses)."""
+
+    def __init__(self, C: float = 1.0):
+        self.C = C
+
+    def fit(self, X, y, sample_weight=None):
+        y = np.asarray(y)
+        self.classes_ = np.unique(y)
+        if len(self.classes_) != 2:
+            raise UnskewInputError(
+                f"The default D3M model is binary logistic regression; the target has {len(self.classes_)} classes."
+            )
+        yb = (y == self.classes_[1]).astype(int)
+        self.sample_weight_ = None if sample_weight is None else np.asarray(sample_weight, float)
+        self.theta_ = fit_logistic(X, yb, self.sample_weight_, l2=1.0 / self.C)
+        return self
+
+    def decision_function(self, X):
+        X = np.asarray(X, float)
+        return X @ self.theta_[:-1] + self.theta_[-1]
+
+    def predict_proba(self, X):
+        p = 1 / (1 + np.exp(-self.decision_function(X)))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X):
+        return self.classes_[(self.decision_function(X) > 0).astype(int)]
