@@ -1,6 +1,7 @@
 """Command-line interface. Each command lives in its own module and registers on ``app``."""
 
 from . import _audit  # noqa: F401  (registers `unskew audit`)
+from . import _debias  # noqa: F401  (registers `unskew debias`)
 from ._app import app, run_app
 
 

@@ -80,7 +80,15 @@ def split_list(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
+#: Exit code for a bug in unskew itself (not the user's input).
+EXIT_INTERNAL = 3
+
+
 def run_app() -> None:
+    """Run the CLI. Bad input exits 2; an internal error exits 3 with a one-line
+    message (set ``UNSKEW_DEBUG=1`` to see the traceback)."""
+    import os
+
     try:
         app()
     except SystemExit:
@@ -88,3 +96,11 @@ def run_app() -> None:
     except (UnskewInputError, MissingExtraError) as exc:  # raised outside a command body
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(EXIT_BAD_INPUT)
+    except Exception as exc:
+        if os.environ.get("UNSKEW_DEBUG"):
+            raise
+        err_console.print(
+            f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
+            "This is a bug in unskew, not in your data. Re-run with UNSKEW_DEBUG=1 to see the "
+            "traceback and please report it.", highlight=False)
+        sys.exit(EXIT_INTERNAL)

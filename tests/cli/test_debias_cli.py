@@ -1,0 +1,36 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-m", "unskew", *args], capture_output=True, text=True)
+
+
+def test_debias_cli_writes_outputs(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 1500
+    y = rng.integers(0, 2, n)
+    a = np.where(rng.random(n) < 0.9, y, 1 - y)
+    pd.DataFrame({"x": y + rng.normal(scale=1.2, size=n), "z": (2 * a - 1) + rng.normal(size=n),
+                  "grp": np.where(a == 1, "p", "q"), "y": y}).to_csv(tmp_path / "d.csv", index=False)
+    r = _run("debias", str(tmp_path / "d.csv"), "--target", "y", "--sensitive", "grp",
+             "--out", str(tmp_path / "clean.csv"), "--removed", str(tmp_path / "rm.csv"),
+             "--json", str(tmp_path / "r.json"))
+    assert r.returncode == 0, r.stderr
+    removed = pd.read_csv(tmp_path / "rm.csv")
+    clean = pd.read_csv(tmp_path / "clean.csv")
+    assert len(clean) + len(removed) == n
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["checks"][0]["summary"]["n_removed"] == len(removed)
+
+
+def test_debias_cli_bad_input_exits_2(tmp_path):
+    pd.DataFrame({"x": [1, 2, 3, 4], "y": [0, 1, 0, 1]}).to_csv(tmp_path / "d.csv", index=False)
+    r = _run("debias", str(tmp_path / "d.csv"), "--target", "y", "--method", "magic")
+    assert r.returncode == 2 and "--method" in r.stderr and "Traceback" not in r.stderr + r.stdout
+    r = _run("debias", str(tmp_path / "d.csv"), "--target", "label")
+    assert r.returncode == 2 and "'label'" in r.stderr and "Traceback" not in r.stderr

@@ -1,0 +1,193 @@
+"""Table-level D3M: from a dataset with a target to a cleaned dataset and a review table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from ...data import Dataset
+from ...exceptions import UnskewInputError
+from ...report import Bar, Chart, CheckResult, Finding, Report, Table, sample_table
+from ._d3m import D3M
+
+METHODS = ("d3m", "auto-d3m")
+
+
+@dataclass
+class DebiasResult:
+    """What :func:`debias` returns.
+
+    Attributes
+    ----------
+    report : Report
+        JSON/HTML-ready summary (kind ``"debias"``).
+    cleaned : DataFrame
+        The input rows minus the removed training examples.
+    removed : DataFrame
+        One row per removed example, most harmful first: its row number in the
+        input, score, the validation group it hurts most, and its columns.
+    estimator : D3M
+        The fitted estimator.
+    """
+
+    report: Report
+    cleaned: pd.DataFrame
+    removed: pd.DataFrame
+    estimator: D3M
+
+
+def tabular_encoder(ds: Dataset, columns: list[str]) -> ColumnTransformer:
+    """One-hot categoricals and standardised numerics, with imputation."""
+    num = [c for c in columns if ds.column_types.get(c) == "numeric"]
+    cat = [c for c in columns if ds.column_types.get(c) in ("categorical", "boolean")]
+    parts = []
+    if num:
+        parts.append(("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), num))
+    if cat:
+        parts.append(("cat", make_pipeline(
+            SimpleImputer(strategy="constant", fill_value="(missing)"),
+            OneHotEncoder(handle_unknown="ignore", min_frequency=5, sparse_output=False)), cat))
+    if not parts:
+        raise UnskewInputError("No numeric or categorical feature columns to train on.")
+    return ColumnTransformer(parts)
+
+
+def _worst_group(y, pred, groups):
+    out = {}
+    for g in pd.unique(groups):
+        m = groups == g
+        out[str(g)] = float(np.mean(pred[m] == y[m]))
+    worst = min(out, key=out.get)
+    return out, worst
+
+
+def debias(
+    data,
+    *,
+    target: str,
+    sensitive=None,
+    method: str = "d3m",
+    removal: str = "negative",
+    k: int | None = None,
+    C: float = 1.0,
+    val_fraction: float = 0.3,
+    split: str | None = None,
+    random_state: int = 0,
+    **dataset_kwargs,
+) -> DebiasResult:
+    """Run D3M (or Auto-D3M) on a table and return the cleaned table and a review list.
+
+    The data are split into training and validation parts (stratified by
+    target and group, or by ``split`` whose values must be ``train`` and
+    ``val``/``valid``/``validation``); a logistic model on one-hot/standardised
+    features is attributed with exact influence functions. ``d3m`` uses the
+    validation groups ``sensitive x target``; ``auto-d3m`` uses no group labels
+    (the sensitive columns, if given, only serve to report the effect).
+    Sensitive columns are never used as model features.
+    """
+    if method not in METHODS:
+        raise UnskewInputError(f"--method must be one of {', '.join(METHODS)}, not {method!r}.")
+    ds = Dataset.from_data(data, target=target, sensitive=sensitive, split=split, **dataset_kwargs)
+    if method == "d3m" and not ds.sensitive:
+        raise UnskewInputError("D3M needs validation groups: pass --sensitive, or use --method auto-d3m.")
+    if not ds.target_is_binary():
+        raise UnskewInputError(f"D3M here supports a binary target; '{target}' has {ds.y.nunique()} classes.")
+    y = ds.binary_target()
+    groups = None
+    if ds.sensitive:
+        codes, labels = ds.group_codes()
+        groups = np.array([f"{labels[c]} & {target}={v}" for c, v in zip(codes, ds.y.astype(str), strict=True)])
+    idx = np.arange(len(ds))
+    if split:
+        s = ds.frame[split].astype(str).str.lower()
+        tr_mask = s == "train"
+        va_mask = s.isin(["val", "valid", "validation"])
+        if not tr_mask.any() or not va_mask.any():
+            raise UnskewInputError(
+                f"Split column '{split}' needs rows marked 'train' and 'val'; found {sorted(s.unique())[:10]}."
+            )
+        tr, va = idx[tr_mask.to_numpy()], idx[va_mask.to_numpy()]
+    else:
+        strat = groups if groups is not None else y
+        counts = pd.Series(strat).value_counts()
+        if counts.min() < 2:
+            strat = y
+        tr, va = train_test_split(idx, test_size=val_fraction, random_state=random_state, stratify=strat)
+    features = [c for c in ds.features if c not in ds.sensitive and c != split]
+    enc = tabular_encoder(ds, features)
+    Xtr = enc.fit_transform(ds.frame.iloc[tr][features])
+    Xva = enc.transform(ds.frame.iloc[va][features])
+    est = D3M(C=C, removal=removal, k=k)
+    est.fit(Xtr, y[tr], X_val=Xva, y_val=y[va], groups_val=None if method == "auto-d3m" else groups[va])
+    removed_rows = tr[est.removed_]
+    table = est.removal_table()
+    table["row"] = removed_rows
+    removed = pd.concat([table.reset_index(drop=True), ds.frame.iloc[removed_rows].reset_index(drop=True)], axis=1)
+    keep = np.ones(len(ds), dtype=bool)
+    keep[removed_rows] = False
+    cleaned = ds.frame.loc[keep].reset_index(drop=True)
+    report = _report(ds, est, method, tr, va, y, groups, Xva, removed, removal)
+    return DebiasResult(report=report, cleaned=cleaned, removed=removed, estimator=est)
+
+
+def _report(ds, est, method, tr, va, y, groups, Xva, removed, removal) -> Report:
+    checks = []
+    frac = len(est.removed_) / len(tr)
+    summary = {
+        "method": method,
+        "removal_rule": removal,
+        "n_train": int(len(tr)),
+        "n_validation": int(len(va)),
+        "n_removed": int(len(est.removed_)),
+        "fraction_removed": frac,
+        "validation_group_losses": est.group_losses_,
+    }
+    findings = [Finding(f"Removed {len(est.removed_)} of {len(tr)} training examples ({frac:.1%}).",
+                        severity="info", value=frac)]
+    charts = []
+    if groups is not None:
+        base_acc, base_worst = _worst_group(y[va], est.base_estimator_.predict(Xva), groups[va])
+        new_acc, new_worst = _worst_group(y[va], est.predict(Xva), groups[va])
+        summary.update({
+            "val_accuracy_before": float(np.mean(est.base_estimator_.predict(Xva) == y[va])),
+            "val_accuracy_after": float(np.mean(est.predict(Xva) == y[va])),
+            "val_worst_group_accuracy_before": base_acc[base_worst],
+            "val_worst_group_accuracy_after": new_acc[new_worst],
+            "val_group_accuracy_before": base_acc,
+            "val_group_accuracy_after": new_acc,
+        })
+        findings.append(Finding(
+            f"Validation worst-group accuracy {base_acc[base_worst]:.3f} ({base_worst}) -> "
+            f"{new_acc[new_worst]:.3f} ({new_worst}).", severity="info"))
+        removed_by_group = pd.Series(groups[tr][est.removed_]).value_counts()
+        train_by_group = pd.Series(groups[tr]).value_counts()
+        charts.append(Chart(
+            title="Share of each training group removed",
+            x_label="fraction removed",
+            bars=[Bar(str(g), float(removed_by_group.get(g, 0) / n)) for g, n in train_by_group.items()],
+        ))
+        charts.append(Chart(
+            title="Validation accuracy per group after D3M (before as reference in the table)",
+            x_label="accuracy", bars=[Bar(g, v) for g, v in sorted(new_acc.items())]))
+    tables = [sample_table("Removed examples, most harmful first (sample)", removed)]
+    if est.sweep_ is not None:
+        tables.append(Table("Removal sweep (validation)", list(est.sweep_.columns),
+                            est.sweep_.round(4).values.tolist()))
+    checks.append(CheckResult(
+        name="d3m", title="D3M: training examples that drive worst-group failures",
+        status="pass", summary=summary, findings=findings, charts=charts, tables=tables,
+        explanation=("Each training example gets a group alignment score: the loss-weighted average, over "
+                     "validation groups, of its attribution (exact influence on a logistic model) to that "
+                     "group's examples. Negative scores mark examples that lower the margins of the groups "
+                     "the model fails on; they are removed and the model retrained."
+                     + (" Auto-D3M found the validation groups itself from the attribution matrix." if est.auto_ else "")),
+    ))
+    return Report(kind="debias", checks=checks, dataset=ds.describe(),
+                  parameters={"method": method, "removal": removal})
