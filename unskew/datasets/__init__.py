@@ -6,6 +6,32 @@ missingness) so that checks and mitigations can be tested against a ground
 truth.
 """
 
+from ._home import (
+    DATA_HOME_ENV,
+    REMOTE_FILES,
+    URL_ENV,
+    ChecksumError,
+    RemoteFile,
+    fetch_dataset,
+    fetch_file,
+    get_data_home,
+    sha256_of,
+)
+from ._loaders import (
+    ADULT_COLUMNS,
+    CELEBA_SPLITS,
+    COMPAS_COLUMNS,
+    DATASETS,
+    DEFAULT_ROLES,
+    GERMAN_AGE_THRESHOLD,
+    GERMAN_ATTRIBUTES,
+    DatasetInfo,
+    load,
+    load_adult,
+    load_celeba_attributes,
+    load_compas,
+    load_german,
+)
 from ._synthetic import (
     GROUP_EFFECTS,
     RACE_SHARES,
@@ -22,6 +48,28 @@ from ._synthetic import (
 )
 
 __all__ = [
+    "ADULT_COLUMNS",
+    "CELEBA_SPLITS",
+    "COMPAS_COLUMNS",
+    "DATASETS",
+    "DATA_HOME_ENV",
+    "DEFAULT_ROLES",
+    "GERMAN_AGE_THRESHOLD",
+    "GERMAN_ATTRIBUTES",
+    "REMOTE_FILES",
+    "URL_ENV",
+    "ChecksumError",
+    "DatasetInfo",
+    "RemoteFile",
+    "fetch_dataset",
+    "fetch_file",
+    "get_data_home",
+    "load",
+    "load_adult",
+    "load_celeba_attributes",
+    "load_compas",
+    "load_german",
+    "sha256_of",
     "GROUP_EFFECTS",
     "RACE_SHARES",
     "SEX_SHARES",
