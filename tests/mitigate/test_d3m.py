@@ -70,3 +70,24 @@ def test_auto_d3m_pseudo_groups_follow_the_spurious_attribute():
         agree = np.mean(pg[m] % 2 == gv[m] % 2)
         assert max(agree, 1 - agree) > 0.7
     assert auto_pseudo_groups(d.attributions_, yv).shape == (600,)
+
+
+def test_low_rank_factors_give_the_same_scores_and_pseudo_groups_as_the_dense_matrix():
+    from unskew.mitigate.d3m._d3m import LowRank
+
+    rng = np.random.default_rng(3)
+    X, y, _ = _spurious(500, 0.9, rng)
+    Xv, yv, gv = _spurious(200, 0.5, rng)
+    d = D3M().fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    lr = d.attributions_
+    assert isinstance(lr, LowRank)
+    dense = lr.dense()
+    losses = {g: 1.0 + g for g in range(4)}
+    a, _, _ = group_alignment_scores(lr, gv, losses)
+    b, _, _ = group_alignment_scores(dense, gv, losses)
+    np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-12)
+    pa, pb = auto_pseudo_groups(lr, yv), auto_pseudo_groups(dense, yv)
+    for c in (0, 1):  # the principal direction's sign is arbitrary: equal up to a swap
+        m = yv == c
+        same = np.mean(pa[m] == pb[m])
+        assert same in (0.0, 1.0)

@@ -136,6 +136,19 @@ class LogisticInfluence:
         s = 2 * _binary_labels(y) - 1
         return s * (_augment(X, self.fit_intercept) @ self.theta_)
 
+    def factors(self, X_target, y_target) -> tuple[np.ndarray, np.ndarray]:
+        """Low-rank factors ``(L, R)`` with ``S = L @ R.T``.
+
+        ``L`` is (n_train, d) and ``R`` is (n_target, d): the attribution
+        matrix of a linear model has rank at most ``d``, so group means and
+        other reductions of ``S`` can be computed without forming it.
+        """
+        Xt = _augment(X_target, self.fit_intercept)
+        s = 2 * _binary_labels(y_target) - 1
+        L = -self.X_ * self._loss_grad_scale[:, None]
+        R = linalg.cho_solve(self._chol, (Xt * s[:, None]).T).T
+        return L, R
+
     def attribute(self, X_target, y_target, *, chunk_size: int = 4096) -> np.ndarray:
         """Attribution matrix ``S`` of shape (n_train, n_target).
 

@@ -33,12 +33,31 @@ from ...attribution import TRAK, LogisticInfluence, fit_logistic
 from ...exceptions import UnskewInputError
 
 
-def group_alignment_scores(S: np.ndarray, val_groups, group_losses) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+class LowRank:
+    """An attribution matrix kept as factors, ``S = L @ R.T`` (never formed)."""
+
+    def __init__(self, L: np.ndarray, R: np.ndarray):
+        self.L, self.R = L, R
+        self.shape = (L.shape[0], R.shape[0])
+
+    def column_means(self, mask) -> np.ndarray:
+        """Mean of the columns selected by ``mask``: ``S[:, mask].mean(axis=1)``."""
+        return self.L @ self.R[mask].mean(axis=0)
+
+    def dense(self) -> np.ndarray:
+        return self.L @ self.R.T
+
+
+def _column_means(S, mask):
+    return S.column_means(mask) if isinstance(S, LowRank) else S[:, mask].mean(axis=1)
+
+
+def group_alignment_scores(S, val_groups, group_losses) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Group alignment scores from an attribution matrix.
 
     Parameters
     ----------
-    S : ndarray of shape (n_train, n_val)
+    S : ndarray of shape (n_train, n_val) or LowRank
     val_groups : array of shape (n_val,)
         Integer group id of each validation example.
     group_losses : ndarray of shape (n_groups,)
@@ -53,7 +72,7 @@ def group_alignment_scores(S: np.ndarray, val_groups, group_losses) -> tuple[np.
     """
     val_groups = np.asarray(val_groups)
     ids = np.unique(val_groups)
-    per_group = np.stack([S[:, val_groups == g].mean(axis=1) for g in ids], axis=1)
+    per_group = np.stack([_column_means(S, val_groups == g) for g in ids], axis=1)
     losses = np.asarray([group_losses[int(g)] for g in ids], dtype=float)
     if losses.sum() <= 0:
         losses = np.ones_like(losses)
@@ -61,7 +80,7 @@ def group_alignment_scores(S: np.ndarray, val_groups, group_losses) -> tuple[np.
     return scores, per_group, ids
 
 
-def auto_pseudo_groups(S: np.ndarray, y_val) -> np.ndarray:
+def auto_pseudo_groups(S, y_val) -> np.ndarray:
     """Auto-D3M pseudo-groups: per class, the sign of the first principal component.
 
     Rows of ``S.T`` (one per validation example) are normalised to unit norm;
@@ -70,7 +89,16 @@ def auto_pseudo_groups(S: np.ndarray, y_val) -> np.ndarray:
     implementation. Group id = ``2 * class_index + (projection > 0)``.
     """
     y_val = np.asarray(y_val)
-    A = S.T / (np.linalg.norm(S.T, axis=1, keepdims=True) + 1e-12)
+    if isinstance(S, LowRank):
+        # Rows of S.T are R @ L.T. With G = L.T L = C C.T (Cholesky), the rows
+        # z_j = C.T r_j have the same norms and inner products, so PCA of the
+        # normalised rows in d dimensions gives exactly the same projections.
+        G = S.L.T @ S.L
+        C = np.linalg.cholesky(G + 1e-12 * np.trace(G) / len(G) * np.eye(len(G)))
+        Z = S.R @ C
+    else:
+        Z = S.T
+    A = Z / (np.linalg.norm(Z, axis=1, keepdims=True) + 1e-12)
     groups = np.zeros(len(y_val), dtype=int)
     for ci, c in enumerate(np.unique(y_val)):
         m = y_val == c
@@ -118,7 +146,9 @@ class D3M(BaseEstimator, ClassifierMixin):
 
     Attributes
     ----------
-    attributions_ : ndarray (n_train, n_val)
+    attributions_ : ndarray (n_train, n_val) or LowRank
+        For the logistic default, the rank-``d`` factors ``L @ R.T`` (use
+        ``.dense()`` for the matrix); memory stays ``O((n_train + n_val) d)``.
     scores_ : ndarray (n_train,)
         Group alignment scores; negative = hurts the weak groups.
     group_attribution_ : DataFrame (n_train, n_groups)
@@ -161,7 +191,7 @@ class D3M(BaseEstimator, ClassifierMixin):
         if isinstance(model, _LogisticModel):
             pos = model.classes_[1]
             infl = LogisticInfluence(l2=1.0 / self.C).fit(X, (y == pos).astype(int), model.sample_weight_, theta=model.theta_)
-            return infl.attribute(X_val, (y_val == pos).astype(int))
+            return LowRank(*infl.factors(X_val, (y_val == pos).astype(int)))
         for attr in ("model_", "checkpoints_", "attribution_inputs"):
             if not hasattr(model, attr):
                 raise UnskewInputError(
