@@ -138,7 +138,7 @@ class D3M(BaseEstimator, ClassifierMixin):
         Number to remove when ``removal="k"``.
     k_grid : sequence of float or int, optional
         Candidates for ``sweep``: fractions of the training set (< 1) or
-        counts. Default: 0 to 20% in steps.
+        counts. Default: 0 to 30% of the training set, finer near 0.
     proj_dim : int, default=512
         TRAK projection dimension (PyTorch estimators only).
     cache_dir : str, optional
@@ -264,7 +264,7 @@ class D3M(BaseEstimator, ClassifierMixin):
         return self
 
     def _sweep(self, X, y, X_val, y_val, gv, order, sample_weight) -> int:
-        grid = self.k_grid if self.k_grid is not None else [0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2]
+        grid = self.k_grid if self.k_grid is not None else [0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3]
         ks = sorted({int(round(k * len(y))) if k < 1 else int(k) for k in grid})
         rows = []
         for k in ks:

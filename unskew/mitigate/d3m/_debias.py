@@ -45,8 +45,13 @@ class DebiasResult:
 
 def tabular_encoder(ds: Dataset, columns: list[str]) -> ColumnTransformer:
     """One-hot categoricals and standardised numerics, with imputation."""
-    num = [c for c in columns if ds.column_types.get(c) == "numeric"]
-    cat = [c for c in columns if ds.column_types.get(c) in ("categorical", "boolean")]
+    def numeric_dtype(c):
+        return pd.api.types.is_numeric_dtype(ds.frame[c]) or pd.api.types.is_bool_dtype(ds.frame[c])
+
+    kinds = {c: ds.column_types.get(c) for c in columns}
+    # 0/1 and True/False columns are used as numbers; text-coded booleans are one-hot encoded
+    num = [c for c in columns if kinds[c] == "numeric" or (kinds[c] == "boolean" and numeric_dtype(c))]
+    cat = [c for c in columns if c not in num and kinds[c] in ("categorical", "boolean")]
     parts = []
     if num:
         parts.append(("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), num))
