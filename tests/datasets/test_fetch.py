@@ -132,6 +132,8 @@ def test_download_true_uses_the_mirror_from_env(mirror, tmp_path, monkeypatch, d
     monkeypatch.setenv("UNSKEW_DATA_HOME", str(home))
     with pytest.raises(UnskewInputError, match="download=True"):
         load_adult()
+    assert len(load_adult("test", download=True)) == 16281
+    assert [p.name for p in _leftovers(home)] == ["adult.test.gz"]  # only what was needed
     df = load_adult(download=True)
     assert len(df) == 48842
     assert sorted(p.name for p in _leftovers(home)) == ["adult.data.gz", "adult.test.gz"]
@@ -166,3 +168,5 @@ def test_upstream_urls_are_saved_uncompressed(mirror, tmp_path, monkeypatch):
     assert not (home / "german" / "up2.data").exists()
     with pytest.raises(UnskewInputError, match="Unknown dataset"):
         fetch_dataset("imagenet", data_home=home)
+    with pytest.raises(UnskewInputError, match="no file"):
+        fetch_dataset("german", data_home=home, files=["german/other.data"])

@@ -238,6 +238,7 @@ def fetch_dataset(
     base_url: str | None = None,
     force: bool = False,
     timeout: float = 60.0,
+    files: Sequence[str] | None = None,
 ) -> list[Path]:
     """Download the files of dataset ``name`` into the data home, verifying checksums.
 
@@ -253,6 +254,9 @@ def fetch_dataset(
         :data:`REMOTE_FILES` are used (their files are saved uncompressed).
     force : bool, default False
         Download again even when a verified copy exists.
+    files : list of str, optional
+        Only the files with these data-home paths (e.g. ``["adult/adult.test.gz"]``);
+        all files of the dataset by default.
 
     Returns
     -------
@@ -262,7 +266,16 @@ def fetch_dataset(
     home = get_data_home(data_home)
     base = base_url if base_url is not None else os.environ.get(URL_ENV) or None
     paths = []
-    for rf in _remote(name):
+    remote = _remote(name)
+    if files is not None:
+        unknown = sorted(set(files) - {rf.path for rf in remote})
+        if unknown:
+            raise UnskewInputError(
+                f"Dataset {name!r} has no file(s) {unknown}; its files are "
+                f"{[rf.path for rf in remote]}."
+            )
+        remote = tuple(rf for rf in remote if rf.path in files)
+    for rf in remote:
         if base:
             url = base.rstrip("/") + "/" + rf.path
             paths.append(fetch_file(url, home / rf.path, rf.sha256, force=force, timeout=timeout))
@@ -294,7 +307,8 @@ def find_file(
         if p.is_file():
             return p
     if download:
-        fetch_dataset(name, data_home=home)
+        wanted = [rf.path for rf in _remote(name) if rf.path in candidates or rf.upstream_path in candidates]
+        fetch_dataset(name, data_home=home, files=wanted or None)
         for rel in candidates:
             p = home / rel
             if p.is_file():
