@@ -193,6 +193,17 @@ def test_missingness_mostly_in_one_group(base):
         plant_missingness(base, column="num_3", where={"sex": "female"}, rate=1.5)
 
 
+def test_missingness_in_int_and_bool_columns():
+    df = make_synthetic(400, random_state=0)
+    df["flag"] = df["y"] == 1
+    for col in ("y", "flag"):
+        out = plant_missingness(df, column=col, where={"sex": "male"}, rate=0.5)
+        male = df["sex"] == "male"
+        assert out[col].isna().sum() == round(0.5 * male.sum())
+        kept = out[col].notna()
+        assert (out.loc[kept, col].astype(int) == df.loc[kept, col].astype(int)).all()
+
+
 @pytest.mark.parametrize(
     "planter",
     [

@@ -469,7 +469,8 @@ def plant_missingness(
 
     ``round(rate * n_matching)`` values among the rows matching ``where`` and
     ``round(other_rate * n_other)`` among the other rows become missing (an
-    integer column becomes float; other columns keep their dtype).
+    integer column becomes float, a bool column pandas' nullable ``boolean``;
+    other columns keep their dtype).
 
     Returns
     -------
@@ -489,7 +490,9 @@ def plant_missingness(
         [_choose(rng, np.flatnonzero(mask), rate), _choose(rng, np.flatnonzero(~mask), other_rate)]
     )
     col = out[column]
-    if pd.api.types.is_integer_dtype(col) and not isinstance(col.dtype, pd.api.extensions.ExtensionDtype):
+    if pd.api.types.is_bool_dtype(col) and not isinstance(col.dtype, pd.api.extensions.ExtensionDtype):
+        col = col.astype("boolean")
+    elif pd.api.types.is_integer_dtype(col) and not isinstance(col.dtype, pd.api.extensions.ExtensionDtype):
         col = col.astype(float)
     col = col.copy()
     col.iloc[np.sort(chosen)] = None
