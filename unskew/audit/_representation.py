@@ -1,0 +1,601 @@
+"""Check 2: representation of sensitive groups and of their intersections.
+
+Also holds the small group-coding helpers shared by the base-rate, missing-value
+and duplicate checks: every sensitive attribute is factorised once per run
+(cached in ``ctx.cache``) and intersections are mixed-radix combinations of
+those integer codes, so counting a grouping is one ``numpy.bincount``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .._stats import wilson_interval
+from ..data import Dataset
+from ..data._dataset import MISSING_GROUP
+from ..exceptions import UnskewInputError
+from ..report import Bar, Chart, Finding, Table
+from ._base import AuditContext, Check, register_check
+
+#: Intersections with more possible cells than this are only checked on the
+#: cells that occur (absent cells are not enumerated).
+MAX_ENUMERATED_CELLS = 1_000_000
+#: Most rows of a non-sample table and most bars of a chart.
+MAX_TABLE_ROWS = 300
+MAX_BARS = 40
+#: Most flagged cells named individually in findings per grouping.
+MAX_FINDINGS_PER_GROUPING = 5
+
+
+# --------------------------------------------------------------------------- shared helpers
+def sensitive_codes(ds: Dataset, ctx: AuditContext | None = None) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """Integer code per row and sorted value labels of every sensitive attribute.
+
+    Missing values become the last label, ``(missing)``, so no row is lost.
+    Labels are the values as strings (as in :meth:`Dataset.sensitive_values`).
+    The result is cached in ``ctx.cache`` for the other checks of the run.
+    """
+    key = ("sensitive_codes", tuple(ds.sensitive), id(ds.frame))
+    cache = ctx.cache if ctx is not None else {}
+    if key in cache:
+        return cache[key]
+    out: dict[str, tuple[np.ndarray, list[str]]] = {}
+    for col in ds.sensitive:
+        codes, uniques = pd.factorize(ds.frame[col], sort=True)
+        codes = np.asarray(codes, dtype=np.int64)
+        labels = [str(u) for u in np.asarray(uniques, dtype=object)]
+        if (codes < 0).any():
+            codes = np.where(codes < 0, len(labels), codes)
+            labels.append(MISSING_GROUP)
+        out[col] = (codes, labels)
+    cache[key] = out
+    return out
+
+
+def groupings(sensitive: Sequence[str], intersections: bool = True) -> list[tuple[str, ...]]:
+    """Every attribute alone, then every combination of two or more attributes."""
+    out = [(c,) for c in sensitive]
+    if intersections:
+        for r in range(2, len(sensitive) + 1):
+            out.extend(itertools.combinations(sensitive, r))
+    return out
+
+
+def grouping_name(cols: Sequence[str]) -> str:
+    return " & ".join(cols)
+
+
+def cell_codes(sc: dict, cols: Sequence[str]) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Mixed-radix cell code of each row for the attributes ``cols`` and the cell grid shape."""
+    codes = None
+    shape = []
+    for c in cols:
+        part, labels = sc[c]
+        k = len(labels)
+        codes = part.copy() if codes is None else codes * k + part
+        shape.append(k)
+    return codes, tuple(shape)
+
+
+def cell_labels(sc: dict, cols: Sequence[str], flat: np.ndarray, shape: tuple[int, ...]) -> list[str]:
+    """Labels like ``"race=B & sex=female"`` for flat cell indices."""
+    idx = np.unravel_index(np.asarray(flat, dtype=np.int64), shape)
+    names = [sc[c][1] for c in cols]
+    return [
+        " & ".join(f"{c}={names[j][idx[j][i]]}" for j, c in enumerate(cols))
+        for i in range(len(np.atleast_1d(flat)))
+    ]
+
+
+def group_totals(codes: np.ndarray, n_cells: int, w: np.ndarray | None):
+    """Rows, weight sum and Kish effective size per cell."""
+    rows = np.bincount(codes, minlength=n_cells).astype(float)
+    if w is None:
+        return rows, rows.copy(), rows.copy()
+    wsum = np.bincount(codes, weights=w, minlength=n_cells)
+    w2 = np.bincount(codes, weights=w * w, minlength=n_cells)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        neff = np.where(w2 > 0, wsum**2 / w2, 0.0)
+    return rows, wsum, neff
+
+
+def kish(w: np.ndarray | None, n: int) -> float:
+    if w is None:
+        return float(n)
+    s2 = float((w * w).sum())
+    return float(w.sum() ** 2 / s2) if s2 > 0 else 0.0
+
+
+def fmt_p(p: float | None) -> str:
+    """``"p = 0.024"``, ``"p < 1e-300"`` or ``"p n/a"``."""
+    if p is None or not np.isfinite(p):
+        return "p n/a"
+    return "p < 1e-300" if p < 1e-300 else f"p = {p:.2g}"
+
+
+def worse(a: str, b: str) -> str:
+    order = ("pass", "warn", "fail")
+    return order[max(order.index(a), order.index(b))]
+
+
+# --------------------------------------------------------------------------- the check
+@register_check
+class RepresentationCheck(Check):
+    """Size of every sensitive group and intersection, and comparison with a reference.
+
+    For each sensitive attribute and each combination of two or more attributes
+    the check counts rows (and weight, if the data are weighted) per value or
+    cell, with a Wilson 95 % interval for each share (weighted data use the
+    Kish effective sample size).
+
+    *Intersections.* Every combination of values that occur on their own is a
+    cell that could exist. A cell with **no rows** is a failure when, were the
+    attributes independent, at least ``min_expected_missing`` rows would be
+    expected there (``n * product of the marginal shares``); with fewer expected
+    rows its absence could be chance and it is a warning. Cells whose absence
+    already follows from an absent lower-order cell are counted, not reported
+    twice. A cell or value with fewer than ``min_cell_count`` rows or a share
+    below ``min_cell_share`` is a warning: estimates for it are unreliable.
+
+    *Reference population* (``ctx.reference``, e.g. census shares
+    ``{"sex": {"female": 0.51, "male": 0.49}}``; an intersection uses the key
+    ``"race & sex"`` and values ``"B & female"``). Shares are normalised to sum
+    to 1 over the listed values, and rows whose value is not listed are left out
+    of the comparison (and reported). Per value, the representation ratio is
+    observed share / reference share; a value is under-represented when the
+    ratio is below ``ratio_warn`` (warn) or ``ratio_fail`` (fail) **and** the
+    upper Wilson bound of its share is below the reference share (so noise in a
+    small sample is not flagged). A reference value absent from the data is a
+    sampling-bias failure when ``n * reference share >= min_expected_missing``.
+    A chi-square goodness-of-fit test per attribute is reported (effective
+    counts). Over-representation (ratio above ``1 / ratio_warn``) is reported
+    as information.
+
+    Thresholds
+    ----------
+    min_cell_count : 30
+    min_cell_share : 0.01
+    min_expected_missing : 5.0
+    ratio_warn : 0.8
+    ratio_fail : 0.5
+
+    Per-row ``scores`` hold the number of rows in the row's full intersection
+    cell (all sensitive attributes together).
+    """
+
+    name = "representation"
+    title = "Representation of groups and intersections"
+    explanation = (
+        "Counts the rows of every sensitive group and every intersection of groups, with 95% "
+        "intervals for their shares. Absent or tiny intersections mean a model sees (almost) no "
+        "examples of those people; with a reference population, groups whose share falls well "
+        "below their share of the population point to sampling bias."
+    )
+    requires = ("sensitive",)
+    default_thresholds = {
+        "min_cell_count": 30,
+        "min_cell_share": 0.01,
+        "min_expected_missing": 5.0,
+        "ratio_warn": 0.8,
+        "ratio_fail": 0.5,
+    }
+
+    def run(self, ds: Dataset, ctx: AuditContext):
+        t = self.thresholds
+        sc = sensitive_codes(ds, ctx)
+        w = ds.sample_weight
+        n = len(ds)
+        n_eff = kish(w, n)
+        w_total = float(w.sum()) if w is not None else float(n)
+        weighted = w is not None
+        status = "pass"
+        findings: list[Finding] = []
+        info: list[Finding] = []
+        table_rows: list[list] = []
+        summary_attrs: dict = {}
+        summary_inter: dict = {}
+        missing_cells: list[str] = []
+        small_cells: list[str] = []
+        absent_masks: dict[tuple[str, ...], np.ndarray] = {}
+        charts: list[Chart] = []
+        per_row = None
+
+        for cols in groupings(ds.sensitive):
+            gname = grouping_name(cols)
+            codes, shape = cell_codes(sc, cols)
+            n_cells = int(np.prod(shape, dtype=np.float64))
+            enumerate_all = n_cells <= MAX_ENUMERATED_CELLS
+            if enumerate_all:
+                rows, wsum, _ = group_totals(codes, n_cells, w)
+                flat = np.arange(n_cells)
+            else:  # only observed cells
+                flat, inv = np.unique(codes, return_inverse=True)
+                rows, wsum, _ = group_totals(inv, len(flat), w)
+                info.append(Finding(
+                    f"{gname}: {n_cells:,} possible cells; only the {len(flat):,} that occur were "
+                    f"checked (absent cells are not listed above {MAX_ENUMERATED_CELLS:,}).",
+                    subject=gname))
+            share = wsum / w_total
+            low, high = wilson_interval(share * n_eff, np.full(len(share), n_eff))
+            if len(cols) == len(ds.sensitive):
+                per_row = rows[codes] if enumerate_all else rows[np.searchsorted(flat, codes)]
+
+            # expected rows under independence of the attributes (row counts)
+            if enumerate_all and len(cols) > 1:
+                expected = np.ones(1)
+                for c in cols:
+                    marg = np.bincount(sc[c][0], minlength=len(sc[c][1])) / n
+                    expected = np.multiply.outer(expected, marg).ravel()
+                expected = expected * n
+            else:
+                expected = None
+
+            absent = rows == 0
+            implied = np.zeros(len(rows), dtype=bool)
+            if enumerate_all and len(cols) > 2:
+                idx = np.unravel_index(flat, shape)
+                for r in range(2, len(cols)):
+                    for sub in itertools.combinations(range(len(cols)), r):
+                        sub_cols = tuple(cols[i] for i in sub)
+                        if sub_cols in absent_masks:
+                            sub_shape = tuple(shape[i] for i in sub)
+                            sub_flat = np.ravel_multi_index(tuple(idx[i] for i in sub), sub_shape)
+                            implied |= absent_masks[sub_cols][sub_flat]
+            if enumerate_all and len(cols) > 1:
+                absent_masks[cols] = absent
+            new_absent = absent & ~implied
+            small = (~absent) & ((rows < t["min_cell_count"]) | (share < t["min_cell_share"]))
+
+            cell_status = np.full(len(rows), "pass", dtype=object)
+            cell_status[small] = "warn"
+            if expected is not None:
+                fail_absent = new_absent & (expected >= t["min_expected_missing"])
+                cell_status[new_absent & ~fail_absent] = "warn"
+                cell_status[fail_absent] = "fail"
+            else:
+                fail_absent = np.zeros(len(rows), dtype=bool)
+            labels_needed = np.flatnonzero((rows > 0) | new_absent)
+            labels = dict(zip(labels_needed.tolist(), cell_labels(sc, cols, flat[labels_needed], shape), strict=True))
+
+            # findings: absent cells (worst first), then small cells (smallest first)
+            order_abs = np.flatnonzero(new_absent)
+            if expected is not None and len(order_abs):
+                order_abs = order_abs[np.argsort(-expected[order_abs], kind="stable")]
+            for i in order_abs[:MAX_FINDINGS_PER_GROUPING]:
+                sev = cell_status[i]
+                exp_txt = f", although about {expected[i]:.0f} would be expected if {_and_list(cols)} were independent" if expected is not None else ""
+                msg = f"No rows for {labels[i]}{exp_txt}."
+                if sev == "warn":
+                    msg += " (So few are expected that the absence may be chance, but the group is unrepresented.)"
+                findings.append(Finding(msg, severity=sev, subject=labels[i], value=0.0))
+            if len(order_abs) > MAX_FINDINGS_PER_GROUPING:
+                findings.append(Finding(
+                    f"{gname}: {len(order_abs) - MAX_FINDINGS_PER_GROUPING} more absent cells (see the table).",
+                    severity="fail" if (cell_status[order_abs[MAX_FINDINGS_PER_GROUPING:]] == "fail").any() else "warn",
+                    subject=gname))
+            order_small = np.flatnonzero(small)
+            order_small = order_small[np.argsort(rows[order_small], kind="stable")]
+            for i in order_small[:MAX_FINDINGS_PER_GROUPING]:
+                findings.append(Finding(
+                    f"{labels[i]} has only {int(rows[i])} rows ({share[i]:.2%} of the data); "
+                    f"statistics for it are unreliable (thresholds: {t['min_cell_count']} rows, "
+                    f"{t['min_cell_share']:.1%}).",
+                    severity="warn", subject=labels[i], value=float(rows[i])))
+            if len(order_small) > MAX_FINDINGS_PER_GROUPING:
+                findings.append(Finding(
+                    f"{gname}: {len(order_small) - MAX_FINDINGS_PER_GROUPING} more small cells (see the table).",
+                    severity="warn", subject=gname))
+            for s in cell_status[(cell_status != "pass")]:
+                status = worse(status, s)
+            missing_cells += [labels[i] for i in np.flatnonzero(new_absent)]
+            small_cells += [labels[i] for i in order_small]
+
+            # summary and table
+            shown = np.flatnonzero((rows > 0) | new_absent)
+            entries = {}
+            for i in shown:
+                e = {"rows": int(rows[i]), "share": float(share[i]), "share_low": float(low[i]),
+                     "share_high": float(high[i]), "status": str(cell_status[i])}
+                if weighted:
+                    e["weight"] = float(wsum[i])
+                if expected is not None:
+                    e["expected_rows_if_independent"] = float(expected[i])
+                entries[labels[i]] = e
+                table_rows.append([gname, labels[i], int(rows[i])] + ([float(wsum[i])] if weighted else [])
+                                  + [float(share[i]), float(low[i]), float(high[i]), str(cell_status[i])])
+            if len(cols) == 1:
+                summary_attrs[cols[0]] = {"n_values": len(sc[cols[0]][1]), "values": entries}
+                if sc[cols[0]][1][-1] == MISSING_GROUP:
+                    m = int(rows[-1])
+                    info.append(Finding(
+                        f"{m} rows ({m / n:.1%}) have no value for '{cols[0]}'; they form the group "
+                        f"'{MISSING_GROUP}'.", subject=cols[0], value=float(m)))
+                charts.append(_share_chart(f"Share of each '{cols[0]}' value", entries, None))
+            else:
+                summary_inter[gname] = {
+                    "n_possible_cells": n_cells,
+                    "n_observed_cells": int((rows > 0).sum()),
+                    "n_absent_cells": int(new_absent.sum()),
+                    "n_absent_implied_by_smaller_intersections": int((absent & implied).sum()),
+                    "n_small_cells": int(small.sum()),
+                    "smallest_observed_rows": int(rows[rows > 0].min()),
+                    "cells": _cap_dict(entries, 1000),
+                }
+                if len(cols) == len(ds.sensitive):
+                    charts.append(_intersection_chart(gname, entries))
+
+        # ------------------------------------------------------------ reference population
+        ref_summary = {}
+        if ctx.reference:
+            refs = _parse_reference(ctx.reference, ds, sc)
+            ratio_chart_bars: list[Bar] = []
+            for key, (cols, ref) in refs.items():
+                res, fnd, st, bars, companion = self._compare_reference(ds, sc, w, n_eff, key, cols, ref)
+                ref_summary[key] = res
+                findings.extend(f for f in fnd if f.severity != "info")
+                info.extend(f for f in fnd if f.severity == "info")
+                status = worse(status, st)
+                ratio_chart_bars.extend(bars)
+                if len(cols) == 1:
+                    for ch in charts:
+                        if ch.title == f"Share of each '{cols[0]}' value":
+                            ch.bars = _merge_reference_bars(ch.bars, companion, cols[0])
+            if ratio_chart_bars:
+                charts.append(Chart(
+                    title="Representation ratio (observed share / reference share)",
+                    bars=ratio_chart_bars[:MAX_BARS], x_label="ratio",
+                    reference=1.0, reference_label="parity with the reference population"))
+
+        severity_rank = {"fail": 0, "warn": 1, "info": 2}
+        findings.sort(key=lambda f: severity_rank.get(f.severity, 3))
+        if not findings:
+            findings.append(Finding(
+                f"Every group and intersection has at least {t['min_cell_count']} rows and "
+                f"{t['min_cell_share']:.1%} of the data.", subject=None))
+        cols_t = ["grouping", "group", "rows"] + (["weight"] if weighted else []) + [
+            "share", "share low", "share high", "status"]
+        order = sorted(range(len(table_rows)), key=lambda i: (table_rows[i][-1] == "pass", i))
+        total_rows = len(table_rows)
+        kept = [table_rows[i] for i in sorted(order[:MAX_TABLE_ROWS])]
+        title = "Rows per group and intersection"
+        if total_rows > MAX_TABLE_ROWS:
+            title += f" (flagged cells first; {MAX_TABLE_ROWS} of {total_rows} shown, all in the JSON summary)"
+        tables = [Table(title, cols_t, kept)]
+        if ref_summary:
+            tables.append(_reference_table(ref_summary))
+        summary = {
+            "n_rows": int(n),
+            "weighted": weighted,
+            "effective_n": float(n_eff),
+            "attributes": summary_attrs,
+            "intersections": summary_inter,
+            "n_absent_cells": len(missing_cells),
+            "absent_cells": missing_cells[:100],
+            "n_small_cells": len(small_cells),
+            "small_cells": small_cells[:100],
+        }
+        if ref_summary:
+            summary["reference"] = ref_summary
+        return self.result(
+            status=status,
+            summary=summary,
+            findings=findings + info,
+            charts=charts,
+            tables=tables,
+            scores=per_row,
+        )
+
+    # ------------------------------------------------------------------ reference
+    def _compare_reference(self, ds, sc, w, n_eff, key, cols, ref):
+        t = self.thresholds
+        n = len(ds)
+        codes, shape = cell_codes(sc, cols)
+        flat_obs, inv = np.unique(codes, return_inverse=True)
+        rows, wsum, _ = group_totals(inv, len(flat_obs), w)
+        labels_obs = cell_values(sc, cols, flat_obs, shape)
+        obs = {lab: (float(r), float(ws)) for lab, r, ws in zip(labels_obs, rows, wsum, strict=True)}
+        in_ref = [v for v in obs if v in ref]
+        not_in_ref = {v: int(obs[v][0]) for v in obs if v not in ref}
+        w_in = sum(obs[v][1] for v in in_ref)
+        rows_in = sum(obs[v][0] for v in in_ref)
+        total_w = float(w.sum()) if w is not None else float(n)
+        # effective size of the compared rows: scale the overall Kish size
+        neff_in = n_eff * (w_in / total_w) if total_w > 0 else 0.0
+        values, findings, bars, companion = {}, [], [], {}
+        status = "pass"
+        f_obs, f_exp = [], []
+        for v, rshare in ref.items():
+            r, ws = obs.get(v, (0.0, 0.0))
+            share = ws / w_in if w_in > 0 else 0.0
+            low, high = (float(x) for x in wilson_interval(share * neff_in, neff_in))
+            ratio = share / rshare if rshare > 0 else float("inf") if share > 0 else float("nan")
+            ratio_low = low / rshare if rshare > 0 else float("nan")
+            ratio_high = high / rshare if rshare > 0 else float("nan")
+            expected_rows = rshare * rows_in
+            st = "pass"
+            label = _ref_label(cols, v)
+            if r == 0 and rshare > 0:
+                st = "fail" if expected_rows >= t["min_expected_missing"] else "warn"
+                findings.append(Finding(
+                    f"{label} makes up {rshare:.1%} of the reference population but has no rows in the "
+                    f"data (about {expected_rows:.0f} expected): sampling bias.",
+                    severity=st, subject=label, value=0.0))
+            elif rshare > 0 and np.isfinite(ratio) and high < rshare and ratio < t["ratio_warn"]:
+                st = "fail" if ratio < t["ratio_fail"] else "warn"
+                findings.append(Finding(
+                    f"{label} is under-represented: {share:.1%} of the data [95% CI {low:.1%}-{high:.1%}] "
+                    f"vs {rshare:.1%} of the reference population (ratio {ratio:.2f}).",
+                    severity=st, subject=label, value=ratio))
+            elif rshare > 0 and low > rshare and ratio > 1 / t["ratio_warn"]:
+                findings.append(Finding(
+                    f"{label} is over-represented: {share:.1%} of the data vs {rshare:.1%} of the "
+                    f"reference population (ratio {ratio:.2f}).", severity="info", subject=label, value=ratio))
+            status = worse(status, st)
+            values[v] = {"reference_share": rshare, "observed_share": share, "share_low": low,
+                         "share_high": high, "ratio": ratio, "ratio_low": ratio_low,
+                         "ratio_high": ratio_high, "rows": int(r), "status": st}
+            f_obs.append(share * neff_in)
+            f_exp.append(rshare * neff_in)
+            bars.append(Bar(label, ratio if np.isfinite(ratio) else 0.0,
+                            ratio_low if np.isfinite(ratio_low) else None,
+                            ratio_high if np.isfinite(ratio_high) else None, flag=st != "pass"))
+            companion[v] = rshare
+        if not_in_ref:
+            k = sum(not_in_ref.values())
+            shown = ", ".join(f"{_ref_label(cols, v)} ({c} rows)" for v, c in list(not_in_ref.items())[:10])
+            findings.append(Finding(
+                f"{k} rows ({k / n:.1%}) have {key} values that the reference does not list and were "
+                f"left out of the comparison: {shown}.", severity="info", subject=key, value=float(k)))
+        chi2 = p = None
+        dof = None
+        f_exp_arr = np.asarray(f_exp)
+        keep = f_exp_arr > 0
+        if keep.sum() >= 2 and neff_in > 0:
+            fo = np.asarray(f_obs)[keep]
+            fe = f_exp_arr[keep] * fo.sum() / f_exp_arr[keep].sum()
+            res = stats.chisquare(fo, fe)
+            chi2, p, dof = float(res.statistic), float(res.pvalue), int(keep.sum() - 1)
+        summary = {"attributes": list(cols), "values": values, "chi2": chi2, "dof": dof, "p_value": p,
+                   "rows_compared": int(rows_in), "effective_n_compared": float(neff_in),
+                   "not_in_reference": not_in_ref,
+                   "absent_from_data": [v for v, e in values.items() if e["rows"] == 0 and e["reference_share"] > 0]}
+        if p is not None:
+            sev = "info"
+            findings.append(Finding(
+                f"Chi-square goodness of fit of {key} to the reference: chi2 = {chi2:.1f} on {dof} df, "
+                f"{fmt_p(p)}.", severity=sev, subject=key, value=p))
+        return summary, findings, status, bars, companion
+
+
+def cell_values(sc, cols, flat, shape) -> list[str]:
+    """Values like ``"B & female"`` (reference notation) for flat cell indices."""
+    idx = np.unravel_index(np.asarray(flat, dtype=np.int64), shape)
+    names = [sc[c][1] for c in cols]
+    return [" & ".join(names[j][idx[j][i]] for j in range(len(cols))) for i in range(len(flat))]
+
+
+def _ref_label(cols, value: str) -> str:
+    parts = value.split(" & ") if len(cols) > 1 else [value]
+    return " & ".join(f"{c}={v}" for c, v in zip(cols, parts, strict=True))
+
+
+def _parse_reference(reference: dict, ds: Dataset, sc: dict) -> dict:
+    """Validate ``ctx.reference`` and reorder intersection keys to the dataset's order."""
+    out = {}
+    for key, shares in reference.items():
+        attrs = [a.strip() for a in str(key).split(" & ")]
+        unknown = [a for a in attrs if a not in ds.sensitive]
+        if unknown:
+            raise UnskewInputError(
+                f"Reference attribute {unknown[0]!r} (key {key!r}) is not a declared sensitive "
+                f"attribute ({', '.join(ds.sensitive)}). Declare it with --sensitive or remove it "
+                f"from the reference.")
+        if len(set(attrs)) != len(attrs):
+            raise UnskewInputError(f"Reference key {key!r} repeats an attribute.")
+        if not isinstance(shares, dict) or not shares:
+            raise UnskewInputError(
+                f"Reference entry {key!r} must map values to shares, e.g. {{'female': 0.51, 'male': 0.49}}.")
+        order = sorted(range(len(attrs)), key=lambda i: ds.sensitive.index(attrs[i]))
+        cols = tuple(attrs[i] for i in order)
+        parsed: dict[str, float] = {}
+        for val, share in shares.items():
+            parts = [p.strip() for p in str(val).split(" & ")] if len(attrs) > 1 else [str(val).strip()]
+            if len(parts) != len(attrs):
+                raise UnskewInputError(
+                    f"Reference value {val!r} for {key!r} must have {len(attrs)} parts separated by "
+                    f"' & ' (one per attribute: {', '.join(attrs)}).")
+            try:
+                s = float(share)
+            except (TypeError, ValueError):
+                raise UnskewInputError(
+                    f"Reference share for {key!r} = {val!r} is {share!r}; it must be a number.") from None
+            if not math.isfinite(s) or s < 0:
+                raise UnskewInputError(
+                    f"Reference share for {key!r} = {val!r} is {share!r}; shares must be numbers >= 0.")
+            v = " & ".join(parts[i] for i in order)
+            parsed[v] = parsed.get(v, 0.0) + s
+        total = sum(parsed.values())
+        if total <= 0:
+            raise UnskewInputError(f"Reference shares for {key!r} sum to 0; give positive shares.")
+        parsed = {v: s / total for v, s in parsed.items()}
+        # at least one listed value must occur, otherwise it is almost surely a spelling mismatch
+        present = set()
+        for j, c in enumerate(cols):
+            present_c = set(sc[c][1])
+            vals_c = {v.split(" & ")[j] if len(cols) > 1 else v for v in parsed}
+            if not vals_c & present_c:
+                raise UnskewInputError(
+                    f"None of the reference values for '{c}' ({', '.join(sorted(vals_c)[:10])}) occur in "
+                    f"the data, whose values are {', '.join(sc[c][1][:10])}. Check the spelling.")
+            present |= vals_c & present_c
+        out[grouping_name(cols)] = (cols, parsed)
+    return out
+
+
+def _and_list(cols) -> str:
+    cols = [f"'{c}'" for c in cols]
+    return cols[0] if len(cols) == 1 else ", ".join(cols[:-1]) + " and " + cols[-1]
+
+
+def _cap_dict(d: dict, k: int) -> dict:
+    return d if len(d) <= k else dict(list(d.items())[:k])
+
+
+def _share_chart(title: str, entries: dict, _ref) -> Chart:
+    bars = [Bar(lab, e["share"], e["share_low"], e["share_high"], flag=e["status"] != "pass")
+            for lab, e in entries.items()]
+    return Chart(title=title, bars=bars, x_label="share of rows (95% Wilson interval)")
+
+
+def _merge_reference_bars(bars: list[Bar], companion: dict, col: str) -> list[Bar]:
+    """Insert a reference bar after each value's observed bar."""
+    out = []
+    seen = set()
+    for b in bars:
+        out.append(b)
+        v = b.label.split("=", 1)[1] if "=" in b.label else b.label
+        if v in companion:
+            out.append(Bar(f"{b.label} (reference)", companion[v]))
+            seen.add(v)
+    for v, s in companion.items():
+        if v not in seen:
+            out.append(Bar(f"{col}={v} (absent from data)", 0.0, flag=True))
+            out.append(Bar(f"{col}={v} (reference)", s))
+    return out
+
+
+def _intersection_chart(gname: str, entries: dict) -> Chart:
+    items = sorted(entries.items(), key=lambda kv: kv[1]["share"])
+    title = f"Share of each intersection ({gname})"
+    if len(items) > MAX_BARS:
+        title += f": the {MAX_BARS} smallest of {len(items)}"
+        items = items[:MAX_BARS]
+    return Chart(
+        title=title,
+        bars=[Bar(lab, e["share"], e["share_low"], e["share_high"], flag=e["status"] != "pass")
+              for lab, e in items],
+        x_label="share of rows (95% Wilson interval)",
+    )
+
+
+def _reference_table(ref_summary: dict) -> Table:
+    rows = []
+    for key, res in ref_summary.items():
+        for v, e in res["values"].items():
+            rows.append([key, v, e["rows"], e["observed_share"], e["reference_share"], e["ratio"],
+                         e["ratio_low"], e["ratio_high"], e["status"]])
+    return Table(
+        "Observed vs reference shares",
+        ["attribute", "value", "rows", "observed share", "reference share", "ratio", "ratio low",
+         "ratio high", "status"],
+        rows,
+    )
+
+
+__all__ = ["RepresentationCheck"]
