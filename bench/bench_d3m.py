@@ -88,6 +88,7 @@ def run(name, seed, data_home, C):
     for label, kw, groups in (
         ("D3M (remove negatives)", dict(removal="negative"), gva),
         ("D3M (k by val. sweep)", dict(removal="sweep"), gva),
+        ("D3M (sweep, at most 10% removed)", dict(removal="sweep", max_fraction=0.10), gva),
         ("Auto-D3M (k by sweep on pseudo-groups)", dict(removal="sweep"), None),
     ):
         t0 = time.perf_counter()

@@ -91,3 +91,13 @@ def test_low_rank_factors_give_the_same_scores_and_pseudo_groups_as_the_dense_ma
         m = yv == c
         same = np.mean(pa[m] == pb[m])
         assert same in (0.0, 1.0)
+
+
+def test_max_fraction_caps_removal():
+    rng = np.random.default_rng(4)
+    X, y, _ = _spurious(1000, 0.95, rng)
+    Xv, yv, gv = _spurious(300, 0.5, rng)
+    d = D3M(max_fraction=0.05).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    assert len(d.removed_) <= 50
+    d = D3M(removal="sweep", max_fraction=0.05).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    assert d.sweep_["k"].max() <= 50

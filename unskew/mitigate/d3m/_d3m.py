@@ -139,6 +139,9 @@ class D3M(BaseEstimator, ClassifierMixin):
     k_grid : sequence of float or int, optional
         Candidates for ``sweep``: fractions of the training set (< 1) or
         counts. Default: 0 to 30% of the training set, finer near 0.
+    max_fraction : float, optional
+        Removal budget: never remove more than this share of the training
+        set (caps every rule, and limits the sweep's grid).
     proj_dim : int, default=512
         TRAK projection dimension (PyTorch estimators only).
     cache_dir : str, optional
@@ -169,12 +172,13 @@ class D3M(BaseEstimator, ClassifierMixin):
     """
 
     def __init__(self, estimator=None, *, C: float = 1.0, removal: str = "negative", k: int | None = None,
-                 k_grid=None, proj_dim: int = 512, cache_dir=None):
+                 k_grid=None, max_fraction: float | None = None, proj_dim: int = 512, cache_dir=None):
         self.estimator = estimator
         self.C = C
         self.removal = removal
         self.k = k
         self.k_grid = k_grid
+        self.max_fraction = max_fraction
         self.proj_dim = proj_dim
         self.cache_dir = cache_dir
 
@@ -254,6 +258,8 @@ class D3M(BaseEstimator, ClassifierMixin):
             n_remove = int(self.k)
         else:
             n_remove = self._sweep(X, y, X_val, y_val, gv, order, sample_weight)
+        if self.max_fraction is not None:
+            n_remove = min(n_remove, int(self.max_fraction * len(y)))
         self.removed_ = order[:n_remove]
         self.keep_ = np.ones(len(y), dtype=bool)
         self.keep_[self.removed_] = False
@@ -266,6 +272,8 @@ class D3M(BaseEstimator, ClassifierMixin):
     def _sweep(self, X, y, X_val, y_val, gv, order, sample_weight) -> int:
         grid = self.k_grid if self.k_grid is not None else [0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3]
         ks = sorted({int(round(k * len(y))) if k < 1 else int(k) for k in grid})
+        if self.max_fraction is not None:
+            ks = [k for k in ks if k <= self.max_fraction * len(y)]
         rows = []
         for k in ks:
             keep = np.ones(len(y), dtype=bool)
