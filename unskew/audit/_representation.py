@@ -282,10 +282,14 @@ class RepresentationCheck(Check):
             order_small = np.flatnonzero(small)
             order_small = order_small[np.argsort(rows[order_small], kind="stable")]
             for i in order_small[:MAX_FINDINGS_PER_GROUPING]:
+                if rows[i] < t["min_cell_count"]:
+                    why = (f"fewer than {t['min_cell_count']}: estimates for it (rates, errors, "
+                           f"fairness metrics) are unreliable")
+                else:
+                    why = (f"under {t['min_cell_share']:.1%} of the data: a model that optimises average "
+                           f"performance gives it little weight")
                 findings.append(Finding(
-                    f"{labels[i]} has only {int(rows[i])} rows ({share[i]:.2%} of the data); "
-                    f"statistics for it are unreliable (thresholds: {t['min_cell_count']} rows, "
-                    f"{t['min_cell_share']:.1%}).",
+                    f"{labels[i]} has only {int(rows[i])} rows ({share[i]:.2%} of the data), {why}.",
                     severity="warn", subject=labels[i], value=float(rows[i])))
             if len(order_small) > MAX_FINDINGS_PER_GROUPING:
                 findings.append(Finding(
