@@ -115,7 +115,12 @@ class _Pools:
             filled += take
             self.pos[k] += take
             if self.pos[k] >= len(q):
-                self.queues[k] = self.rng.permutation(self.members[k])
+                new = self.rng.permutation(self.members[k])
+                if 0 < filled < n and len(new) >= n:
+                    # avoid repeating, inside this draw, examples taken from the previous pass
+                    taken = np.isin(new, out[:filled])
+                    new = np.concatenate([new[~taken], new[taken]])
+                self.queues[k] = new
                 self.pos[k] = 0
         return out
 
