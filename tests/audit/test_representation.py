@@ -6,7 +6,13 @@ import pytest
 from scipy import stats
 
 from unskew.audit import audit
-from unskew.datasets import RACE_SHARES, load_adult, load_compas, make_synthetic, plant_missing_intersection
+from unskew.datasets import (
+    RACE_SHARES,
+    load_adult,
+    load_compas,
+    make_synthetic,
+    plant_missing_intersection,
+)
 from unskew.exceptions import UnskewInputError
 
 

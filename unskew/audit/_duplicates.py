@@ -9,7 +9,7 @@ from scipy import stats
 from .._stats import wilson_interval
 from ..data import Dataset
 from ..exceptions import UnskewInputError
-from ..report import Bar, Chart, Finding, Table, sample_table
+from ..report import MAX_SAMPLE_ROWS, Bar, Chart, Finding, Table, sample_table
 from ._base import AuditContext, Check, register_check
 from ._representation import fmt_p, group_totals, sensitive_codes, worse
 
@@ -309,12 +309,16 @@ class DuplicatesCheck(Check):
         if conflict_rows.any():
             idx = np.flatnonzero(conflict_rows)
             idx = idx[np.argsort(key[idx], kind="stable")]
-            tables.append(sample_table("Identical rows with conflicting labels (sample)", frame.iloc[idx][show]))
+            tables.append(sample_table(
+                f"Identical rows with conflicting labels (sample: {min(len(idx), MAX_SAMPLE_ROWS)} of "
+                f"{len(idx)} rows)", frame.iloc[idx][show]))
         if n_redundant:
             idx = np.flatnonzero(in_dup & ~conflict_rows)
             if len(idx):
                 idx = idx[np.argsort(key[idx], kind="stable")]
-                tables.append(sample_table("Exact duplicate rows (sample)", frame.iloc[idx][show]))
+                tables.append(sample_table(
+                    f"Exact duplicate rows (sample: {min(len(idx), MAX_SAMPLE_ROWS)} of {len(idx)} rows)",
+                    frame.iloc[idx][show]))
         order = {"fail": 0, "warn": 1}
         findings.sort(key=lambda f: order.get(f.severity, 2))
         return self.result(status=status, summary=summary, findings=findings + info, charts=charts,
