@@ -122,7 +122,7 @@ class BaseRatesCheck(Check):
         summary_groupings: dict = {}
         table_rows: list[list] = []
         charts: list[Chart] = []
-        for cols in groupings(ds.sensitive):
+        for cols in groupings(ds.sensitive, sc):
             gname = grouping_name(cols)
             codes, shape = cell_codes(sc, cols)
             present, inv = np.unique(codes, return_inverse=True)
@@ -168,7 +168,7 @@ class BaseRatesCheck(Check):
                     f"P({ds.target} = {classes[c_show]}) by {gname}", class_results[str(classes[c_show])]["groups"],
                     float(overall[c_show]), "overall rate", eligible, labels))
 
-        findings.sort(key=lambda f: ({"fail": 0, "warn": 1}.get(f.severity, 2), -(f.value or 0)))
+        findings.sort(key=_finding_order)
         if not findings:
             findings.append(Finding(
                 "No significant difference in base rates between groups reaches the thresholds "
@@ -254,7 +254,7 @@ class BaseRatesCheck(Check):
         status = "pass"
         findings, info, charts, table_rows = [], [], [], []
         summary_groupings = {}
-        for cols in groupings(ds.sensitive):
+        for cols in groupings(ds.sensitive, sc):
             gname = grouping_name(cols)
             codes, shape = cell_codes(sc, cols)
             present, inv = np.unique(codes, return_inverse=True)
@@ -310,7 +310,7 @@ class BaseRatesCheck(Check):
                 charts.append(_rate_chart(f"Mean {ds.target} by {gname}", {
                     lab: {"rate": g["mean"], "low": g["low"], "high": g["high"]} for lab, g in res["groups"].items()
                 }, mean_all, "overall mean", eligible, labels, x_label=f"mean {ds.target} (95% t interval)"))
-        findings.sort(key=lambda f: ({"fail": 0, "warn": 1}.get(f.severity, 2), -(f.value or 0)))
+        findings.sort(key=_finding_order)
         if not findings:
             findings.append(Finding("No significant difference in the mean target between groups reaches "
                                     f"{t['std_gap_warn']} standard deviations.", severity="info"))
@@ -323,6 +323,12 @@ class BaseRatesCheck(Check):
             tables=[Table("Mean target per group", ["grouping", "group", "rows", "mean", "low", "high"],
                           table_rows[:MAX_TABLE_ROWS])],
         )
+
+
+def _finding_order(f: Finding):
+    """Worst first; single attributes before intersections; then largest difference."""
+    depth = (f.subject or "").count(" & ")
+    return ({"fail": 0, "warn": 1}.get(f.severity, 2), depth, -(f.value or 0))
 
 
 def _rate_chart(title, groups: dict, overall: float, ref_label: str, eligible, labels,

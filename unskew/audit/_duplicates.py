@@ -89,6 +89,9 @@ class DuplicatesCheck(Check):
     With a split column, identical rows that fall in different splits
     (train/test leakage) are counted.
 
+    Counts are of rows: sample weights are not used, since a duplicate is a
+    property of the records themselves.
+
     Per-row ``scores`` hold the size of the row's exact-duplicate group
     (1 = unique).
 

@@ -157,6 +157,7 @@ class MissingValuesCheck(Check):
         charts: list[Chart] = []
         group_charts: list[tuple[float, Chart]] = []
         miss_idx = np.flatnonzero(col_rows > 0)
+        depth: dict[int, int] = {}  # finding position -> number of attributes of its grouping
         if ds.sensitive and len(miss_idx):
             sc = sensitive_codes(ds, ctx)
             grps = [(c,) for c in ds.sensitive]
@@ -192,6 +193,7 @@ class MissingValuesCheck(Check):
                                                res["status"]])
                     if res["status"] != "pass":
                         ratio_txt = "inf" if res["ratio"] is None or not np.isfinite(res["ratio"]) else f"{res['ratio']:.1f}x"
+                        depth[len(findings)] = len(gcols)
                         findings.append(Finding(
                             f"Missingness of '{c}' depends on {gname}: {res['max_fraction']:.1%} missing for "
                             f"{res['max_group']} vs {res['min_fraction']:.1%} for {res['min_group']} "
@@ -231,7 +233,9 @@ class MissingValuesCheck(Check):
             top = top[per_row[top] > 0]
             tables.append(sample_table("Rows with the most missing cells", frame.iloc[top]))
         severity_rank = {"fail": 0, "warn": 1}
-        findings.sort(key=lambda f: (severity_rank.get(f.severity, 2), -(f.value or 0)))
+        order = sorted(range(len(findings)), key=lambda i: (
+            severity_rank.get(findings[i].severity, 2), depth.get(i, 0), -(findings[i].value or 0)))
+        findings = [findings[i] for i in order]
         summary = {
             "n_rows": int(n),
             "n_columns": len(cols),

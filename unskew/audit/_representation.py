@@ -58,13 +58,31 @@ def sensitive_codes(ds: Dataset, ctx: AuditContext | None = None) -> dict[str, t
     return out
 
 
-def groupings(sensitive: Sequence[str], intersections: bool = True) -> list[tuple[str, ...]]:
-    """Every attribute alone, then every combination of two or more attributes."""
+def groupings(sensitive: Sequence[str], sc: dict | None = None) -> list[tuple[str, ...]]:
+    """Every attribute alone, then every combination of two or more attributes.
+
+    With ``sc`` (see :func:`sensitive_codes`), combinations whose cell grid has
+    ``2**62`` cells or more (which int64 cell codes cannot hold) are left out;
+    :func:`too_large_groupings` names them.
+    """
     out = [(c,) for c in sensitive]
-    if intersections:
-        for r in range(2, len(sensitive) + 1):
-            out.extend(itertools.combinations(sensitive, r))
+    for r in range(2, len(sensitive) + 1):
+        out.extend(itertools.combinations(sensitive, r))
+    if sc is not None:
+        out = [g for g in out if _grid_size(sc, g) < _MAX_GRID]
     return out
+
+
+_MAX_GRID = 2**62
+
+
+def _grid_size(sc: dict, cols: Sequence[str]) -> int:
+    return math.prod(len(sc[c][1]) for c in cols)
+
+
+def too_large_groupings(sensitive: Sequence[str], sc: dict) -> list[str]:
+    """Names of the combinations :func:`groupings` leaves out for their size."""
+    return [grouping_name(g) for g in groupings(sensitive) if _grid_size(sc, g) >= _MAX_GRID]
 
 
 def grouping_name(cols: Sequence[str]) -> str:
@@ -206,7 +224,7 @@ class RepresentationCheck(Check):
         charts: list[Chart] = []
         per_row = None
 
-        for cols in groupings(ds.sensitive):
+        for cols in groupings(ds.sensitive, sc):
             gname = grouping_name(cols)
             codes, shape = cell_codes(sc, cols)
             n_cells = int(np.prod(shape, dtype=np.float64))
@@ -224,7 +242,7 @@ class RepresentationCheck(Check):
             share = wsum / w_total
             low, high = wilson_interval(share * n_eff, np.full(len(share), n_eff))
             if len(cols) == len(ds.sensitive):
-                per_row = rows[codes] if enumerate_all else rows[np.searchsorted(flat, codes)]
+                per_row = (rows[codes] if enumerate_all else rows[np.searchsorted(flat, codes)]).astype(np.int64)
 
             # expected rows under independence of the attributes (row counts)
             if enumerate_all and len(cols) > 1:
@@ -320,7 +338,7 @@ class RepresentationCheck(Check):
                     info.append(Finding(
                         f"{m} rows ({m / n:.1%}) have no value for '{cols[0]}'; they form the group "
                         f"'{MISSING_GROUP}'.", subject=cols[0], value=float(m)))
-                charts.append(_share_chart(f"Share of each '{cols[0]}' value", entries, None))
+                charts.append(_share_chart(f"Share of each '{cols[0]}' value", entries))
             else:
                 summary_inter[gname] = {
                     "n_possible_cells": n_cells,
@@ -333,6 +351,12 @@ class RepresentationCheck(Check):
                 }
                 if len(cols) == len(ds.sensitive):
                     charts.append(_intersection_chart(gname, entries))
+
+        skipped = too_large_groupings(ds.sensitive, sc)
+        if skipped:
+            info.append(Finding(
+                f"{len(skipped)} combinations of sensitive attributes have 2**62 possible cells or more and "
+                f"were not analysed: {', '.join(skipped[:5])}{' ...' if len(skipped) > 5 else ''}."))
 
         # ------------------------------------------------------------ reference population
         ref_summary = {}
@@ -551,7 +575,7 @@ def _cap_dict(d: dict, k: int) -> dict:
     return d if len(d) <= k else dict(list(d.items())[:k])
 
 
-def _share_chart(title: str, entries: dict, _ref) -> Chart:
+def _share_chart(title: str, entries: dict) -> Chart:
     bars = [Bar(lab, e["share"], e["share_low"], e["share_high"], flag=e["status"] != "pass")
             for lab, e in entries.items()]
     return Chart(title=title, bars=bars, x_label="share of rows (95% Wilson interval)")
