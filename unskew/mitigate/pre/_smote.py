@@ -214,7 +214,7 @@ class GroupSMOTENC(BaseGroupSampler):
         return X
 
     def _split(self, X):
-        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X, dtype=object))
+        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X, dtype=object)).infer_objects()
         cols = list(frame.columns)
         cf = self.categorical_features
         if isinstance(cf, str) and cf == "auto":
