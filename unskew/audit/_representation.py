@@ -553,7 +553,6 @@ def _parse_reference(reference: dict, ds: Dataset, sc: dict) -> dict:
             raise UnskewInputError(f"Reference shares for {key!r} sum to 0; give positive shares.")
         parsed = {v: s / total for v, s in parsed.items()}
         # at least one listed value must occur, otherwise it is almost surely a spelling mismatch
-        present = set()
         for j, c in enumerate(cols):
             present_c = set(sc[c][1])
             vals_c = {v.split(" & ")[j] if len(cols) > 1 else v for v in parsed}
@@ -561,7 +560,6 @@ def _parse_reference(reference: dict, ds: Dataset, sc: dict) -> dict:
                 raise UnskewInputError(
                     f"None of the reference values for '{c}' ({', '.join(sorted(vals_c)[:10])}) occur in "
                     f"the data, whose values are {', '.join(sc[c][1][:10])}. Check the spelling.")
-            present |= vals_c & present_c
         out[grouping_name(cols)] = (cols, parsed)
     return out
 
