@@ -130,16 +130,19 @@ class Table:
     columns: list[str]
     rows: list[list[Any]]
     is_sample: bool = False
+    #: Rows the sample was drawn from (defaults to ``len(rows)``).
+    n_rows_total: int | None = None
 
     def to_dict(self) -> dict:
         rows = self.rows[:MAX_SAMPLE_ROWS] if self.is_sample else self.rows
+        total = len(self.rows) if self.n_rows_total is None else max(int(self.n_rows_total), len(self.rows))
         return to_jsonable(
             {
                 "title": self.title,
                 "columns": list(self.columns),
                 "rows": [[_cap_cell(v) for v in r] for r in rows],
                 "is_sample": self.is_sample,
-                "n_rows_total": len(self.rows),
+                "n_rows_total": total,
             }
         )
 
@@ -159,9 +162,7 @@ def sample_table(title: str, frame, max_rows: int = MAX_SAMPLE_ROWS) -> Table:
     cols = ["row"] + [str(c) for c in head.columns]
     rows = [[int(i) if isinstance(i, (int, np.integer)) else str(i)] + [_cell(v) for v in r]
             for i, r in zip(head.index, head.itertuples(index=False, name=None), strict=True)]
-    t = Table(title=title, columns=cols, rows=rows, is_sample=True)
-    t.rows_total = len(frame)  # informational
-    return t
+    return Table(title=title, columns=cols, rows=rows, is_sample=True, n_rows_total=len(frame))
 
 
 def _cell(v):
