@@ -16,3 +16,14 @@ def problem():
     va = spurious(300, 0.5, 1)
     te = spurious(1000, 0.5, 2)
     return tr, va, te
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip this folder's ``slow`` tests unless they were asked for (``-m slow``)."""
+    if "slow" in (config.getoption("-m") or ""):
+        return
+    here = __file__.rsplit("/", 1)[0]
+    skip = pytest.mark.skip(reason="slow: run with -m slow")
+    for item in items:
+        if "slow" in item.keywords and str(item.fspath).startswith(here):
+            item.add_marker(skip)

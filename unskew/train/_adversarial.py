@@ -165,8 +165,12 @@ class AdversarialDebiasingClassifier(RobustClassifier):
     Parameters
     ----------
     criterion : {"equalized_odds", "demographic_parity"}, default="equalized_odds"
-    adversary_weight : float, default=1.0
-        ``alpha``.
+    adversary_weight : float, default=0.1
+        ``alpha`` (AIF360's default). Large values (about 1 and above with
+        the default learning rates) let the predictor "win" by inverting its
+        predictions against a stale adversary instead of removing the
+        information; the paper's remedy is a slowly growing ``alpha`` with a
+        decaying learning rate.
     adversary_lr : float, optional
         Learning rate of the adversary (default: ``lr``).
 
@@ -177,7 +181,7 @@ class AdversarialDebiasingClassifier(RobustClassifier):
     """
 
     group_requirement = "train"
-    _method_params = {"criterion": "equalized_odds", "adversary_weight": 1.0, "adversary_lr": None}
+    _method_params = {"criterion": "equalized_odds", "adversary_weight": 0.1, "adversary_lr": None}
 
     def _needs_sensitive(self) -> bool:
         return True

@@ -250,6 +250,9 @@ class RobustClassifier(ClassifierMixin, BaseEstimator):
         name = type(self).__name__
         if where == "train":
             what = "group labels for every training row: pass groups=... to fit"
+        elif where == "sensitive":
+            what = ("group labels for every training row: pass sensitive=... (the attribute to remove) "
+                    "or groups=... to fit")
         else:
             what = ("group labels on the validation data: pass X_val, y_val and groups_val to fit, or "
                     "groups=... together with validation_fraction > 0")
@@ -285,9 +288,10 @@ class RobustClassifier(ClassifierMixin, BaseEstimator):
         elif self._needs_sensitive() and g_codes is not None:
             s_codes, self.sensitive_values_ = g_codes, self.groups_
 
-        if self.group_requirement == "train" and g_codes is None and not self._groups_optional():
-            raise self._missing_groups("train")
-        if self._needs_sensitive() and s_codes is None:
+        if self._needs_sensitive():
+            if s_codes is None:
+                raise self._missing_groups("sensitive")
+        elif self.group_requirement == "train" and g_codes is None:
             raise self._missing_groups("train")
 
         rows = np.arange(n)
@@ -336,9 +340,6 @@ class RobustClassifier(ClassifierMixin, BaseEstimator):
             raise UnskewInputError("selection='worst_group' needs validation data with groups "
                                    "(X_val, y_val, groups_val, or groups with validation_fraction > 0).")
         return train, val
-
-    def _groups_optional(self) -> bool:
-        return False
 
     # ----------------------------------------------------------------- model
     def _build_model(self):
