@@ -101,3 +101,19 @@ def test_max_fraction_caps_removal():
     assert len(d.removed_) <= 50
     d = D3M(removal="sweep", max_fraction=0.05).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
     assert d.sweep_["k"].max() <= 50
+
+
+def test_d3m_with_a_torch_estimator_uses_trak():
+    pytest.importorskip("torch")
+    from unskew.train import ERMClassifier
+
+    rng = np.random.default_rng(5)
+    X, y, g = _spurious(600, 0.95, rng)
+    Xv, yv, gv = _spurious(200, 0.5, rng)
+    est = ERMClassifier(model="logistic", max_epochs=3, batch_size=64, lr=0.05, random_state=0)
+    d = D3M(est, removal="k", k=60, proj_dim=32).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    assert isinstance(d.attributions_, np.ndarray) and d.attributions_.shape == (600, 200)
+    assert len(d.removed_) == 60 and d.estimator_ is not d.base_estimator_
+    # the examples TRAK marks as most harmful come mostly from the majority (spurious-agreeing) groups
+    assert np.isin(g[d.removed_], [0, 3]).mean() > 0.8
+    assert d.predict(Xt := Xv).shape == (200,) and Xt is Xv

@@ -113,6 +113,11 @@ def auto_pseudo_groups(S, y_val) -> np.ndarray:
     return groups
 
 
+def _take(X, mask):
+    """Rows of an array or DataFrame selected by a boolean mask."""
+    return X.iloc[np.flatnonzero(mask)] if hasattr(X, "iloc") else X[mask]
+
+
 def _worst_group_accuracy(y, pred, groups) -> float:
     accs = [np.mean(pred[groups == g] == y[groups == g]) for g in np.unique(groups)]
     return float(min(accs)) if accs else float("nan")
@@ -202,8 +207,11 @@ class D3M(BaseEstimator, ClassifierMixin):
                     f"D3M needs attributions: the estimator {type(model).__name__} has no '{attr}'. "
                     f"Use estimator=None (logistic, exact influence) or an unskew.train estimator."
                 )
+        if not model.checkpoints_:
+            raise UnskewInputError("The estimator kept no checkpoints; fit it with keep_checkpoints=True.")
+        encode = getattr(model, "encode_labels", lambda v: np.asarray(v))
         trak = TRAK(model.model_, model.checkpoints_, proj_dim=self.proj_dim, cache_dir=self.cache_dir)
-        return trak.attribute(model.attribution_inputs(X), y, model.attribution_inputs(X_val), y_val)
+        return trak.attribute(model.attribution_inputs(X), encode(y), model.attribution_inputs(X_val), encode(y_val))
 
     # ------------------------------------------------------------- fitting
     def fit(self, X, y, *, X_val, y_val, groups_val=None, sample_weight=None):
@@ -217,9 +225,10 @@ class D3M(BaseEstimator, ClassifierMixin):
             Validation group labels. Omit for Auto-D3M (no group labels at all).
         sample_weight : array-like, optional
         """
-        X = np.asarray(X, dtype=float)
+        if self.estimator is None:  # the estimator does its own preprocessing otherwise
+            X = np.asarray(X, dtype=float)
+            X_val = np.asarray(X_val, dtype=float)
         y = np.asarray(y)
-        X_val = np.asarray(X_val, dtype=float)
         y_val = np.asarray(y_val)
         if len(X) != len(y) or len(X_val) != len(y_val):
             raise UnskewInputError("X and y (and X_val and y_val) must have the same number of rows.")
@@ -266,7 +275,7 @@ class D3M(BaseEstimator, ClassifierMixin):
         if len(np.unique(y[self.keep_])) < len(self.classes_):
             raise UnskewInputError("D3M would remove every example of a class; use removal='k' with a smaller k.")
         sw = None if sample_weight is None else np.asarray(sample_weight)[self.keep_]
-        self.estimator_ = self._fit_model(X[self.keep_], y[self.keep_], sw)
+        self.estimator_ = self._fit_model(_take(X, self.keep_), y[self.keep_], sw)
         return self
 
     def _sweep(self, X, y, X_val, y_val, gv, order, sample_weight) -> int:
@@ -281,7 +290,7 @@ class D3M(BaseEstimator, ClassifierMixin):
             if len(np.unique(y[keep])) < len(self.classes_):
                 continue
             sw = None if sample_weight is None else np.asarray(sample_weight)[keep]
-            m = self._fit_model(X[keep], y[keep], sw)
+            m = self._fit_model(_take(X, keep), y[keep], sw)
             pred = m.predict(X_val)
             rows.append({"k": k, "fraction_removed": k / len(y),
                          "val_worst_group_accuracy": _worst_group_accuracy(y_val, pred, gv),
@@ -293,10 +302,10 @@ class D3M(BaseEstimator, ClassifierMixin):
 
     # ------------------------------------------------------------- outputs
     def predict(self, X):
-        return self.estimator_.predict(np.asarray(X, dtype=float))
+        return self.estimator_.predict(X if self.estimator is not None else np.asarray(X, dtype=float))
 
     def predict_proba(self, X):
-        return self.estimator_.predict_proba(np.asarray(X, dtype=float))
+        return self.estimator_.predict_proba(X if self.estimator is not None else np.asarray(X, dtype=float))
 
     def removal_table(self, frame: pd.DataFrame | None = None) -> pd.DataFrame:
         """The removed examples for a reviewer, most harmful first.
