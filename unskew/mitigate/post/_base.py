@@ -36,6 +36,8 @@ class BasePostProcessor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                     f"{owner}: prefit=True but the estimator {type(self.estimator).__name__} is not fitted; "
                     f"fit it first or set prefit=False."
                 ) from exc
+            except (AttributeError, TypeError):
+                pass  # a duck-typed scorer outside scikit-learn: trusted to be fitted
             self.estimator_ = self.estimator
         else:
             est = clone(self.estimator) if self.estimator is not None else _default_estimator()
