@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -35,22 +36,57 @@ def progress_callback(quiet: bool = False):
         yield on_progress
 
 
+def _main_finding(check) -> str:
+    """The finding that explains a check's status best (a warn/fail one first)."""
+    if not check.findings:
+        return "no findings" if check.status == "pass" else ""
+    for sev in ("fail", "warn"):
+        for f in check.findings:
+            if f.severity == sev:
+                return f.message
+    return check.findings[0].message
+
+
 def print_report(report: Report, quiet: bool = False) -> None:
+    """Print what was analysed, one line per check and the overall status."""
     ds = report.dataset
     style = _STATUS_STYLE.get(report.status, "")
+    excl = ds.get("excluded_rows") or {}
+    n_excl = sum(int(v) for v in excl.values())
     if not quiet:
-        excl = ds.get("excluded_rows") or {}
-        line = f"{ds.get('source', '')}: {ds.get('n_rows', '?')} rows analysed"
-        if excl:
-            line += f", {sum(excl.values())} excluded (" + "; ".join(f"{k}: {v}" for k, v in excl.items()) + ")"
-        console.print(line, highlight=False)
+        n_rows, n_read = ds.get("n_rows"), ds.get("n_rows_read")
+        line = f"{ds.get('source', '')}: {_n(n_rows)} rows analysed"
+        if n_read is not None and n_read != n_rows:
+            line += f" of {_n(n_read)} read"
+        roles = []
+        if ds.get("target"):
+            roles.append(f"target {ds['target']!r}")
+        if ds.get("sensitive"):
+            roles.append("sensitive " + ", ".join(repr(s) for s in ds["sensitive"]))
+        if roles:
+            line += "; " + "; ".join(roles)
+        console.print(line, highlight=False, markup=False)
+    if excl:
+        console.print(
+            f"Excluded {_n(n_excl)} row{'s' if n_excl != 1 else ''}: "
+            + "; ".join(f"{k}: {_n(v)}" for k, v in excl.items()),
+            highlight=False, markup=False, style="yellow",
+        )
+    if not quiet:
         table = Table(show_header=True, header_style="bold")
-        table.add_column("check")
-        table.add_column("status")
+        table.add_column("check", no_wrap=True)
+        table.add_column("status", no_wrap=True)
         table.add_column("main finding", overflow="fold")
         for c in report.checks:
             s = _STATUS_STYLE.get(c.status, "")
-            top = c.findings[0].message if c.findings else ""
-            table.add_row(c.title or c.name, f"[{s}]{c.status}[/]", top)
+            table.add_row(escape(c.name), f"[{s}]{c.status}[/]", escape(_main_finding(c)))
         console.print(table)
-    console.print(f"{report.kind} status: [{style}]{report.status}[/]")
+    counts = {}
+    for c in report.checks:
+        counts[c.status] = counts.get(c.status, 0) + 1
+    tally = ", ".join(f"{n} {s}" for s, n in counts.items())
+    console.print(f"{report.kind} status: [{style}]{report.status}[/] ({escape(tally)})", highlight=False)
+
+
+def _n(v) -> str:
+    return f"{v:,}" if isinstance(v, int) else str(v)
