@@ -688,31 +688,34 @@ def privileged_mask(stats: GroupStats, privileged: Any) -> np.ndarray:
     labels = stats.labels
     if isinstance(privileged, str):
         if privileged in labels:
-            return np.array([lab == privileged for lab in labels])
-        if len(names) == 1:
-            return np.array([str(k[0]) == privileged for k in stats.keys])
-        raise UnskewInputError(
-            f"Privileged group {privileged!r} is not one of the groups: {labels[:10]}. Use a label like "
-            f"{labels[0]!r} or a dict {{column: value}}."
-        )
-    if isinstance(privileged, tuple):
-        return np.array([tuple(map(str, k)) == tuple(map(str, privileged)) for k in stats.keys])
-    conds = [privileged] if isinstance(privileged, dict) else list(privileged)
-    mask = np.zeros(stats.n_groups, bool)
-    for cond in conds:
-        if not isinstance(cond, dict):
-            raise UnskewInputError(f"privileged must be a dict, a list of dicts, a label or a tuple; got {cond!r}.")
-        for col in cond:
-            if col not in names:
-                raise UnskewInputError(f"Privileged column {col!r} is not a sensitive feature; have {names}.")
-        m = np.ones(stats.n_groups, bool)
-        for col, val in cond.items():
-            allowed = {str(v) for v in (val if isinstance(val, (list, tuple, set)) else [val])}
-            j = names.index(col)
-            m &= np.array([str(k[j]) in allowed for k in stats.keys])
-        mask |= m
+            mask = np.array([lab == privileged for lab in labels])
+        elif len(names) == 1:
+            mask = np.array([str(k[0]) == privileged for k in stats.keys])
+        else:
+            mask = np.zeros(len(labels), bool)
+    elif isinstance(privileged, tuple):
+        mask = np.array([tuple(map(str, k)) == tuple(map(str, privileged)) for k in stats.keys])
+    else:
+        conds = [privileged] if isinstance(privileged, dict) else list(privileged)
+        mask = np.zeros(stats.n_groups, bool)
+        for cond in conds:
+            if not isinstance(cond, dict):
+                raise UnskewInputError(
+                    f"privileged must be a dict, a list of dicts, a label or a tuple; got {cond!r}.")
+            for col in cond:
+                if col not in names:
+                    raise UnskewInputError(f"Privileged column {col!r} is not a sensitive feature; have {names}.")
+            m = np.ones(stats.n_groups, bool)
+            for col, val in cond.items():
+                allowed = {str(v) for v in (val if isinstance(val, (list, tuple, set)) else [val])}
+                j = names.index(col)
+                m &= np.array([str(k[j]) in allowed for k in stats.keys])
+            mask |= m
     if not mask.any():
-        raise UnskewInputError(f"No group matches the privileged selection {privileged!r}; groups: {labels[:10]}.")
+        raise UnskewInputError(
+            f"No group matches the privileged selection {privileged!r}; groups: {labels[:10]}. Use a label "
+            f"like {labels[0]!r}, a value of a single sensitive column, or a dict {{column: value}}."
+        )
     return mask
 
 

@@ -650,7 +650,7 @@ class GroupStats:
     def __repr__(self) -> str:
         extra = ""
         if self.task == "classification":
-            extra = f", classes={list(self.classes)[:6]}, pos_label={self.pos_label!r}"
+            extra = f", classes={self.classes.tolist()[:6]}, pos_label={self.pos_label!r}"
             if self.has_scores:
                 mode = "exact" if self.score_bins is None else f"{self.score_bins} bins"
                 extra += f", scores={mode} ({len(self.sc_value)} entries)"
