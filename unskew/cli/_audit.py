@@ -18,6 +18,21 @@ from ._app import (
 from ._render import print_report, progress_callback
 
 
+def prepare_output(path: Path, option: str) -> None:
+    """Check an output file can be written before a long run: create its
+    folder, refuse a folder or an unwritable location (exit 2)."""
+    import os
+
+    if path.is_dir():
+        fail_input(f"{option} {path} is a folder; give a file name, e.g. {path / 'audit'}.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail_input(f"{option}: cannot create the folder {path.parent}: {exc.strerror or exc}.")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        fail_input(f"{option}: cannot write {path} (permission denied).")
+
+
 @app.command()
 @guarded
 def audit(
@@ -45,6 +60,9 @@ def audit(
 
     if fail_on not in (None, "warn", "fail"):
         fail_input(f"--fail-on must be 'warn' or 'fail', got {fail_on!r}.")
+    for opt, path in (("--json", json_out), ("--html", html_out)):
+        if path is not None:
+            prepare_output(path, opt)
     chosen = split_list(checks)
     if chosen:
         unknown = [c for c in chosen if c not in list_checks()]
@@ -70,9 +88,9 @@ def audit(
     print_report(report, quiet=quiet)
     if json_out:
         report.save_json(json_out)
-        console.print(f"JSON report: {json_out}")
+        console.print(f"JSON report: {json_out}", highlight=False, markup=False)
     if html_out:
         report.save_html(html_out)
-        console.print(f"HTML report: {html_out}")
+        console.print(f"HTML report: {html_out}", highlight=False, markup=False)
     if fail_on and report.fails(fail_on):
         raise typer.Exit(EXIT_GATE)

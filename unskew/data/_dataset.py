@@ -128,6 +128,13 @@ class Dataset:
             for col in cols:
                 if col not in frame.columns:
                     raise UnskewInputError(_missing_column_message(col, role, frame.columns, source))
+        single = [c for r in ("target", "predictions", "scores", "weights", "split") for c in roles[r]]
+        twice = sorted({c for c in single + sens if (single + sens).count(c) > 1})
+        if twice:
+            raise UnskewInputError(
+                f"Column(s) {', '.join(repr(c) for c in twice)} are given two roles (target, "
+                f"sensitive, predictions, scores, weights, split); each column may have one."
+            )
         n_read = len(frame)
         excluded: dict[str, int] = {}
 
@@ -165,6 +172,7 @@ class Dataset:
             n_classes = frame[target].nunique()
             if require_two_classes and types.get(target) != "numeric" and n_classes < 2:
                 only = frame[target].iloc[0] if len(frame) else None
+                only = only.item() if isinstance(only, np.generic) else only
                 raise UnskewInputError(
                     f"Target column '{target}' has {n_classes} class"
                     f"{'' if n_classes == 1 else 'es'} ({only!r}) after removing missing values; "

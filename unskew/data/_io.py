@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +168,23 @@ def sniff_delimiter(text: str) -> str:
         return best if counts[best] else ","
 
 
+_DECIMAL_COMMA = re.compile(r"^-?\d+,\d+$")
+
+
+def sniff_decimal(text: str, sep: str) -> str:
+    """``","`` when a non-comma-delimited text writes numbers with decimal commas
+    (``12,5`` in a semicolon file, as European spreadsheets export), else ``"."``."""
+    if sep == ",":
+        return "."
+    lines = [ln for ln in text.splitlines()[1:51] if ln.strip()]
+    if len(lines) > 1 and not text.endswith("\n"):
+        lines = lines[:-1]
+    fields = [f.strip().strip('"') for ln in lines for f in ln.split(sep)]
+    n_comma = sum(1 for f in fields if _DECIMAL_COMMA.match(f))
+    n_dot = sum(1 for f in fields if re.match(r"^-?\d+\.\d+$", f))
+    return "," if n_comma > 0 and n_dot == 0 else "."
+
+
 def _read_csv(path: Path, delimiter, encoding, na_values) -> pd.DataFrame:
     head = _head_text(path, encoding)
     if not head.strip():
@@ -180,6 +198,7 @@ def _read_csv(path: Path, delimiter, encoding, na_values) -> pd.DataFrame:
             na_values=na_values,
             skipinitialspace=True,
             low_memory=False,
+            decimal=sniff_decimal(head, sep),
         )
     except UnicodeDecodeError as exc:
         raise UnskewInputError(
@@ -190,7 +209,7 @@ def _read_csv(path: Path, delimiter, encoding, na_values) -> pd.DataFrame:
         raise UnskewInputError(f"File {path} holds no columns to read.") from exc
     except pd.errors.ParserError as exc:
         raise UnskewInputError(
-            f"Could not parse {path} with delimiter {sep!r}: {exc}. Check the delimiter "
+            f"Could not parse {path} with delimiter {sep!r}: {str(exc).strip()}. Check the delimiter "
             f"(--delimiter) and quoting."
         ) from exc
     if frame.shape[0] == 0:

@@ -76,7 +76,7 @@ def check_mixed_types(s: pd.Series, name: str, source: str = "") -> None:
     frac = float(as_num.notna().mean())
     if 0.9 <= frac < 1.0:
         bad = nonnull[as_num.isna()].astype(str).value_counts().head(5)
-        examples = ", ".join(f"{v!r} ({c} rows)" for v, c in bad.items())
+        examples = ", ".join(f"{v!r} ({c} row{'' if c == 1 else 's'})" for v, c in bad.items())
         where = f" in {source}" if source else ""
         raise UnskewInputError(
             f"Column '{name}'{where} has mixed types: {frac:.1%} of its values are numbers "
