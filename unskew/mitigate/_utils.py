@@ -182,9 +182,12 @@ def check_sample_weight(sample_weight: Any, n_samples: int, *, owner: str = "") 
 
 
 def n_rows(X: Any) -> int:
-    if hasattr(X, "shape"):
+    """Number of rows of an array-like (arrays, frames, sparse matrices, lists)."""
+    if hasattr(X, "shape") and len(getattr(X, "shape", ())) > 0:
         return int(X.shape[0])
-    return len(X)
+    from sklearn.utils.validation import _num_samples
+
+    return int(_num_samples(X))
 
 
 def resolve_sensitive(X: Any, sensitive_features: Any, sensitive_cols: Any, *, owner: str) -> Any:

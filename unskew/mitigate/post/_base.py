@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.exceptions import NotFittedError
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import _num_samples, check_is_fitted, column_or_1d
 
 from ...exceptions import UnskewInputError
-from .._utils import check_sample_weight, encode_groups, lookup_groups, n_rows
+from .._utils import check_sample_weight, encode_groups, lookup_groups
 
 PREDICT_METHODS = ("auto", "predict_proba", "decision_function", "predict")
 
@@ -50,19 +51,22 @@ class BasePostProcessor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             if hasattr(self.estimator_, attr):
                 setattr(self, attr, getattr(self.estimator_, attr))
 
-    def _binary_y(self, y, n):
+    def _binary_y(self, y):
         owner = type(self).__name__
         if y is None:
-            raise UnskewInputError(f"{owner}: y is required.")
-        y = np.asarray(y)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y[:, 0]
-        if y.ndim != 1 or len(y) != n:
-            raise UnskewInputError(f"{owner}: y must be 1-D with one label per row of X (got shape {y.shape}).")
+            raise UnskewInputError(f"{owner} requires y to be passed, but the target y is None.")
+        y = column_or_1d(np.asarray(y) if not hasattr(y, "shape") else y, warn=True)
+        y_type = type_of_target(y, input_name="y", raise_unknown=True)
+        if y_type in ("continuous", "continuous-multioutput"):
+            check_classification_targets(y)  # raises "Unknown label type: continuous"
+        if y_type != "binary":
+            raise UnskewInputError(
+                f"Only binary classification is supported by {owner}. The type of the target is {y_type}."
+            )
         classes = np.unique(y)
         if len(classes) != 2:
             raise UnskewInputError(
-                f"{owner} handles binary labels only; y has {len(classes)} class(es) {classes[:5].tolist()}."
+                f"{owner} needs both classes in y, but y has only one class ({classes[:1].tolist()})."
             )
         return classes, (y == classes[1]).astype(np.int8)
 
@@ -98,21 +102,29 @@ class BasePostProcessor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return int(where[0])
 
     def _fit_inputs(self, X, y, sensitive_features, sample_weight):
+        """Validate y, fit (or check) the model, then encode groups and weights.
+
+        The model validates ``X`` (type, shape, missing values) in its own
+        ``fit`` or scoring method, so that its error messages come first.
+        """
         owner = type(self).__name__
         if X is None:
             raise UnskewInputError(f"{owner}: X is required.")
-        n = n_rows(X)
-        if n == 0:
-            raise ValueError(f"{owner}: X has 0 samples; at least one is required.")
-        self.classes_, yb = self._binary_y(y, n)
+        self.classes_, yb = self._binary_y(y)
+        self._fit_estimator(X, y, sample_weight)
+        scores = self._scores(X)
+        n = _num_samples(X)
+        if len(yb) != n:
+            raise UnskewInputError(f"{owner}: y has {len(yb)} labels but X has {n} rows.")
         gc, labels = encode_groups(sensitive_features, n, owner=owner)
         w = check_sample_weight(sample_weight, n, owner=owner)
-        self._fit_estimator(X, y, sample_weight)
+        if w.sum() <= 0:
+            raise UnskewInputError(f"{owner}: the sample weights are all zero; at least one must be positive.")
         self.groups_ = labels
-        return yb, gc, w
+        return yb, gc, w, scores
 
     def _predict_groups(self, X, sensitive_features):
-        return lookup_groups(sensitive_features, self.groups_, n_rows(X), owner=type(self).__name__)
+        return lookup_groups(sensitive_features, self.groups_, _num_samples(X), owner=type(self).__name__)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -82,8 +82,7 @@ class RejectOptionClassifier(BasePostProcessor):
         """Fit (or take) the model and choose the threshold and margin."""
         if self.metric not in METRICS:
             raise UnskewInputError(f"metric must be one of {METRICS}, got {self.metric!r}.")
-        yb, gc, w = self._fit_inputs(X, y, sensitive_features, sample_weight)
-        scores = self._scores(X)
+        yb, gc, w, scores = self._fit_inputs(X, y, sensitive_features, sample_weight)
         G = len(self.groups_)
         if self.privileged_groups is None:
             means = np.array([np.average(scores[gc == g], weights=w[gc == g]) if w[gc == g].sum() > 0 else -np.inf
@@ -193,7 +192,7 @@ class RejectOptionClassifier(BasePostProcessor):
     def predict(self, X, *, sensitive_features=None):
         """Decisions with the reject option applied (deterministic)."""
         check_is_fitted(self, "threshold_")
-        gc = self._predict_groups(X, sensitive_features)
         scores = self._scores(X)
+        gc = self._predict_groups(X, sensitive_features)
         pred = self._decide(scores, self._priv_mask_codes[gc], self.threshold_, self.margin_)
         return self.classes_[pred.astype(int)]

@@ -24,6 +24,8 @@ interpolated.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy.optimize import linprog
@@ -120,6 +122,9 @@ class GroupThresholdOptimizer(BasePostProcessor):
     prefit : bool, default=False
     predict_method : {"auto", "predict_proba", "decision_function", "predict"}, default="auto"
         Score used for thresholding; ``auto`` takes the first available.
+    random_state : int or None, default=None
+        Seed of the per-row randomisation used by :meth:`predict` when it is
+        called without ``random_state`` (``None`` means seed 0).
 
     Attributes
     ----------
@@ -140,9 +145,12 @@ class GroupThresholdOptimizer(BasePostProcessor):
 
     Notes
     -----
-    ``predict`` is randomised where the solution mixes two thresholds; pass
-    ``random_state`` for reproducible predictions, or use
-    :meth:`positive_probability` for the probabilities themselves. Use with
+    ``predict`` is randomised where the solution mixes two thresholds. By
+    default the draw of a row is a hash of its feature values, so identical
+    rows get identical decisions and predictions are reproducible and
+    independent of batching; ``predict(..., random_state=...)`` draws
+    independently instead. :meth:`positive_probability` gives the
+    probabilities themselves. Use with
     metadata routing: ``set_fit_request(sensitive_features=True)`` and
     ``set_predict_request(sensitive_features=True)``.
 
@@ -160,13 +168,14 @@ class GroupThresholdOptimizer(BasePostProcessor):
     """
 
     def __init__(self, estimator=None, constraint: str = "demographic_parity", objective: str = "accuracy",
-                 tol: float = 0.0, prefit: bool = False, predict_method: str = "auto"):
+                 tol: float = 0.0, prefit: bool = False, predict_method: str = "auto", random_state=None):
         self.estimator = estimator
         self.constraint = constraint
         self.objective = objective
         self.tol = tol
         self.prefit = prefit
         self.predict_method = predict_method
+        self.random_state = random_state
 
     def fit(self, X, y, *, sensitive_features=None, sample_weight=None):
         """Fit (or take) the model and solve for the group thresholds.
@@ -187,8 +196,7 @@ class GroupThresholdOptimizer(BasePostProcessor):
             raise UnskewInputError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}.")
         if not (float(self.tol) >= 0):
             raise UnskewInputError(f"tol must be >= 0, got {self.tol!r}.")
-        yb, gc, w = self._fit_inputs(X, y, sensitive_features, sample_weight)
-        scores = self._scores(X)
+        yb, gc, w, scores = self._fit_inputs(X, y, sensitive_features, sample_weight)
         self._solve(scores, yb, gc, w)
         return self
 
@@ -210,14 +218,18 @@ class GroupThresholdOptimizer(BasePostProcessor):
             m = gc == g
             thr, tp, fp = _group_candidates(scores[m], yb[m], w[m])
             P, N = tp[-1], fp[-1]
-            need_p = "true_positive_rate" in rates
-            need_n = "false_positive_rate" in rates
-            if (need_p and P <= 0) or (need_n and N <= 0):
-                missing = "positive" if need_p and P <= 0 else "negative"
-                raise UnskewInputError(
-                    f"Group {self.groups_[g]!r} has no {missing} examples, so its "
-                    f"{'true' if missing == 'positive' else 'false'}-positive rate is undefined and "
-                    f"{self.constraint} cannot be enforced. Merge it with another group or choose another constraint."
+            undefined = set()
+            if P <= 0 and "true_positive_rate" in rates:
+                undefined.add("true_positive_rate")
+            if N <= 0 and "false_positive_rate" in rates:
+                undefined.add("false_positive_rate")
+            if undefined:
+                warnings.warn(
+                    f"Group {self.groups_[g]!r} has no {'positive' if P <= 0 else 'negative'} examples, so its "
+                    f"{' and '.join(sorted(undefined)).replace('_', ' ')} is undefined and left unconstrained. "
+                    f"Merge it with another group if that matters.",
+                    UserWarning,
+                    stacklevel=3,
                 )
             coords = {
                 "selection_rate": (tp + fp) / (P + N),
@@ -231,7 +243,7 @@ class GroupThresholdOptimizer(BasePostProcessor):
             else:
                 keep = _convex_hull(C[:, 0], C[:, 1])
             cands.append({"thr": thr[keep], "C": C[keep], "v": value[keep], "tp": tp[keep], "fp": fp[keep],
-                          "P": P, "N": N})
+                          "P": P, "N": N, "free": [r in undefined for r in rates]})
         sizes = [len(c["thr"]) for c in cands]
         L = int(sum(sizes))
         d = len(rates)
@@ -248,6 +260,8 @@ class GroupThresholdOptimizer(BasePostProcessor):
             b_eq.append(1.0)
             cost[sl] = -c["v"]
             for j in range(d):
+                if c["free"][j]:
+                    continue
                 row = np.zeros(n_var)
                 row[sl] = c["C"][:, j]
                 row[L + j] = -1.0
@@ -297,8 +311,8 @@ class GroupThresholdOptimizer(BasePostProcessor):
     def positive_probability(self, X, *, sensitive_features=None):
         """Probability that the randomised classifier predicts the positive class."""
         check_is_fitted(self, "thresholds_")
-        gc = self._predict_groups(X, sensitive_features)
         scores = self._scores(X)
+        gc = self._predict_groups(X, sensitive_features)
         out = np.zeros(len(scores))
         for g in range(len(self.groups_)):
             m = gc == g
@@ -317,9 +331,55 @@ class GroupThresholdOptimizer(BasePostProcessor):
         sensitive_features : array-like
             Required; groups must have been seen during ``fit``.
         random_state : int, RandomState instance or None
-            Seed of the randomisation.
+            ``None`` (default): the uniform draw of each row is a hash of the
+            row's features and of the estimator's ``random_state``, so a row
+            always receives the same decision (predictions do not depend on
+            batch composition or order). An int or RandomState: fresh
+            independent draws from that generator, as Fairlearn does.
         """
         p = self.positive_probability(X, sensitive_features=sensitive_features)
-        rng = check_random_state(random_state)
-        draw = rng.random_sample(len(p))
+        if random_state is None:
+            seed = int(self.random_state) if isinstance(self.random_state, (int, np.integer)) else 0
+            draw = _row_uniforms(X, seed)
+        else:
+            draw = check_random_state(random_state).random_sample(len(p))
         return self.classes_[(draw < p).astype(int)]
+
+
+_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """Vectorised SplitMix64 finaliser (a bijective 64-bit mixer)."""
+    with np.errstate(over="ignore"):
+        z = (x + np.uint64(0x9E3779B97F4A7C15)) & _MASK64
+        z = ((z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & _MASK64
+        z = ((z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & _MASK64
+        return z ^ (z >> np.uint64(31))
+
+
+def _row_uniforms(X, seed: int) -> np.ndarray:
+    """A pseudo-uniform number in [0, 1) per row, a deterministic function of the row's values."""
+    import scipy.sparse as sp
+
+    if sp.issparse(X):
+        csr = sp.csr_matrix(X)
+        csr.sum_duplicates()
+        vals = np.ascontiguousarray(csr.data, dtype=np.float64).view(np.uint64)
+        with np.errstate(over="ignore"):
+            cell = _splitmix64(vals ^ _splitmix64(csr.indices.astype(np.uint64)))
+        row = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))
+        h = np.zeros(csr.shape[0], dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            np.add.at(h, row, cell)
+    else:
+        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X).reshape(_n(X), -1))
+        h = pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
+    h = _splitmix64(h ^ _splitmix64(np.full(1, seed, dtype=np.uint64)))
+    return (h >> np.uint64(11)).astype(np.float64) / float(2**53)
+
+
+def _n(X) -> int:
+    from sklearn.utils.validation import _num_samples
+
+    return int(_num_samples(X))

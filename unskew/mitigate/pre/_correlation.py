@@ -83,12 +83,20 @@ class CorrelationRemover(TransformerMixin, BaseEstimator):
             if fit:
                 numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
                 if not numeric:
-                    cats = sorted(pd.unique(s.astype(object).where(s.notna(), "(missing)")), key=str)
+                    try:
+                        cats = sorted(pd.unique(s.astype(object).where(s.notna(), "(missing)")), key=str)
+                    except TypeError as exc:
+                        raise TypeError(
+                            f"CorrelationRemover: sensitive column {c!r} holds unhashable values; each "
+                            f"argument must be a string or a number."
+                        ) from exc
                 self.sensitive_categories_.append(cats)
             if cats is None:
                 v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
                 if not np.all(np.isfinite(v)):
-                    raise UnskewInputError(f"CorrelationRemover: sensitive column {c!r} has missing values.")
+                    raise UnskewInputError(
+                        f"CorrelationRemover: sensitive column {c!r} has missing (NaN) or infinite (inf) values."
+                    )
                 blocks.append(v[:, None])
             else:
                 vals = s.astype(object).where(s.notna(), "(missing)").to_numpy()
@@ -150,7 +158,9 @@ class CorrelationRemover(TransformerMixin, BaseEstimator):
             )
         Xk_arr = Xk.to_numpy(dtype=float)
         if not np.all(np.isfinite(Xk_arr)):
-            raise UnskewInputError("CorrelationRemover: X has missing or infinite values; impute them first.")
+            raise UnskewInputError(
+                "CorrelationRemover: X has missing (NaN) or infinite (inf) values; impute them first."
+            )
         return Xk_arr, S, Xk.columns
 
     # -- API -------------------------------------------------------------------

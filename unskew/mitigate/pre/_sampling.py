@@ -48,6 +48,11 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
+try:  # private helper of scikit-learn's metadata routing (>= 1.3)
+    from sklearn.utils._metadata_requests import RequestMethod
+except ImportError:  # pragma: no cover
+    RequestMethod = None
+
 from ...exceptions import UnskewInputError
 from .._utils import (
     _plain,
@@ -246,10 +251,19 @@ def _concat_rows(first: Any, second: Any) -> Any:
 
 
 class BaseGroupSampler(BaseEstimator):
-    """Shared machinery of the group x class samplers (not for direct use)."""
+    """Shared machinery of the group x class samplers (not for direct use).
+
+    With ``sklearn.set_config(enable_metadata_routing=True)`` and
+    imbalanced-learn's :class:`~imblearn.pipeline.Pipeline`, request the
+    sensitive features with ``sampler.set_fit_resample_request(sensitive_features=True)``.
+    """
 
     _kind = "over"
-    _sampler_type = "over-sampling"
+
+    if RequestMethod is not None:
+        # scikit-learn only generates set_<method>_request for the methods it knows;
+        # imbalanced-learn adds "fit_resample" to them when it is imported.
+        set_fit_resample_request = RequestMethod("fit_resample", ["sensitive_features", "sample_weight"])
 
     def __init__(self, sampling_strategy="balanced", sensitive_cols=None, random_state=None):
         self.sampling_strategy = sampling_strategy
@@ -267,11 +281,6 @@ class BaseGroupSampler(BaseEstimator):
         raise NotImplementedError
 
     # -- public ----------------------------------------------------------------
-    def fit(self, X, y, *, sensitive_features=None, sample_weight=None):
-        """Resample and store the attributes; returns ``self``."""
-        self.fit_resample(X, y, sensitive_features=sensitive_features, sample_weight=sample_weight)
-        return self
-
     def fit_resample(self, X, y, *, sensitive_features=None, sample_weight=None):
         """Resample ``X`` and ``y`` so (group, class) cells follow the target distribution.
 

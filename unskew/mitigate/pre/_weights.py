@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from ..._optional import import_optional
@@ -99,7 +100,7 @@ def _weights_from_codes(
             raise UnskewInputError("Reweighing needs both the labels y and the groups (sensitive_features).")
         total = counts.sum()
         if total <= 0:
-            raise UnskewInputError("The sample weights sum to 0; nothing to reweigh.")
+            raise UnskewInputError("The sample weights are all zero; nothing to reweigh.")
         expected = np.outer(counts.sum(axis=1), counts.sum(axis=0)) / total
         table = np.divide(expected, counts, out=np.zeros_like(expected), where=counts > 0)
     else:
@@ -355,6 +356,9 @@ class ReweighingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y, *, sensitive_features=None, sample_weight=None):
         """Compute the weights and fit the estimator with them."""
+        if y is None:
+            raise UnskewInputError("ReweighingClassifier requires y to be passed, but the target y is None.")
+        check_classification_targets(y)
         self.reweighing_ = Reweighing(method=self.method, beta=self.beta, normalize=self.normalize)
         w = self.reweighing_.fit_weights(X, y, sensitive_features=sensitive_features, sample_weight=sample_weight)
         est = clone(self.estimator) if self.estimator is not None else _default_estimator()
