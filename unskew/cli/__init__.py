@@ -2,6 +2,7 @@
 
 from . import _audit  # noqa: F401  (registers `unskew audit`)
 from . import _debias  # noqa: F401  (registers `unskew debias`)
+from . import _mitigate  # noqa: F401  (registers `unskew mitigate`)
 from . import _demo  # noqa: F401  (registers `unskew demo` and `unskew checks`)
 from . import _slices  # noqa: F401  (registers `unskew slices`)
 from ._app import app, run_app

@@ -11,4 +11,15 @@ Subpackages
     opportunity, equalized odds) and reject-option classification.
 :mod:`unskew.mitigate.d3m`
     Data debiasing with datamodels (removing harmful training examples).
+
+Tables: :func:`mitigate_table` applies one pre-processing method to a table
+and reports (group, class) counts before and after (``unskew mitigate``).
 """
+
+
+def __getattr__(name):
+    if name in ("mitigate_table", "MitigationResult"):
+        from . import _table
+
+        return getattr(_table, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
