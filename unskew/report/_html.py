@@ -69,6 +69,8 @@ def format_number(v: Any) -> str:
         if v == int(v) and abs(v) < 1e15:
             return f"{int(v):,}"
         a = abs(v)
+        if a < 1e-12:  # floating-point noise around zero (e.g. an interval's lower end)
+            return "0"
         if a >= 1000:
             return f"{v:,.0f}"
         if a >= 100:
@@ -196,9 +198,13 @@ def chart_layout(chart: dict, check_status: str = "warn") -> dict:
 
     ticks = []
     n_ticks = int(round((hi - lo) / step))
+    decimals = 0
+    while decimals < 10 and abs(step * 10**decimals - round(step * 10**decimals)) > 1e-6:
+        decimals += 1
     for k in range(n_ticks + 1):
         t = lo + k * step
-        ticks.append({"x": sx(t), "text": format_number(round(t, 10))})
+        text = f"{t:,.{decimals}f}" if abs(t) > step * 1e-6 else "0"
+        ticks.append({"x": sx(t), "text": text})
     return {
         "title": str(chart.get("title", "")),
         "x_label": str(chart.get("x_label", "") or ""),
@@ -220,6 +226,117 @@ def chart_layout(chart: dict, check_status: str = "warn") -> dict:
         "n_bars": len(all_bars),
         "n_hidden": max(0, len(all_bars) - len(bars)),
         "kind": str(chart.get("kind", "bar")),
+    }
+
+
+#: Colours of scatter series (points of other series take the last).
+_SERIES_COLOURS = {"": "#4c78a8", "unskew": "#4c78a8", "pareto": "#2e7d32", "peer": "#9467bd"}
+#: Points drawn per scatter chart at most.
+MAX_POINTS = 80
+
+
+def _axis(values: list[float], include_zero: bool) -> tuple[float, float, float]:
+    lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
+    if include_zero:
+        lo, hi = min(lo, 0.0), max(hi, 0.0)
+    if hi - lo <= 0:
+        lo, hi = lo - 0.5, hi + 0.5
+    step = _nice_step(hi - lo)
+    lo = math.floor(lo / step + 1e-9) * step
+    hi = math.ceil(hi / step - 1e-9) * step
+    return lo, (hi if hi > lo else lo + step), step
+
+
+def _place_labels(drawn: list[dict]) -> None:
+    """Keep a point's text label only where it overlaps no label already placed
+    (flagged points first); the others keep their tooltip."""
+    boxes: list[tuple[float, float, float, float]] = []
+    order = sorted(range(len(drawn)), key=lambda i: (not drawn[i]["flag"], i))
+    for i in order:
+        d = drawn[i]
+        x, y = d["cx"] + 8, d["cy"] - 6
+        box = (x, y - 11, x + 6.6 * len(d["short"]), y + 3)
+        clash = any(not (box[2] < b[0] or b[2] < box[0] or box[3] < b[1] or b[3] < box[1]) for b in boxes)
+        d["show_label"] = not clash
+        if not clash:
+            boxes.append(box)
+
+
+def scatter_layout(chart: dict, check_status: str = "warn") -> dict:
+    """Geometry of a scatter chart (``kind="scatter"``): points with optional x/y
+    interval whiskers, a vertical reference line, and labels.
+
+    Returns the same top-level keys as :func:`chart_layout` where they apply,
+    plus ``points``, ``y_ticks``, ``y_label`` and ``series``.
+    """
+    all_points = [p for p in chart.get("points") or [] if isinstance(p, dict)]
+    pts = [p for p in all_points if _finite(p.get("x")) is not None and _finite(p.get("y")) is not None][:MAX_POINTS]
+    xs, ys = [], []
+    for p in pts:
+        xs += [v for v in (_finite(p.get(k)) for k in ("x", "x_low", "x_high")) if v is not None]
+        ys += [v for v in (_finite(p.get(k)) for k in ("y", "y_low", "y_high")) if v is not None]
+    ref = _finite(chart.get("reference"))
+    if ref is not None:
+        xs.append(ref)
+    xlo, xhi, xstep = _axis(xs, include_zero=True)
+    ylo, yhi, ystep = _axis(ys, include_zero=False)
+    width, height = 760, 380
+    x0, x1, top = 62, width - 150, 12
+    axis_y = height - (44 if chart.get("x_label") else 28)
+
+    def sx(v: float) -> float:
+        return round(x0 + (v - xlo) / (xhi - xlo) * (x1 - x0), 2)
+
+    def sy(v: float) -> float:
+        return round(axis_y - (v - ylo) / (yhi - ylo) * (axis_y - top), 2)
+
+    flag_colour = {"fail": "#cf222e", "error": "#8250df"}.get(check_status, "#bf8700")
+    drawn = []
+    for p in pts:
+        x, y = _finite(p.get("x")), _finite(p.get("y"))
+        series = str(p.get("series") or "")
+        label = str(p.get("label", ""))
+        short = label if len(label) <= 24 else label[:23] + "…"
+        item = {"label": label, "short": short, "cx": sx(x), "cy": sy(y), "flag": bool(p.get("flag")),
+                "colour": flag_colour if p.get("flag") else _SERIES_COLOURS.get(series, "#6e7781"),
+                "x_text": format_number(x), "y_text": format_number(y), "series": series,
+                "xw": None, "yw": None}
+        xl, xh = _finite(p.get("x_low")), _finite(p.get("x_high"))
+        if xl is not None and xh is not None:
+            item["xw"] = {"x1": sx(min(xl, xh)), "x2": sx(max(xl, xh)), "y": sy(y)}
+        yl, yh = _finite(p.get("y_low")), _finite(p.get("y_high"))
+        if yl is not None and yh is not None:
+            item["yw"] = {"y1": sy(max(yl, yh)), "y2": sy(min(yl, yh)), "x": sx(x)}
+        drawn.append(item)
+    _place_labels(drawn)
+    x_ticks = [{"x": sx(xlo + k * xstep), "text": format_number(round(xlo + k * xstep, 10))}
+               for k in range(int(round((xhi - xlo) / xstep)) + 1)]
+    y_ticks = [{"y": sy(ylo + k * ystep), "text": format_number(round(ylo + k * ystep, 10))}
+               for k in range(int(round((yhi - ylo) / ystep)) + 1)]
+    series = sorted({d["series"] for d in drawn if d["series"]})
+    return {
+        "kind": "scatter",
+        "title": str(chart.get("title", "")),
+        "x_label": str(chart.get("x_label", "") or ""),
+        "y_label": str(chart.get("y_label", "") or ""),
+        "width": width,
+        "height": height,
+        "x0": x0,
+        "x1": x1,
+        "top": top,
+        "axis_y": axis_y,
+        "ticks": x_ticks,
+        "y_ticks": y_ticks,
+        "points": drawn,
+        "bars": drawn,
+        "n_bars": len(all_points),
+        "n_hidden": max(0, len(all_points) - len(drawn)),
+        "reference": None if ref is None else {"x": sx(ref), "value": format_number(ref),
+                                                  "label": str(chart.get("reference_label") or "reference")},
+        "has_intervals": any(d["xw"] or d["yw"] for d in drawn),
+        "has_flags": any(d["flag"] for d in drawn),
+        "flag_colour": flag_colour,
+        "series": [{"name": s, "colour": _SERIES_COLOURS.get(s, "#6e7781")} for s in series],
     }
 
 
@@ -282,7 +399,9 @@ def _check_view(check: dict) -> dict:
             summary_json = summary_json[:MAX_SUMMARY_JSON] + "\n… (cut; the JSON report has all of it)"
     charts = []
     for c in check.get("charts") or []:
-        if isinstance(c, dict) and c.get("bars"):
+        if isinstance(c, dict) and c.get("kind") == "scatter" and c.get("points"):
+            charts.append(scatter_layout(c, status))
+        elif isinstance(c, dict) and c.get("bars"):
             charts.append(chart_layout(c, status))
     return {
         "name": str(check.get("name", "")),
@@ -382,4 +501,4 @@ def render_html(report: dict) -> str:
     )
 
 
-__all__ = ["chart_layout", "format_number", "render_html"]
+__all__ = ["chart_layout", "format_number", "render_html", "scatter_layout"]

@@ -99,8 +99,35 @@ class Bar:
 
 
 @dataclass
+class Point:
+    """A point of a scatter chart, with optional intervals on both axes.
+
+    ``series`` groups points that share a colour (e.g. ``"peer"``); ``flag``
+    marks the point a finding is about.
+    """
+
+    label: str
+    x: float
+    y: float
+    x_low: float | None = None
+    x_high: float | None = None
+    y_low: float | None = None
+    y_high: float | None = None
+    flag: bool = False
+    series: str = ""
+
+    def to_dict(self) -> dict:
+        return to_jsonable(self.__dict__)
+
+
+@dataclass
 class Chart:
-    """A horizontal bar chart with optional intervals and a reference line."""
+    """A horizontal bar chart with optional intervals and a reference line.
+
+    With ``kind="scatter"`` the chart draws ``points`` instead of bars
+    (``x_label``/``y_label`` name the axes; ``reference`` is a vertical line
+    at that x).
+    """
 
     title: str
     bars: list[Bar]
@@ -108,18 +135,22 @@ class Chart:
     reference: float | None = None
     reference_label: str = ""
     kind: str = "bar"
+    points: list[Point] = field(default_factory=list)
+    y_label: str = ""
 
     def to_dict(self) -> dict:
-        return to_jsonable(
-            {
-                "kind": self.kind,
-                "title": self.title,
-                "x_label": self.x_label,
-                "reference": self.reference,
-                "reference_label": self.reference_label,
-                "bars": [b.to_dict() for b in self.bars],
-            }
-        )
+        out = {
+            "kind": self.kind,
+            "title": self.title,
+            "x_label": self.x_label,
+            "reference": self.reference,
+            "reference_label": self.reference_label,
+            "bars": [b.to_dict() for b in self.bars],
+        }
+        if self.points or self.kind == "scatter":
+            out["points"] = [p.to_dict() for p in self.points]
+            out["y_label"] = self.y_label
+        return to_jsonable(out)
 
 
 @dataclass
