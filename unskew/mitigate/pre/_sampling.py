@@ -215,6 +215,15 @@ def _take_rows(X: Any, idx: np.ndarray) -> Any:
     return np.asarray(X)[idx]
 
 
+def _originals(X: Any) -> Any:
+    """The input rows, without copying arrays (the concatenation copies once)."""
+    if isinstance(X, (pd.DataFrame, pd.Series)):
+        return X.reset_index(drop=True)
+    if hasattr(X, "to_pandas") and not isinstance(X, np.ndarray):
+        return X.to_pandas()
+    return np.asarray(X)
+
+
 def _concat_rows(first: Any, second: Any) -> Any:
     """Stack added rows under the originals, keeping the container type.
 
@@ -346,13 +355,13 @@ class BaseGroupSampler(BaseEstimator):
             if parents:
                 width = max(p.shape[1] for p in parents)
                 par = np.concatenate([np.pad(p, ((0, 0), (0, width - p.shape[1])), mode="edge") for p in parents])
-                X_res = _concat_rows(_take_rows(X, np.arange(n)), self._stack_new(X, new_blocks))
+                X_res = _concat_rows(_originals(X), self._stack_new(X, new_blocks))
             else:
                 par = np.zeros((0, 1), dtype=np.int64)
                 X_res = _take_rows(X, np.arange(n))
             seed = par[:, 0]
             all_idx = np.concatenate([np.arange(n), seed]).astype(np.int64)
-            y_res = _concat_rows(_take_rows(y, np.arange(n)), _take_rows(y, seed))
+            y_res = _concat_rows(_originals(y), _take_rows(y, seed))
             self.sample_indices_ = all_idx
             self.synthetic_mask_ = np.arange(len(all_idx)) >= n
             self.synthetic_parents_ = par.astype(np.int64)

@@ -131,7 +131,10 @@ class GroupSMOTE(BaseGroupSampler):
         pick = nbrs[inv, rng.randint(0, k, size=n_new)]
         steps = rng.uniform(size=(n_new, 1)).astype(Xp.dtype, copy=False)
         a = Xp[seeds_local]
-        X_new = a + steps * (Xp[pick] - a)
+        X_new = Xp[pick]
+        X_new -= a
+        X_new *= steps
+        X_new += a
         parents = np.stack([idx[seeds_local], idx[pick]], axis=1)
         return X_new, parents
 
@@ -150,7 +153,7 @@ class GroupSMOTE(BaseGroupSampler):
                     out[c] = out[c].astype(X[c].dtype)
             return out
         arr = np.asarray(X)
-        return new.astype(arr.dtype) if np.issubdtype(arr.dtype, np.floating) else new
+        return new.astype(arr.dtype, copy=False) if np.issubdtype(arr.dtype, np.floating) else new
 
 
 class GroupSMOTENC(BaseGroupSampler):
