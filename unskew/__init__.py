@@ -3,6 +3,8 @@
 Main entry points
 -----------------
 - :func:`unskew.audit` -- audit a table for bias-related data problems.
+- :func:`unskew.evaluate` -- a model's metrics per group, fairness gaps and gates
+  (:mod:`unskew.metrics` has the engine and the metric functions).
 - :mod:`unskew.data` -- load tables and declare column roles.
 - :mod:`unskew.datasets` -- real datasets (Adult, COMPAS, German credit, CelebA) and
   synthetic generators with planted problems.
@@ -12,5 +14,6 @@ Main entry points
 from ._version import __version__
 from .audit import audit
 from .data import Dataset, as_dataset
+from .metrics import evaluate
 
-__all__ = ["Dataset", "__version__", "as_dataset", "audit"]
+__all__ = ["Dataset", "__version__", "as_dataset", "audit", "evaluate"]

@@ -5,6 +5,8 @@ from . import _debias  # noqa: F401  (registers `unskew debias`)
 from . import _mitigate  # noqa: F401  (registers `unskew mitigate`)
 from . import _demo  # noqa: F401  (registers `unskew demo` and `unskew checks`)
 from . import _slices  # noqa: F401  (registers `unskew slices`)
+from . import _evaluate  # noqa: F401  (registers `unskew evaluate`)
+from . import _compare  # noqa: F401  (registers `unskew compare`)
 from ._app import app, run_app
 
 

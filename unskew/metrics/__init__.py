@@ -10,7 +10,10 @@
   (the report behind ``unskew evaluate``).
 """
 
+from ._challenge import ChallengeResult, load_challenge_set, run_challenge_set
 from ._compute import METRICS, MetricSpec, list_metrics
+from ._counterfactual import CounterfactualResult, counterfactual_test
+from ._evaluate import DEFAULT_THRESHOLDS, Evaluation, evaluate
 from ._fairness import MEASURES, MeasureSpec, list_measures
 from ._frame import GroupMetrics
 from ._functions import (
@@ -36,10 +39,15 @@ from ._functions import (
     worst_group_accuracy,
 )
 from ._groupstats import GroupStats
+from ._models import load_model, predict_with
 
 __all__ = [
+    "DEFAULT_THRESHOLDS",
     "MEASURES",
     "METRICS",
+    "ChallengeResult",
+    "CounterfactualResult",
+    "Evaluation",
     "GroupMetrics",
     "GroupStats",
     "MeasureSpec",
@@ -47,6 +55,7 @@ __all__ = [
     "average_odds_difference",
     "between_group_generalized_entropy_index",
     "between_group_theil_index",
+    "counterfactual_test",
     "calibration_gap",
     "consistency_score",
     "demographic_parity_difference",
@@ -56,13 +65,18 @@ __all__ = [
     "equal_opportunity_ratio",
     "equalized_odds_difference",
     "equalized_odds_ratio",
+    "evaluate",
     "expected_calibration_error",
     "four_fifths_rule",
     "generalized_entropy_index",
     "group_metrics",
     "list_measures",
     "list_metrics",
+    "load_challenge_set",
+    "load_model",
+    "predict_with",
     "predictive_parity_difference",
+    "run_challenge_set",
     "statistical_parity_difference",
     "theil_index",
     "worst_group_accuracy",

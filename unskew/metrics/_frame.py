@@ -15,6 +15,7 @@ from .._stats import wilson_interval
 from ..exceptions import UnskewInputError
 from ..report import to_jsonable
 from ._compute import (
+    DEFAULTS,
     METRICS,
     _kind,
     auc_from_table,
@@ -34,8 +35,8 @@ from ._groupstats import GroupStats
 
 CI_METHODS = (None, "wilson", "bootstrap")
 OVERALL = "(overall)"
-#: Score tables larger than this are bootstrapped on a 4096-bin histogram.
-_BOOT_TABLE_LIMIT = 100_000
+#: ROC AUC is bootstrapped on a histogram of this many bins (then re-centred on the exact AUC).
+_BOOT_AUC_BINS = 512
 #: Most array cells drawn at once by the bootstrap.
 _BLOCK_CELLS = 20_000_000
 
@@ -294,8 +295,14 @@ class GroupMetrics:
         return out
 
     def replicates(self) -> dict:
-        """Bootstrap replicates of every metric: ``{"group": {col: (B, G)}, "overall": {col: (B, 1)},
-        "c2": (B, G, 2, 2) or None, "n_valid": {col: int}}`` (cached)."""
+        """Bootstrap replicates of every classification metric (cached).
+
+        Returns ``{"group": {col: (B, G)}, "overall": {col: (B, 1)}, "c2": (B, G, 2, 2)
+        or None, "n_valid": {col: replicates where every group is defined}}``. All
+        confusion-based metrics are replicated, whichever are displayed. ROC AUC
+        replicates come from a 512-bin histogram of the score table, shifted by
+        the difference between the exact and the binned AUC.
+        """
         if self._reps is not None:
             return self._reps
         if self.kind == "regression":
@@ -308,12 +315,10 @@ class GroupMetrics:
         else:
             conf, conf_n, conf_w2 = st.conf, st.conf_n, st.conf_w2
         B = self.n_boot
-        cells = max(conf.size, 1)
-        per_block = max(1, _BLOCK_CELLS // cells)
-        names = [m for m in self.metric_names if METRICS[m].task != "scores" or m == "roc_auc"]
-        table = None
-        if st.has_scores and "roc_auc" in names:
-            table = _boot_table(st)
+        per_block = max(1, _BLOCK_CELLS // max(conf.size, 1))
+        names = list(dict.fromkeys(
+            [m for m in DEFAULTS[self.kind] if m != "count"]
+            + [m for m in self.metric_names if METRICS[m].task != "scores" and m != "count"]))
         g_out: dict = {}
         o_out: dict = {}
         c2_all = []
@@ -321,29 +326,55 @@ class GroupMetrics:
         while done < B:
             b = min(per_block, B - done)
             reps = poisson_replicates(st, conf, conf_n, conf_w2, b, rng)
-            tab = tab_o = None
-            if table is not None:
-                group, pos, neg, pos2, neg2, pool = table
-                rp, rn = _table_replicates(pos, neg, pos2, neg2, st.weighted, b, rng)
-                tab = (group, rp, rn)
-                tab_o = (np.zeros(pool.shape[1], np.int64), np.asarray(rp @ pool), np.asarray(rn @ pool))
-            v = self._values(st, names, conf=reps, table=tab)
-            ov = self._values(self._overall_stats, names, conf=reps.sum(axis=1, keepdims=True), table=tab_o)
+            v = self._values(st, names, conf=reps)
+            ov = self._values(self._overall_stats, names, conf=reps.sum(axis=1, keepdims=True))
             for k, a in v.items():
-                g_out.setdefault(k, []).append(np.broadcast_to(a, (b,) + a.shape[-1:]))
+                g_out.setdefault(k, []).append(a)
             for k, a in ov.items():
-                o_out.setdefault(k, []).append(np.broadcast_to(a, (b,) + a.shape[-1:]))
+                o_out.setdefault(k, []).append(a)
             if self.kind == "binary":
                 c2_all.append(reps)
             done += b
         group_reps = {k: np.concatenate(v) for k, v in g_out.items()}
+        overall_reps = {k: np.concatenate(v) for k, v in o_out.items()}
+        if self.kind == "binary" and st.has_scores:
+            group_reps["roc_auc"], overall_reps["roc_auc"] = self._auc_replicates(B, rng)
         self._reps = {
             "group": group_reps,
-            "overall": {k: np.concatenate(v) for k, v in o_out.items()},
+            "overall": overall_reps,
             "c2": np.concatenate(c2_all) if c2_all else None,
             "n_valid": {k: int(np.isfinite(v).all(axis=-1).sum()) for k, v in group_reps.items()},
         }
         return self._reps
+
+    def _auc_replicates(self, B: int, rng) -> tuple[np.ndarray, np.ndarray]:
+        st = self.stats
+        group, value, pos, neg, pos2, neg2 = _coarse_table(st, _BOOT_AUC_BINS)
+        G = st.n_groups
+        exact = auc_from_table(st.sc_group, st.sc_pos, st.sc_neg, G)
+        binned = auc_from_table(group, pos, neg, G)
+        ov = self._overall_stats
+        o_exact = float(auc_from_table(ov.sc_group, ov.sc_pos, ov.sc_neg, 1)[0])
+        pool_idx = value.astype(np.int64)
+        U = int(pool_idx.max(initial=-1)) + 1
+        o_pos = np.bincount(pool_idx, weights=pos, minlength=U)
+        o_neg = np.bincount(pool_idx, weights=neg, minlength=U)
+        zeros = np.zeros(U, np.int64)
+        o_binned = float(auc_from_table(zeros, o_pos, o_neg, 1)[0])
+        per_block = max(1, _BLOCK_CELLS // max(len(group), 1))
+        g_out, o_out = [], []
+        done = 0
+        while done < B:
+            b = min(per_block, B - done)
+            rp, rn = _table_replicates(pos, neg, pos2, neg2, st.weighted, b, rng)
+            g_out.append(auc_from_table(group, rp, rn, G) - binned + exact)
+            op = np.zeros((b, U))
+            on = np.zeros((b, U))
+            np.add.at(op, (slice(None), pool_idx), rp)
+            np.add.at(on, (slice(None), pool_idx), rn)
+            o_out.append(auc_from_table(zeros, op, on, 1) - o_binned + o_exact)
+            done += b
+        return np.clip(np.concatenate(g_out), 0, 1), np.clip(np.concatenate(o_out), 0, 1)
 
     # ------------------------------------------------------------------ comparisons
     def _metric_cols(self):
@@ -495,17 +526,7 @@ class GroupMetrics:
         return pd.DataFrame(rows).set_index("measure")
 
     def _rep_ctx(self, need, mask, pm):
-        extra = [m for m in need if m not in self.metric_names]
-        if extra:  # replicates of metrics not selected for display
-            saved = self.metric_names
-            self.metric_names = list(dict.fromkeys(saved + extra))
-            self._reps = None
-            try:
-                reps = self.replicates()
-            finally:
-                self.metric_names = saved
-        else:
-            reps = self.replicates()
+        reps = self.replicates()
         vals = {k: v[:, mask] for k, v in reps["group"].items()}
         c2 = reps["c2"][:, mask] if reps["c2"] is not None else None
         return make_ctx(vals, c2, pm, self.stats.classes, self.kind)
@@ -667,19 +688,18 @@ def _multiclass_rate_parts(conf, w2, col, classes):
     return cols[..., k] - d, tot - rows[..., k], tot2 - rows2[..., k]
 
 
-def _boot_table(st: GroupStats):
-    """The score table used by the bootstrap (a 4096-bin histogram if the exact one is large),
-    with a sparse matrix pooling its entries by value for the overall AUC."""
-    from scipy import sparse
+def _coarse_table(st: GroupStats, bins: int):
+    """The score table re-aggregated to at most ``bins`` equal bins over the observed range."""
+    from ._groupstats import _bin_index, _reduce_entries
 
-    if len(st.sc_value) > _BOOT_TABLE_LIMIT and st.score_bins is None:
-        lo, hi = (0.0, 1.0) if (st.score_min >= 0 and st.score_max <= 1) else (st.score_min, st.score_max)
-        if hi <= lo:
-            hi = lo + 1.0
-        st = st.to_histogram(4096, (lo, hi))
-    uniq, inv = np.unique(st.sc_value, return_inverse=True)
-    pool = sparse.csr_matrix((np.ones(len(inv)), (np.arange(len(inv)), inv)), shape=(len(inv), len(uniq)))
-    return st.sc_group, st.sc_pos, st.sc_neg, st.sc_pos2, st.sc_neg2, pool
+    if st.score_bins is not None:
+        lo, hi = 0.0, float(st.score_bins)
+    else:
+        lo, hi = float(st.score_min), float(st.score_max)
+    if not hi > lo:
+        hi = lo + 1.0
+    v = _bin_index(st.sc_value, bins, lo, hi)
+    return _reduce_entries(st.sc_group, v, st.sc_pos, st.sc_neg, st.sc_pos2, st.sc_neg2)
 
 
 def privileged_mask(stats: GroupStats, privileged: Any) -> np.ndarray:

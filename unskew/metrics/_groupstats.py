@@ -216,6 +216,8 @@ class GroupStats:
         pos_given = pos_label is not None
         if pos_label is None:
             pos_label = default_pos_label(cls_arr)
+        elif pos_label not in set(cls_arr.tolist()):  # "1" from a command line for numeric labels
+            pos_label = next((c for c in cls_arr.tolist() if str(c) == str(pos_label)), pos_label)
         s = None
         if y_score is not None:
             s = as_float_array(y_score, "y_score")

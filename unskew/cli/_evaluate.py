@@ -1,0 +1,113 @@
+"""``unskew evaluate``: a model's behaviour per group, with fairness gaps and gates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ._app import EXIT_GATE, app, console, fail_input, guarded, split_list
+from ._audit import prepare_output
+from ._render import print_report, progress_callback
+
+
+def _parse_privileged(items: list[str] | None):
+    """``--privileged sex=Male`` / ``sex=Male,race=White`` (repeat for OR) -> dict or list of dicts."""
+    if not items:
+        return None
+    conds = []
+    for item in items:
+        cond = {}
+        for part in item.split(","):
+            if "=" not in part:
+                fail_input(f"--privileged expects COLUMN=VALUE[,COLUMN=VALUE], got {item!r}.")
+            k, v = part.split("=", 1)
+            cond[k.strip()] = v.strip()
+        conds.append(cond)
+    return conds[0] if len(conds) == 1 else conds
+
+
+def _parse_thresholds(items: list[str] | None) -> dict:
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            fail_input(f"--threshold expects NAME=WARN:FAIL or NAME=off, got {item!r}.")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+@app.command()
+@guarded
+def evaluate(
+    data: Path = typer.Argument(..., help="CSV/TSV (optionally compressed) or Parquet file."),
+    target: str = typer.Option(..., "--target", "-t", help="True label (or value) column."),
+    sensitive: str = typer.Option(..., "--sensitive", "-s", help="Sensitive column(s), comma-separated; groups are their intersections."),
+    predictions: str = typer.Option(None, "--predictions", "-p", help="Predicted label column (or use --model / --scores)."),
+    scores: str = typer.Option(None, "--scores", help="Positive-class score column (AUC, Brier, calibration)."),
+    weights: str = typer.Option(None, "--weights", help="Row weight column."),
+    model: Path = typer.Option(None, "--model", help="Model file: .skops, .onnx (needs onnxruntime), or .pkl/.joblib with --trust-pickle."),
+    trust_pickle: bool = typer.Option(False, "--trust-pickle", help="Allow model files that can run code when loaded (pickle, joblib, untrusted skops types)."),
+    features: str = typer.Option(None, "--features", help="The model's input columns, comma-separated (default: the model's own list)."),
+    challenge: Path = typer.Option(None, "--challenge", help="Challenge set (CSV/Parquet/JSON) with 'expected' labels and 'tags'."),
+    proxies: str = typer.Option(None, "--proxies", help="Proxy columns also swapped in the counterfactual test, comma-separated."),
+    privileged: list[str] = typer.Option(None, "--privileged", help="Privileged group as COLUMN=VALUE[,COLUMN=VALUE] (repeat for several)."),
+    pos_label: str = typer.Option(None, "--pos-label", help="Positive label of a binary target (default: 1/True, else detected)."),
+    task: str = typer.Option("auto", "--task", help="auto, classification or regression."),
+    json_out: Path = typer.Option(None, "--json", help="Write the JSON report here."),
+    html_out: Path = typer.Option(None, "--html", help="Write the HTML report here."),
+    fail_on: str = typer.Option(None, "--fail-on", help="Exit 1 when a section reaches this level: warn or fail."),
+    threshold: list[str] = typer.Option(None, "--threshold", help="Override a gate: NAME=WARN:FAIL or NAME=off (repeatable), e.g. demographic_parity_difference=0.05:0.1."),
+    ci: str = typer.Option("wilson", "--ci", help="Per-group intervals: wilson, bootstrap or none."),
+    n_boot: int = typer.Option(500, "--n-boot", help="Bootstrap replicates (gaps always use the bootstrap)."),
+    confidence: float = typer.Option(0.95, "--confidence", help="Interval confidence level."),
+    min_group_size: int = typer.Option(30, "--min-group-size", help="Smaller groups are shown but left out of the gaps."),
+    decision_threshold: float = typer.Option(0.5, "--decision-threshold", help="Label = positive when score >= this (without --predictions or --model)."),
+    stream: bool = typer.Option(False, "--stream", help="Read a Parquet file in batches (bounded memory; no model)."),
+    batch_size: int = typer.Option(1_000_000, "--batch-size", help="Rows per batch with --stream."),
+    score_bins: int = typer.Option(None, "--score-bins", help="Discretise scores into this many bins (bounded memory; AUC of the binned scores)."),
+    na_values: str = typer.Option(None, "--na-values", help="Extra missing-value markers, comma-separated (e.g. '?')."),
+    delimiter: str = typer.Option(None, "--delimiter", help="CSV delimiter (detected by default)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (bootstrap, samples)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the status line."),
+) -> None:
+    """Evaluate a model's predictions per group: metrics with intervals, fairness gaps, calibration,
+    counterfactual flips and challenge sets."""
+    from ..metrics import evaluate as run_evaluate
+    from ..metrics._evaluate import parse_thresholds
+
+    if fail_on not in (None, "warn", "fail"):
+        fail_input(f"--fail-on must be 'warn' or 'fail', got {fail_on!r}.")
+    if ci not in ("wilson", "bootstrap", "none"):
+        fail_input(f"--ci must be wilson, bootstrap or none, got {ci!r}.")
+    if task not in ("auto", "classification", "regression"):
+        fail_input(f"--task must be auto, classification or regression, got {task!r}.")
+    if n_boot < 1 or min_group_size < 0 or batch_size < 1 or not 0 < confidence < 1:
+        fail_input("--n-boot and --batch-size must be positive, --min-group-size >= 0 and --confidence in (0, 1).")
+    if predictions is None and scores is None and model is None:
+        fail_input("Pass --predictions COL, --scores COL or --model FILE so there is something to evaluate.")
+    thresholds = _parse_thresholds(threshold)
+    parse_thresholds(thresholds)  # validate names and numbers before the run
+    for path, opt in ((json_out, "--json"), (html_out, "--html")):
+        if path is not None:
+            prepare_output(path, opt)
+    with progress_callback(quiet) as on_progress:
+        ev = run_evaluate(
+            data, target=target, sensitive=split_list(sensitive), predictions=predictions, scores=scores,
+            weights=weights, model=model, trust_pickle=trust_pickle, features=split_list(features),
+            challenge=challenge, proxies=split_list(proxies), privileged=_parse_privileged(privileged),
+            pos_label=pos_label, task=task, thresholds=thresholds, ci=None if ci == "none" else ci,
+            confidence=confidence, n_boot=n_boot, min_group_size=min_group_size,
+            decision_threshold=decision_threshold, stream=stream, batch_size=batch_size, score_bins=score_bins,
+            random_state=seed, on_progress=on_progress, na_values=split_list(na_values), delimiter=delimiter,
+        )
+    report = ev.report
+    print_report(report, quiet=quiet)
+    if json_out:
+        report.save_json(json_out)
+        console.print(f"JSON report: {json_out}")
+    if html_out:
+        report.save_html(html_out)
+        console.print(f"HTML report: {html_out}")
+    if fail_on and report.fails(fail_on):
+        raise typer.Exit(EXIT_GATE)
