@@ -35,7 +35,8 @@ def test_demo_dataset_roles_and_derived_age_group():
 def test_demo_writes_reports_and_exits_0(tmp_path):
     """Through the console entry, in a fresh folder (default ./unskew-demo), with
     a data home that holds nothing: the demo needs only the bundled copy."""
-    env = {**os.environ, "UNSKEW_DATA_HOME": str(tmp_path / "no-data-here"), "COLUMNS": "200"}
+    env = {**os.environ, "UNSKEW_DATA_HOME": str(tmp_path / "no-data-here"), "COLUMNS": "200",
+           "OMP_NUM_THREADS": "1"}
     r = subprocess.run([sys.executable, "-m", "unskew", "demo"], cwd=tmp_path, env=env,
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
