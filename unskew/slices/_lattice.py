@@ -150,7 +150,8 @@ def _join(parents: np.ndarray, feat_of_item: np.ndarray) -> np.ndarray:
 
 def search_lattice(codes: np.ndarray, cards: np.ndarray, errors: np.ndarray, *, max_level: int,
                    min_support: int, alpha: float, pool_size: int, binary: bool,
-                   max_candidates: int = 5_000_000, on_progress=None) -> LatticeResult:
+                   max_candidates: int = 5_000_000, dense_bytes: int = 256 * 2**20,
+                   on_progress=None) -> LatticeResult:
     """Enumerate slices level by level and keep the ``pool_size`` best by SliceLine score.
 
     Parameters
@@ -175,6 +176,11 @@ def search_lattice(codes: np.ndarray, cards: np.ndarray, errors: np.ndarray, *, 
         Safety cap on the candidates of one level; beyond it only those with
         the highest score bound are evaluated and the level is flagged
         ``"truncated"``.
+    dense_bytes : int
+        Memory allowed for a dense one-hot copy of the table; when it fits and
+        a cost model predicts it to be faster, a level is evaluated with
+        matrix products (parent-slice membership x one-hot) instead of one
+        ``bincount`` pass per feature combination. ``0`` disables it.
     on_progress : callable, optional
         ``(label, done, total)`` callback.
     """
@@ -191,6 +197,10 @@ def search_lattice(codes: np.ndarray, cards: np.ndarray, errors: np.ndarray, *, 
     codes_err = codes[:, err_rows] if binary else None
     e_sq = None if binary else e * e
 
+    # Dense one-hot matrix products pay off for moderate tables with many feature combinations.
+    # Only for 0/1 errors: float32 sums of 0/1 values are exact, so results match the counting path.
+    dense_ok = binary and n * m * 8 <= dense_bytes
+    dense = None
     pool = _Pool(pool_size)
     tested: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     levels: list[dict] = []
@@ -216,7 +226,8 @@ def search_lattice(codes: np.ndarray, cards: np.ndarray, errors: np.ndarray, *, 
     items = np.arange(m, dtype=np.int64)[:, None]
     _record(items, ss, se, sq, min_support, n, mean_err, alpha, pool, tested)
     levels.append({"level": 1, "candidates": m, "evaluated": m, "tested": int((ss >= min_support).sum()),
-                   "feature_combinations": d, "seconds": time.perf_counter() - t0, "truncated": False})
+                   "feature_combinations": d, "seconds": time.perf_counter() - t0, "truncated": False,
+                   "method": "counts"})
     if on_progress:
         on_progress("level 1", 1, max_level)
 
@@ -246,24 +257,40 @@ def search_lattice(codes: np.ndarray, cards: np.ndarray, errors: np.ndarray, *, 
             c_sm = np.minimum(c_sm, p_sm[idx])
         c_ub = score_upper_bound(c_ss, c_se, c_sm, n, mean_err, alpha, min_support)
         valid &= c_ub > thr
-        cand, c_ub = cand[valid], c_ub[valid]
+        cand, c_ub, c_sm = cand[valid], c_ub[valid], c_sm[valid]
         truncated = False
         if len(cand) > max_candidates:
-            top = np.argpartition(-c_ub, max_candidates)[:max_candidates]
-            cand, truncated = cand[np.sort(top)], True
+            top = np.sort(np.argpartition(-c_ub, max_candidates)[:max_candidates])
+            cand, c_sm, truncated = cand[top], c_sm[top], True
         if len(cand) == 0:
             levels.append({"level": level, "candidates": n_joined, "evaluated": 0, "tested": 0,
                            "feature_combinations": 0, "seconds": time.perf_counter() - t0,
                            "truncated": truncated})
             break
-        ss, se, sq, sm, n_combos = _evaluate(cand, codes, codes_err, cards, feat_of_item, val_of_item, e, e_sq,
-                                             binary, need_max=level < max_level, on_progress=on_progress,
-                                             label=f"level {level}")
+        label = f"level {level}"
+        feats = feat_of_item[cand]
+        combos, combo_inv = np.unique(feats, axis=0, return_inverse=True)
+        prefixes, prefix_inv = np.unique(_Keys(cand[:, :-1], m).encode(cand[:, :-1]), return_inverse=True)
+        k_prod = 2
+        cost_counts = len(combos) * n * _NS_PER_ROW_COMBO
+        cost_dense = len(prefixes) * n * (2 * m * k_prod / _FLOPS + (level + k_prod) * 1e-9)
+        if dense_ok and cost_dense < cost_counts:
+            if dense is None:
+                dense = _Dense(codes, offsets, m, e)
+            ss, se, sq = dense.evaluate(cand, prefix_inv.ravel(), len(prefixes), on_progress, label)
+            sm = (se > 0).astype(float)
+            path = "dense"
+        else:
+            ss, se, sq, sm = _evaluate(cand, combos, combo_inv.ravel(), codes, codes_err, cards, val_of_item,
+                                       e, e_sq, binary, need_max=level < max_level, on_progress=on_progress,
+                                       label=label)
+            path = "counts"
+        n_combos = len(combos)
         items = cand
         _record(items, ss, se, sq, min_support, n, mean_err, alpha, pool, tested)
         levels.append({"level": level, "candidates": n_joined, "evaluated": len(cand),
                        "tested": int((ss >= min_support).sum()), "feature_combinations": n_combos,
-                       "seconds": time.perf_counter() - t0, "truncated": truncated})
+                       "seconds": time.perf_counter() - t0, "truncated": truncated, "method": path})
 
     t_ss = np.concatenate([t[0] for t in tested]) if tested else np.zeros(0)
     t_se = np.concatenate([t[1] for t in tested]) if tested else np.zeros(0)
@@ -284,15 +311,60 @@ def _record(items, ss, se, sq, min_support, n, mean_err, alpha, pool, tested):
     pool.merge(items[good], ss[good], se[good], sq[good], sc[good])
 
 
-def _evaluate(cand, codes, codes_err, cards, feat_of_item, val_of_item, e, e_sq, binary, need_max,
+#: Rough costs on one core, used only to choose between the two evaluation paths.
+_NS_PER_ROW_COMBO = 12e-9
+_FLOPS = 2.5e10
+
+
+class _Dense:
+    """Dense one-hot copy of the table for matrix-product evaluation (0/1 errors).
+
+    A batch of parent slices becomes a membership matrix ``M`` (parents x
+    rows); ``M @ X`` gives, for every parent and every item, the size of
+    ``parent & item``, and ``(M * e) @ X`` its error sum: all children of
+    the batch in a few BLAS calls.
+    """
+
+    def __init__(self, codes, offsets, m, e):
+        d, n = codes.shape
+        self.n = n
+        self.XT = np.zeros((m, n), dtype=np.float32)  # item x row, for gathering parent rows
+        for f in range(d):
+            self.XT[offsets[f] + codes[f], np.arange(n)] = 1.0
+        self.X = np.ascontiguousarray(self.XT.T)
+        self.e = e.astype(np.float32)
+
+    def evaluate(self, cand, prefix_inv, n_prefix, on_progress, label):
+        c, width = cand.shape
+        ss, se = np.zeros(c), np.zeros(c)
+        order = np.argsort(prefix_inv, kind="stable")
+        first = np.zeros(n_prefix, dtype=np.int64)
+        first[prefix_inv[order][::-1]] = order[::-1]  # one candidate per prefix, to read the prefix items
+        prefix_items = cand[first, : width - 1]
+        last = cand[:, -1]
+        batch = max(16, min(1024, int(64 * 2**20 // (8 * self.n))))
+        bounds = np.searchsorted(prefix_inv[order], np.arange(0, n_prefix + batch, batch))
+        for b, lo in enumerate(range(0, n_prefix, batch)):
+            hi = min(lo + batch, n_prefix)
+            M = self.XT[prefix_items[lo:hi, 0]]
+            for t in range(1, width - 1):
+                M *= self.XT[prefix_items[lo:hi, t]]
+            rows = order[bounds[b]:bounds[b + 1]]
+            col, it = prefix_inv[rows] - lo, last[rows]
+            ss[rows] = (M @ self.X)[col, it]
+            se[rows] = ((M * self.e) @ self.X)[col, it]
+            if on_progress:
+                on_progress(label, hi, n_prefix)
+        ss, se = np.rint(ss), np.rint(se)
+        return ss, se, se.copy()
+
+
+def _evaluate(cand, combos, inv, codes, codes_err, cards, val_of_item, e, e_sq, binary, need_max,
               on_progress, label):
-    """Size, error sum, sum of squares and max error of each candidate slice."""
+    """Size, error sum, sum of squares and max error of each candidate slice (one pass per combination)."""
     n = codes.shape[1]
     c = len(cand)
-    feats = feat_of_item[cand]
     vals = val_of_item[cand]
-    combos, inv = np.unique(feats, axis=0, return_inverse=True)
-    inv = inv.ravel()
     order = np.argsort(inv, kind="stable")
     bounds = np.searchsorted(inv[order], np.arange(len(combos) + 1))
     ss = np.zeros(c)
@@ -342,7 +414,7 @@ def _evaluate(cand, codes, codes_err, cards, feat_of_item, val_of_item, e, e_sq,
     if binary:
         sq = se.copy()
         sm = (se > 0).astype(float)
-    return ss, se, sq, sm, len(combos)
+    return ss, se, sq, sm
 
 
 def _fold(codes, fs, radix) -> np.ndarray:
