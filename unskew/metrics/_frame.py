@@ -38,7 +38,7 @@ OVERALL = "(overall)"
 #: ROC AUC is bootstrapped on a histogram of this many bins (then re-centred on the exact AUC).
 _BOOT_AUC_BINS = 512
 #: Most array cells drawn at once by the bootstrap.
-_BLOCK_CELLS = 20_000_000
+_BLOCK_CELLS = 2_000_000
 
 
 def _quiet_percentile(x, q, axis=0):
