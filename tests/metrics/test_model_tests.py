@@ -139,3 +139,37 @@ def test_model_loading_is_safe_by_default(tmp_path):
         load_model(tmp_path / "m.txt")
     with pytest.raises(UnskewInputError, match="not found"):
         load_model(tmp_path / "missing.skops")
+
+
+def test_onnx_models_predict_like_the_original(tmp_path):
+    pytest.importorskip("onnxruntime")
+    skl2onnx = pytest.importorskip("skl2onnx")
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    X = _frame(300)[["x", "sex"]].assign(z=np.linspace(-1, 1, 300))
+    y = ((X["x"] + (X["sex"] == "M")) > 0.5).astype(int)
+    # one float tensor input: the numeric columns in order
+    num = LogisticRegression().fit(X[["x", "z"]].to_numpy(), y)
+    onx = skl2onnx.convert_sklearn(num, initial_types=[("input", FloatTensorType([None, 2]))])
+    (tmp_path / "num.onnx").write_bytes(onx.SerializeToString())
+    m = load_model(tmp_path / "num.onnx")
+    np.testing.assert_array_equal(m.predict(X[["x", "z"]]), num.predict(X[["x", "z"]].to_numpy()))
+    np.testing.assert_allclose(m.predict_proba(X[["x", "z"]]), num.predict_proba(X[["x", "z"]].to_numpy()),
+                               atol=1e-5)
+    # one input per column (a pipeline with a categorical column): columns fed by name
+    pipe = make_pipeline(make_column_transformer((OneHotEncoder(), ["sex"]), remainder="passthrough"),
+                         LogisticRegression()).fit(X[["sex", "x"]], y)
+    onx = skl2onnx.convert_sklearn(pipe, initial_types=[("sex", StringTensorType([None, 1])),
+                                                        ("x", FloatTensorType([None, 1]))])
+    (tmp_path / "pipe.onnx").write_bytes(onx.SerializeToString())
+    m = load_model(tmp_path / "pipe.onnx")
+    assert list(m.feature_names_in_) == ["sex", "x"]
+    np.testing.assert_array_equal(m.predict(X), pipe.predict(X[["sex", "x"]]))
+    res = counterfactual_test(m, X[["sex", "x"]], sensitive="sex")
+    ref = counterfactual_test(pipe, X[["sex", "x"]], sensitive="sex")
+    assert res.overall["flip_rate"] == pytest.approx(ref.overall["flip_rate"])
+    assert res.overall["mean_abs_score_change"] == pytest.approx(ref.overall["mean_abs_score_change"], abs=1e-5)
