@@ -12,7 +12,9 @@ worker processes by name. Register a new one with :func:`register`.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -485,7 +487,8 @@ def run_aif360_adversarial(fold: Fold) -> Outcome:
                                       unprivileged_groups=[{"privileged": 0.0}], scope_name="adversarial",
                                       sess=sess, seed=fold.seed, debias=True,
                                       num_epochs=AIF360_ADVERSARIAL_EPOCHS)
-            ad.fit(train)
+            with contextlib.redirect_stdout(io.StringIO()):  # it prints every epoch's losses
+                ad.fit(train)
             pred = ad.predict(test).labels.ravel()
     return Outcome(np.asarray(pred).astype(np.int8),
                    note=_aif_note(fold, p) + "; the classifier also sees the privileged indicator")
