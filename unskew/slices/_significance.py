@@ -20,7 +20,7 @@ _EPS = 1e-15
 
 
 def row_errors(y=None, y_pred=None, y_score=None, errors=None, metric: str = "auto",
-               positive_label=None) -> tuple[np.ndarray, str]:
+               positive_label=None, classes=None) -> tuple[np.ndarray, str]:
     """Per-row error (or loss) of a model, and the name of the metric used.
 
     Parameters
@@ -42,6 +42,9 @@ def row_errors(y=None, y_pred=None, y_score=None, errors=None, metric: str = "au
     positive_label : optional
         The positive class for a 1-D ``y_score``; by default ``1``/``True`` if
         present, else the larger of the two sorted labels.
+    classes : array-like, optional
+        Class of each column of a 2-D ``y_score`` (a model's ``classes_``);
+        by default ``numpy.unique(y)``.
     """
     if metric not in ERROR_METRICS:
         raise UnskewInputError(f"error metric must be one of {', '.join(ERROR_METRICS)}; got {metric!r}.")
@@ -91,7 +94,7 @@ def row_errors(y=None, y_pred=None, y_score=None, errors=None, metric: str = "au
         raise UnskewInputError("y_score contains missing or infinite values.")
     if (s < 0).any() or (s > 1).any():
         raise UnskewInputError("y_score must hold probabilities between 0 and 1.")
-    classes = np.unique(y)
+    classes = np.unique(y) if classes is None else np.asarray(classes)
     if s.ndim == 1:
         if len(classes) > 2:
             raise UnskewInputError(
@@ -106,7 +109,11 @@ def row_errors(y=None, y_pred=None, y_score=None, errors=None, metric: str = "au
     if s.ndim != 2 or s.shape[1] != len(classes):
         raise UnskewInputError(f"A 2-D y_score needs one column per class ({len(classes)}); "
                                f"got shape {s.shape}.")
-    idx = np.searchsorted(classes, y)
+    lookup = {c: i for i, c in enumerate(classes.tolist())}
+    unknown = [v for v in np.unique(y).tolist() if v not in lookup]
+    if unknown:
+        raise UnskewInputError(f"y has labels {unknown[:5]} that are not among the score columns' classes.")
+    idx = np.array([lookup[v] for v in y.tolist()], dtype=np.int64)
     if metric == "log_loss":
         return -np.log(np.clip(s[np.arange(n), idx], _EPS, 1.0)), metric
     onehot = np.zeros_like(s)
