@@ -10,6 +10,9 @@ import pytest
 
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread():
+    # threadpoolctl only limits libraries already loaded: load scikit-learn's
+    # OpenMP runtime (and numpy's BLAS) first.
+    import sklearn.ensemble  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1):

@@ -41,10 +41,10 @@ def test_german_audit_validates(validator, german_report):
 
 
 def test_synthetic_audit_with_exclusions_compare_reference_validates(validator):
-    df = make_synthetic(3000, random_state=3)
+    df = make_synthetic(1500, random_state=3)
     df.loc[:40, "y"] = np.nan  # excluded rows
     df.loc[100:400, "num_1"] = np.nan  # group-blind missingness
-    cmp = make_synthetic(1500, random_state=4)
+    cmp = make_synthetic(800, random_state=4)
     cmp["num_0"] += 0.7  # a shift for the shift check, when it is registered
     rep = unskew.audit(df, target="y", sensitive="sex,race", compare=cmp,
                        reference={"sex": {"female": 0.5, "male": 0.5}})
@@ -68,7 +68,7 @@ def test_skipped_and_error_checks_validate(validator):
 def test_adult_audit_validates(validator, data_home):
     from unskew.datasets import load_adult
 
-    df = load_adult(split="test", data_home=data_home).sample(4000, random_state=0)
+    df = load_adult(split="test", data_home=data_home).sample(2000, random_state=0)
     rep = unskew.audit(df, target="income", sensitive=["sex", "race"], ignore=["split"])
     assert _errors(validator, json.loads(rep.to_json())) == []
 
