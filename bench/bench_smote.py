@@ -17,7 +17,7 @@ Cases (synthetic data, fixed seed):
 Time is wall-clock of fit_resample; memory is the increase of the process's peak
 resident set size during fit_resample (data already in memory).
 
-    python bench/bench_smote.py [--n-numeric 200000] [--n-mixed 50000] [--mixed-small 10000]
+    python bench/bench_smote.py [--n-numeric 200000] [--n-mixed 50000] [--mixed-small 10000] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -142,7 +142,8 @@ def main(argv=None):
     ap.add_argument("--mixed-small", type=int, default=10_000,
                     help="a mixed size at which imblearn's SMOTENC still fits in memory (0 to skip)")
     ap.add_argument("--mem-limit-gb", type=float, default=8.0)
-    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=1, help="runs per measurement; the fastest is reported")
+    ap.add_argument("--cases", default="numeric,numeric-groups,mixed", help="comma-separated subset of cases")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -153,7 +154,9 @@ def main(argv=None):
     if args.mixed_small:
         plan.append(("mixed", args.mixed_small))
     plan.append(("mixed", args.n_mixed))
-    print(f"cpus={os.cpu_count()} load={os.getloadavg()[0]:.1f}")
+    cases = set(args.cases.split(","))
+    plan = [(c, n) for c, n in plan if c in cases]
+    print(f"cpus={os.cpu_count()} load={os.getloadavg()[0]:.1f} repeats={args.repeats}")
     for case, n in plan:
         print(f"\n== {case}, n={n:,}")
         res = {}
