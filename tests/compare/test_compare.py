@@ -330,3 +330,25 @@ def test_real_data_default_methods(data_home, name):
     assert (b["status"] != "error").all(), b.loc[b.status == "error", "note"].to_dict()
     assert b.loc["threshold_eodds", "equalized_odds_difference"] < b.loc["baseline", "equalized_odds_difference"]
     assert res.recommendation["method"] in b.index
+
+
+def test_method_needing_a_missing_package_is_skipped_with_a_note(biased):
+    register(Method("needs_missing", "Needs a missing package", "somepeer", "in", lambda fold: None,
+                    requires=("unskew_missing_package_xyz.sub",)))
+    try:
+        res = compare(biased, "y", "grp", methods="needs_missing", seeds=1, n_boot=50, n_jobs=1)
+    finally:
+        METHODS.pop("needs_missing")
+    row = res.leaderboard.set_index("method").loc["needs_missing"]
+    assert row["status"] == "skipped" and "unskew_missing_package_xyz" in row["note"]
+    assert res.recommendation["method"] == "baseline"
+
+
+def test_hgb_model_and_sensitive_as_feature(biased):
+    res = compare(biased, "y", "grp", methods="reweighing,threshold_eo", model="hgb", seeds=1, n_boot=50,
+                  n_jobs=1, sensitive_as_feature=True, constraint="eo<=0.1")
+    b = res.leaderboard.set_index("method")
+    assert (b["status"] == "ok").all()
+    assert res.report.parameters["model"] == "HistGradientBoostingClassifier"
+    assert b.loc["baseline", "accuracy"] > 0.7
+    assert res.selection.fairness == "equal_opportunity"

@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import importlib
 import logging
+import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -207,6 +208,8 @@ def _task(method: Method, fold: Fold, single_thread: bool):
         from threadpoolctl import threadpool_limits
 
         limit = threadpool_limits(1)
+    if any(m.startswith("tensorflow") or "inprocessing" in m for m in method.requires):
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
     with _quiet():
         for mod in method.requires:  # one-time import costs are not the method's
             with contextlib.suppress(Exception):
