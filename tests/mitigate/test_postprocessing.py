@@ -268,3 +268,23 @@ def test_reject_option_agrees_with_aif360():
     aif_pred = aif.predict(pred).labels.ravel()
     bal = lambda yp: 0.5 * (yp[y == 1].mean() + (1 - yp[y == 0]).mean())  # noqa: E731
     assert bal(ours.predict(X, sensitive_features=s)) == pytest.approx(bal(aif_pred), abs=0.005)
+
+
+def test_default_predict_is_reproducible_per_row_and_meets_the_constraint(split):
+    model, (X, y, s), (Xt, yt, st) = split
+    opt = GroupThresholdOptimizer(model, constraint="equalized_odds", prefit=True).fit(X, y, sensitive_features=s)
+    p = opt.positive_probability(Xt, sensitive_features=st)
+    assert ((p > 0.01) & (p < 0.99)).sum() > 100  # the solution really is randomised
+    full = opt.predict(Xt, sensitive_features=st)
+    half = len(yt) // 2
+    parts = np.r_[opt.predict(Xt[half:], sensitive_features=st[half:]),
+                  opt.predict(Xt[:half], sensitive_features=st[:half])]
+    np.testing.assert_array_equal(full, np.r_[parts[len(yt) - half:], parts[:len(yt) - half]])
+    r = _rates(full.astype(float), yt, st)
+    assert max(np.ptp(r[:, 1]), np.ptp(r[:, 2])) < 0.04
+    # the draws behave like uniforms: randomised rows are positive at their probability
+    mid = (p > 0.05) & (p < 0.95)
+    assert abs(full[mid].mean() - p[mid].mean()) < 0.05
+    other = GroupThresholdOptimizer(model, constraint="equalized_odds", prefit=True, random_state=1).fit(
+        X, y, sensitive_features=s)
+    assert (other.predict(Xt, sensitive_features=st)[mid] != full[mid]).any()
