@@ -352,3 +352,23 @@ def test_hgb_model_and_sensitive_as_feature(biased):
     assert res.report.parameters["model"] == "HistGradientBoostingClassifier"
     assert b.loc["baseline", "accuracy"] > 0.7
     assert res.selection.fairness == "equal_opportunity"
+
+
+def test_sampler_adapters_data_changed(biased):
+    from unskew.compare import make_folds
+    from unskew.compare._methods import run_oversample, run_smote, run_undersample
+    from unskew.data import Dataset
+
+    ds = Dataset.from_data(biased, target="y", sensitive="grp")
+    fold = make_folds(ds, resolve_model("logistic"), [3], test_size=0.3, val_fraction=0.25,
+                      fairness="equalized_odds")[0]
+    cells = np.bincount(fold.cells, minlength=4)
+    n = len(fold.y)
+    # balanced under-sampling keeps 4 x the smallest cell: k = n - 4 * min rows removed, k / n changed
+    assert run_undersample(fold).data_changed == pytest.approx(1 - 4 * cells.min() / n)
+    # SMOTE adds m = 4 x largest - n new points: m / (n + m) of the mass is new
+    m = 4 * cells.max() - n
+    assert run_smote(fold).data_changed == pytest.approx(m / (n + m))
+    # over-sampling duplicates rows: less moved than SMOTE's new points, but some
+    assert 0 < run_oversample(fold).data_changed < m / (n + m)
+    assert len(run_undersample(fold).pred) == len(fold.y_test)

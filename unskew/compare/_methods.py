@@ -266,36 +266,37 @@ def run_reweighing(fold: Fold) -> Outcome:
     return Outcome(_predict01(m, fold.X_test), data_changed=_tv_weights(w))
 
 
-def _sampler_outcome(fold: Fold, sampler) -> Outcome:
+def _sampler_outcome(fold: Fold, sampler, *, copies: bool) -> Outcome:
+    """Fit on the resampled rows; ``copies``: added rows duplicate input rows (else they are new points)."""
     Xr, yr = sampler.fit_resample(fold.X, fold.y, sensitive_features=fold.groups)
     idx = np.asarray(sampler.sample_indices_)
     synth = np.asarray(sampler.synthetic_mask_)
     m = _fit(fold.fresh_model(), np.asarray(Xr, dtype=float), np.asarray(yr))
-    counts = np.bincount(idx[~synth], minlength=len(fold.y))
-    if type(sampler).__name__ == "GroupRandomOverSampler":  # duplicates are copies of existing rows
-        counts = np.bincount(idx, minlength=len(fold.y))
-        changed = _tv_counts(counts)
+    if copies:
+        changed = _tv_counts(np.bincount(idx, minlength=len(fold.y)))
     else:
-        changed = _tv_counts(counts, n_new=int(synth.sum()))
+        changed = _tv_counts(np.bincount(idx[~synth], minlength=len(fold.y)), n_new=int(synth.sum()))
     return Outcome(_predict01(m, fold.X_test), data_changed=changed)
 
 
 def run_oversample(fold: Fold) -> Outcome:
     from ..mitigate.pre import GroupRandomOverSampler
 
-    return _sampler_outcome(fold, GroupRandomOverSampler(sampling_strategy="balanced", random_state=fold.seed))
+    return _sampler_outcome(fold, GroupRandomOverSampler(sampling_strategy="balanced", random_state=fold.seed),
+                            copies=True)
 
 
 def run_undersample(fold: Fold) -> Outcome:
     from ..mitigate.pre import GroupRandomUnderSampler
 
-    return _sampler_outcome(fold, GroupRandomUnderSampler(sampling_strategy="balanced", random_state=fold.seed))
+    return _sampler_outcome(fold, GroupRandomUnderSampler(sampling_strategy="balanced", random_state=fold.seed),
+                            copies=True)
 
 
 def run_smote(fold: Fold) -> Outcome:
     from ..mitigate.pre import GroupSMOTE
 
-    return _sampler_outcome(fold, GroupSMOTE(sampling_strategy="balanced", random_state=fold.seed))
+    return _sampler_outcome(fold, GroupSMOTE(sampling_strategy="balanced", random_state=fold.seed), copies=False)
 
 
 def run_correlation_remover(fold: Fold) -> Outcome:
