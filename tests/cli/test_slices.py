@@ -33,7 +33,8 @@ def test_slices_cli_writes_reports_and_groups(eval_csv, tmp_path):
     groups = tmp_path / "g.csv"
     r = runner.invoke(app, ["slices", str(eval_csv), "--target", "y", "--predictions", "pred",
                             "--exclude", "p", "--sensitive", "sex", "--top", "3", "--max-level", "2",
-                            "--json", str(out), "--groups-out", str(groups)])
+                            "--json", str(out), "--groups-out", str(groups),
+                            "--html", str(tmp_path / "r.html")])
     assert r.exit_code == 0, r.output
     assert "job = nurse & region = south" in r.output
     rep = json.loads(out.read_text())
@@ -42,6 +43,7 @@ def test_slices_cli_writes_reports_and_groups(eval_csv, tmp_path):
     check = rep["checks"][0]
     assert check["summary"]["slices"][0]["slice"] == "job = nurse & region = south"
     assert "id" in check["summary"]["dropped_features"]
+    assert "job = nurse &amp; region = south" in (tmp_path / "r.html").read_text()
     g = pd.read_csv(groups)
     assert (g.slice[g.group == 0] == "job = nurse & region = south").all()
     assert (g.group == 0).sum() == check["summary"]["slices"][0]["size"]

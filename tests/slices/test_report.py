@@ -102,3 +102,22 @@ def test_report_from_estimator_and_thresholds():
     chart = rep["slices"].charts[0]
     assert chart.reference == pytest.approx(f.mean_error_)
     assert chart.bars[0].low <= chart.bars[0].value <= chart.bars[0].high
+
+
+def test_reports_validate_against_schema():
+    jsonschema = pytest.importorskip("jsonschema")
+    from importlib import resources
+
+    from unskew.slices import EmbeddingSliceFinder
+
+    schema = json.loads(resources.files("unskew.report").joinpath("schema.json").read_text("utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    df, _ = _eval_table(seed=4)
+    rep = find_slices(df, target="y", predictions="pred", exclude=["score"], sensitive="sex").report
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(len(df), 5))
+    emb = EmbeddingSliceFinder(n_clusters=5).fit(Z, df.y, y_pred=df.pred, attributes=df[["job"]]).report()
+    for r in (rep, emb):
+        errors = [f"{e.json_path}: {e.message[:200]}" for e in validator.iter_errors(json.loads(r.to_json()))]
+        assert errors == []
+        assert "<html" in r.to_html().lower()
