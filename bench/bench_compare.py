@@ -8,7 +8,7 @@ Datasets (from ../shared/datasets via UNSKEW_DATA_HOME or --data-home):
 Model: logistic regression on one-hot/standardised features; sensitive columns are not
 features. Every method sees the same stratified 70/30 development/test split per seed.
 
-    python bench/bench_compare.py [--datasets adult,compas] [--seeds 3] [--n-jobs -1]
+    python bench/bench_compare.py [--datasets adult,compas] [--seeds 3] [--n-jobs -1] [--methods default,aif360_adversarial]
         [--constraint "equalized_odds<=0.05"] [--out docs/benchmarks.md]
 
 The section "Mitigation leaderboard (unskew compare)" of --out is replaced (or appended);
@@ -113,7 +113,7 @@ def write_section(path: Path, text: str) -> None:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--datasets", default="adult,compas")
-    ap.add_argument("--methods", default="default")
+    ap.add_argument("--methods", default="default,aif360_adversarial")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--n-jobs", type=int, default=-1)
     ap.add_argument("--n-boot", type=int, default=500)
@@ -129,7 +129,7 @@ def main():
     cpu = os.cpu_count()
     intro = (
         f"{SECTION}\n\n"
-        f"`python bench/bench_compare.py --seeds {args.seeds} --n-jobs {args.n_jobs}` "
+        f"`python bench/bench_compare.py --seeds {args.seeds} --n-jobs {args.n_jobs} --methods {args.methods}` "
         f"(`unskew compare` with `--constraint \"{args.constraint}\"`), on {platform.machine()} with {cpu} "
         f"CPU cores shared with other jobs, Python {platform.python_version()}. Every method trains a logistic "
         "regression on the same one-hot/standardised features of the same stratified 70/30 split per seed "

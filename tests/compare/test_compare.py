@@ -146,7 +146,7 @@ def test_resolve_methods_and_model():
     assert names[0] == "baseline" and names[1:] == ["threshold_dp", "smote"]
     assert set(resolve_methods("all")) == set(METHODS)
     assert all(METHODS[m].is_peer for m in resolve_methods("peers")[1:])
-    assert "jtt" not in resolve_methods("default")
+    assert "jtt" not in resolve_methods("default") and "aif360_adversarial" not in resolve_methods("default")
     with pytest.raises(UnskewInputError, match="Did you mean threshold_dp"):
         resolve_methods("treshold_dp")
     assert type(resolve_model("hgb")).__name__ == "HistGradientBoostingClassifier"
@@ -219,7 +219,8 @@ def test_report_json_html_and_schema(result, tmp_path):
 
 
 def test_same_seed_same_leaderboard(biased):
-    kw = dict(methods="baseline,oversample,threshold_eodds,reject_option,d3m", seeds=2, n_boot=100, n_jobs=1,
+    kw = dict(methods="baseline,oversample,threshold_eodds,reject_option,d3m,group_dro,fairlearn_threshold",
+              seeds=2, n_boot=100, n_jobs=1,
               random_state=5)
     a = compare(biased, "y", "grp", **kw).leaderboard.drop(columns=["time_s"])
     b = compare(biased, "y", "grp", **kw).leaderboard.drop(columns=["time_s"])

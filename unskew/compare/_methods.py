@@ -555,7 +555,9 @@ for _m in [
            description="AIF360's Kamiran-Calders reweighing (privileged vs unprivileged)."),
     Method("aif360_adversarial", "AIF360 AdversarialDebiasing", "aif360", "in", run_aif360_adversarial,
            requires=("tensorflow", "aif360.algorithms.inprocessing"), own_model="TensorFlow network (AIF360)",
-           description="Classifier trained against an adversary predicting the privileged indicator."),
+           default=False,
+           description="Classifier trained against an adversary predicting the privileged indicator "
+                       "(opt-in: about 10 minutes per seed on Adult with one core)."),
     Method("imblearn_smote", "imbalanced-learn SMOTE", "imbalanced-learn", "pre", run_imblearn_smote,
            requires=("imblearn.over_sampling",),
            description="imbalanced-learn's SMOTE over (group, label) cells."),
