@@ -46,6 +46,11 @@ class TargetDistributionCheck(Check):
             findings.append(Finding(
                 f"Class '{counts.idxmin()}' is {ratio:.1f}x rarer than class '{counts.idxmax()}'.",
                 severity=status, subject=ds.target, value=ratio))
+        else:
+            shares = ", ".join(f"'{k}' {v / counts.sum():.1%}" for k, v in counts.items())
+            findings.append(Finding(
+                f"Classes are reasonably balanced ({shares}; largest/smallest {ratio:.2f}, "
+                f"under {self.thresholds['imbalance_warn']:g}).", severity="info", subject=ds.target, value=ratio))
         per_group = {}
         rows = []
         if ds.sensitive:
