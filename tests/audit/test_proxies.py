@@ -170,4 +170,4 @@ def test_proxies_on_a_million_rows_is_fast():
     res = _px(df)
     assert time.perf_counter() - t0 < 15
     assert res.summary["top_proxy"]["feature"] == "proxy"
-    assert res.summary["rows_for_predictability"] == 100_000
+    assert res.summary["rows_for_predictability"] == 50_000

@@ -13,6 +13,7 @@ from . import _label_quality  # noqa: F401
 from . import _outliers  # noqa: F401
 from . import _duplicates  # noqa: F401
 from . import _proxies  # noqa: F401
+from . import _shift  # noqa: F401
 from ._base import AuditContext, Check, get_check, list_checks, register_check
 from ._runner import audit, load_reference, run_checks
 

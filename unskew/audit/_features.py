@@ -294,32 +294,32 @@ def capped_sample(idx: np.ndarray, cap: int, rng: np.random.Generator) -> np.nda
     """``idx`` itself when it has at most ``cap`` entries, else a sorted uniform sample of ``cap``."""
     if cap is None or len(idx) <= cap:
         return idx
-    return np.sort(rng.choice(idx, size=int(cap), replace=False))
+    return idx[np.sort(rng.choice(len(idx), size=int(cap), replace=False, shuffle=False))]
 
 
 def stratified_folds(y: np.ndarray, n_folds: int, rng: np.random.Generator) -> np.ndarray:
-    """Fold number of each row; every class is spread evenly over the folds."""
-    order = np.lexsort((rng.random(len(y)), y))
+    """Fold number of each row; every class is spread evenly over the folds (sizes differ by at most 1)."""
     folds = np.empty(len(y), dtype=np.int64)
-    # restart the fold counter at every class so each class is split evenly
-    starts = np.r_[0, np.flatnonzero(np.diff(y[order])) + 1]
-    pos = np.arange(len(y)) - np.repeat(starts, np.diff(np.r_[starts, len(y)]))
-    offset = rng.integers(n_folds)
-    folds[order] = (pos + offset) % n_folds
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        folds[idx] = (rng.permutation(len(idx)) + rng.integers(n_folds)) % n_folds
     return folds
 
 
-def gradient_boosting(categorical: np.ndarray, random_state: int, n_train: int, max_iter: int = 100):
+def gradient_boosting(categorical: np.ndarray, random_state: int, n_train: int, max_iter: int = 50):
     """The default model: :class:`~sklearn.ensemble.HistGradientBoostingClassifier`.
 
-    100 boosting iterations at most, early stopping (10 iterations without
-    improvement on a 10 % validation split) when the training set has at
-    least 1,000 rows, categorical columns split natively.
+    At most 50 boosting iterations with learning rate 0.2 (about as accurate
+    as scikit-learn's 100 at 0.1 and half the cost of scoring millions of
+    rows), early stopping (10 iterations without improvement on a 10 %
+    validation split) when the training set has at least 1,000 rows,
+    categorical columns split natively.
     """
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     return HistGradientBoostingClassifier(
         max_iter=max_iter,
+        learning_rate=0.2,
         early_stopping=n_train >= 1000,
         categorical_features=categorical if categorical.any() else None,
         random_state=random_state,
@@ -390,7 +390,7 @@ def cross_val_proba(X: np.ndarray, y: np.ndarray, n_classes: int, *, categorical
         out = np.zeros((len(test), n_classes))
         out[:, model.classes_.astype(np.int64)] = model.predict_proba(X[test])
         proba[test] = out
-    info = {"model": "HistGradientBoostingClassifier(max_iter=100, early stopping on 10% from 1,000 rows)",
+    info = {"model": "HistGradientBoostingClassifier(max_iter=50, learning_rate=0.2, early stopping from 1,000 rows)",
             "n_folds": int(n_folds), "train_rows_per_fold": train_rows,
             "max_train_rows": None if max_train_rows is None else int(max_train_rows)}
     return proba, info

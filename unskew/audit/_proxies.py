@@ -243,7 +243,7 @@ class ProxiesCheck(Check):
     joint_auc_fail : 0.95
     alpha : 0.01
     n_bins : 20
-    max_rows : 100000
+    max_rows : 50000
     joint_max_rows : 30000
     n_folds : 3
     """
@@ -266,7 +266,7 @@ class ProxiesCheck(Check):
         "joint_auc_fail": 0.95,
         "alpha": 0.01,
         "n_bins": 20,
-        "max_rows": 100_000,
+        "max_rows": 50_000,
         "joint_max_rows": 30_000,
         "n_folds": 3,
     }

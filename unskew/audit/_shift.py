@@ -1,0 +1,596 @@
+"""Check: distribution shift between the audited table and a comparison table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .._stats import benjamini_hochberg
+from ..data import Dataset
+from ..data._dataset import MISSING_GROUP
+from ..report import Bar, Chart, Finding, Table
+from ._base import AuditContext, Check, register_check
+from ._features import FeatureEncoder, capped_sample, cross_val_proba, datetime_days, finding_order
+from ._proxies import auc_and_interval
+from ._representation import MAX_BARS, MAX_TABLE_ROWS, fmt_p, grouping_name, worse
+
+#: Smoothing added to every bin count before computing PSI (no empty bins).
+PSI_SMOOTHING = 0.5
+
+#: Categorical features keep this many most frequent reference levels; the rest are one level.
+MAX_LEVELS = 30
+
+
+def psi(ref_counts: np.ndarray, cmp_counts: np.ndarray) -> float:
+    """Population stability index ``sum((c - r) * ln(c / r))`` over bins.
+
+    Shares are smoothed with half a row per bin (``(count + 0.5) / (n + 0.5 k)``)
+    so that an empty bin gives a finite value.
+    """
+    r = np.asarray(ref_counts, dtype=float) + PSI_SMOOTHING
+    c = np.asarray(cmp_counts, dtype=float) + PSI_SMOOTHING
+    r /= r.sum()
+    c /= c.sum()
+    return float(((c - r) * np.log(c / r)).sum())
+
+
+def chi2_homogeneity(ref_counts: np.ndarray, cmp_counts: np.ndarray) -> float:
+    """p-value of the chi-square test that two count vectors come from one distribution."""
+    t = np.vstack([ref_counts, cmp_counts]).astype(float)
+    t = t[:, t.sum(axis=0) > 0]
+    if t.shape[1] < 2 or (t.sum(axis=1) == 0).any():
+        return 1.0
+    return float(stats.chi2_contingency(t, correction=False)[1])
+
+
+def _numeric_values(s: pd.Series, kind: str) -> np.ndarray:
+    if kind == "datetime":
+        return datetime_days(s)
+    v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+    v[~np.isfinite(v)] = np.nan
+    return v
+
+
+def bin_codes(ref: np.ndarray, cmp: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray, int, list[str]]:
+    """Codes of numeric values in quantile bins of the reference; missing values get the last bin."""
+    ok = np.isfinite(ref)
+    edges = np.unique(np.quantile(ref[ok], np.linspace(0, 1, n_bins + 1)[1:-1])) if ok.any() else np.array([])
+    k = len(edges) + 1
+
+    def code(v):
+        c = np.searchsorted(edges, v, side="right").astype(np.int64)
+        c[~np.isfinite(v)] = k
+        return c
+
+    labels = ([f"<= {edges[0]:.4g}"] if len(edges) else ["all"]) + [
+        f"({edges[i - 1]:.4g}, {edges[i]:.4g}]" for i in range(1, len(edges))] + (
+        [f"> {edges[-1]:.4g}"] if len(edges) else []) + ["(missing)"]
+    return code(ref), code(cmp), k + 1, labels
+
+
+def level_codes(ref: pd.Series, cmp: pd.Series, max_levels: int = MAX_LEVELS):
+    """Codes of categorical values: the reference's most frequent levels, then
+    ``(other)``, ``(new in comparison)`` and ``(missing)``.
+
+    Returns ref codes, cmp codes, number of levels, level labels and the new
+    values seen only in the comparison table with their counts.
+    """
+    r_codes, r_uni = pd.factorize(ref, use_na_sentinel=True)
+    counts = np.bincount(r_codes[r_codes >= 0], minlength=len(r_uni))
+    order = np.argsort(-counts, kind="stable")
+    keep = order[: max_levels]
+    kept_values = [r_uni[i] for i in keep]
+    other, new, miss = len(keep), len(keep) + 1, len(keep) + 2
+    lookup = {v: i for i, v in enumerate(kept_values)}
+    known = set(r_uni.tolist())
+
+    def code(s):
+        c, uni = pd.factorize(s, use_na_sentinel=True)
+        m = np.array([lookup.get(u, other if u in known else new) for u in uni.tolist()], dtype=np.int64)
+        out = np.where(c >= 0, m[np.maximum(c, 0)] if len(m) else other, miss)
+        return out.astype(np.int64), c, uni
+
+    rc, _, _ = code(ref)
+    cc, craw, cuni = code(cmp)
+    new_values = {}
+    if len(cuni):
+        ccount = np.bincount(craw[craw >= 0], minlength=len(cuni))
+        for i, u in enumerate(cuni.tolist()):
+            if u not in known:
+                new_values[str(u)] = int(ccount[i])
+    labels = [str(v) for v in kept_values] + ["(other)", "(new in comparison)", "(missing)"]
+    return rc, cc, miss + 1, labels, new_values
+
+
+def _union_sensitive_codes(ds: Dataset, cmp: Dataset):
+    """Per sensitive attribute: codes in both tables over the union of their labels."""
+    out = {}
+    for col in ds.sensitive:
+        parts = []
+        labels: list[str] = []
+        index: dict[str, int] = {}
+        for d in (ds, cmp):
+            c, uni = pd.factorize(d.frame[col], sort=True)
+            lab = [str(u) for u in np.asarray(uni, dtype=object)]
+            m = []
+            for v in lab + [MISSING_GROUP]:
+                if v not in index:
+                    index[v] = len(labels)
+                    labels.append(v)
+                m.append(index[v])
+            m = np.asarray(m, dtype=np.int64)
+            parts.append(m[np.where(c >= 0, c, len(lab))])
+        out[col] = (parts[0], parts[1], labels)
+    return out
+
+
+@register_check
+class ShiftCheck(Check):
+    """Distribution shift between the audited (reference) table and a comparison table.
+
+    For every feature (text columns excepted):
+
+    * the *population stability index* (PSI) over bins fixed on the
+      reference: ``n_bins`` quantile bins for numeric and datetime features,
+      the 30 most frequent reference levels plus "other", "new in comparison"
+      and "missing" for categorical ones; shares are smoothed with half a row
+      per bin;
+    * a test: the two-sample Kolmogorov-Smirnov test for numeric features
+      (on a uniform random sample of at most ``ks_max_rows`` values of each
+      table) and the chi-square test of homogeneity over the bins for
+      categorical ones; Benjamini-Hochberg q-values over all features
+      correct for testing many features.
+
+    Per sensitive group (every attribute and the intersection of all): the
+    same PSI and chi-square test for each feature on the group's rows of both
+    tables (the reference bins of the whole table are reused, so groups are
+    compared on one scale), for groups with at least ``min_group_size`` rows
+    in both tables, with q-values over all group-feature pairs; the *group
+    shares* themselves (PSI and chi-square), and groups present in only one
+    table. When both tables have the target: the shift of the class shares
+    (or of a numeric target) overall and per group.
+
+    A *domain classifier* (histogram gradient boosting, ``n_folds``-fold
+    cross-validated) tries to tell the tables apart on a uniform random
+    sample of at most ``domain_max_rows`` rows of each; its AUC is 0.5 when
+    the tables are exchangeable (``domain_classifier`` turns it off).
+
+    A group's shift of a feature is *concentrated* in the group when the
+    rows outside the group shift little (their PSI is below ``psi_warn``) or
+    at most half as much; only concentrated shifts get their own finding and
+    set the status (a shift of the whole table shows in every group and is
+    judged once, overall). A finding for an intersection is left out when one
+    of its single-attribute groups already explains it.
+
+    Status: a feature, concentrated group-feature pair, group share or target
+    with ``q < alpha`` and PSI at or above ``psi_warn`` / ``psi_fail`` (the
+    usual 0.1 / 0.25 conventions); a group present in only one table with at least
+    ``min_group_size`` rows is a warning; the domain-classifier AUC against
+    ``domain_auc_warn`` / ``domain_auc_fail``. Datetime features are reported
+    but do not set the status (time moves on between tables by design).
+
+    Thresholds
+    ----------
+    psi_warn : 0.1
+    psi_fail : 0.25
+    alpha : 0.01
+    n_bins : 10
+    min_group_size : 100
+    ks_max_rows : 200000
+    domain_classifier : True
+    domain_auc_warn : 0.6
+    domain_auc_fail : 0.75
+    domain_max_rows : 20000
+    n_folds : 3
+    """
+
+    name = "shift"
+    title = "Distribution shift (reference vs comparison)"
+    explanation = (
+        "Compares each feature's distribution, the share of each sensitive group and the target "
+        "between the audited table and the comparison table (PSI with KS or chi-square tests, "
+        "corrected for multiple testing), overall and within each group, and checks whether a "
+        "classifier can tell the two tables apart. A model trained on one and used on the other may "
+        "perform worse, especially for the groups that shifted."
+    )
+    requires = ("compare",)
+    default_thresholds = {
+        "psi_warn": 0.1,
+        "psi_fail": 0.25,
+        "alpha": 0.01,
+        "n_bins": 10,
+        "min_group_size": 100,
+        "ks_max_rows": 200_000,
+        "domain_classifier": True,
+        "domain_auc_warn": 0.6,
+        "domain_auc_fail": 0.75,
+        "domain_max_rows": 20_000,
+        "n_folds": 3,
+    }
+
+    def run(self, ds: Dataset, ctx: AuditContext):
+        t = self.thresholds
+        cmp = ctx.compare
+        rng = np.random.default_rng(ctx.random_state)
+        types = ds.feature_types()
+        missing = [c for c in ds.features if c not in cmp.frame.columns]
+        if missing:
+            from ..exceptions import UnskewInputError
+
+            raise UnskewInputError(
+                f"The comparison table lacks the feature column(s) {missing}; both tables need the same "
+                f"features (or pass --ignore {','.join(missing)}).")
+        skipped = [c for c in ds.features if types[c] == "text"]
+        feats = [c for c in ds.features if types[c] != "text"]
+        n_r, n_c = len(ds), len(cmp)
+        status = "pass"
+        findings: list[Finding] = []
+
+        # ------------------------------------------------------------ per feature, overall
+        coded = {}
+        feat = {}
+        for col in feats:
+            kind = types[col]
+            if kind in ("numeric", "datetime") and not (
+                    kind == "datetime" or pd.api.types.is_numeric_dtype(ds.frame[col])):
+                kind = "categorical"
+            entry: dict = {"feature": col, "type": kind}
+            if kind in ("numeric", "datetime"):
+                vr = _numeric_values(ds.frame[col], kind)
+                vc = _numeric_values(cmp.frame[col], kind)
+                rc, cc, k, labels = bin_codes(vr, vc, int(t["n_bins"]))
+                a, b = vr[np.isfinite(vr)], vc[np.isfinite(vc)]
+                a = capped_sample(a, int(t["ks_max_rows"]), rng) if len(a) > t["ks_max_rows"] else a
+                b = capped_sample(b, int(t["ks_max_rows"]), rng) if len(b) > t["ks_max_rows"] else b
+                if len(a) and len(b):
+                    ks = stats.ks_2samp(a, b)
+                    entry.update(test="Kolmogorov-Smirnov", statistic=float(ks.statistic), p_value=float(ks.pvalue))
+                else:
+                    entry.update(test="Kolmogorov-Smirnov", statistic=None, p_value=None)
+                entry.update(reference_median=_nanmedian(vr), comparison_median=_nanmedian(vc),
+                             reference_missing=float(np.isnan(vr).mean()),
+                             comparison_missing=float(np.isnan(vc).mean()))
+            else:
+                rc, cc, k, labels, new_values = level_codes(ds.frame[col], cmp.frame[col])
+                entry.update(test="chi-square", statistic=None, new_values=dict(
+                    sorted(new_values.items(), key=lambda kv: -kv[1])[:10]), n_new_values=len(new_values))
+            rcount = np.bincount(rc, minlength=k)
+            ccount = np.bincount(cc, minlength=k)
+            if entry["test"] == "chi-square":
+                entry["p_value"] = chi2_homogeneity(rcount, ccount)
+            entry["psi"] = psi(rcount, ccount)
+            entry["bins"] = {"labels": labels, "reference": rcount.tolist(), "comparison": ccount.tolist()}
+            coded[col] = (rc, cc, k)
+            feat[col] = entry
+        q = benjamini_hochberg([feat[c]["p_value"] if feat[c]["p_value"] is not None else np.nan for c in feats])
+        feature_findings = []
+        for col, qv in zip(feats, q, strict=True):
+            e = feat[col]
+            e["q_value"] = None if not np.isfinite(qv) else float(qv)
+            e["status"] = self._status(e["psi"], e["q_value"])
+            if e["type"] == "datetime":
+                e["counts_for_status"] = False
+                if e["status"] != "pass":
+                    feature_findings.append(Finding(
+                        f"Datetime feature '{col}' shifted (PSI {e['psi']:.3f}); expected when the tables cover "
+                        f"different periods, so it does not set the status.", severity="info", subject=col,
+                        value=e["psi"]))
+                continue
+            e["counts_for_status"] = True
+            status = worse(status, e["status"])
+            if e["status"] != "pass":
+                feature_findings.append(Finding(self._feature_message(e), severity=e["status"], subject=col,
+                                                value=e["psi"]))
+            if e.get("n_new_values"):
+                sev = "warn" if sum(e["new_values"].values()) >= t["min_group_size"] else "info"
+                status = worse(status, sev if sev == "warn" else "pass")
+                shown = ", ".join(f"{v!r} ({c:,})" for v, c in list(e["new_values"].items())[:5])
+                feature_findings.append(Finding(
+                    f"'{col}' has {e['n_new_values']} value(s) in the comparison table never seen in the reference: "
+                    f"{shown}.", severity=sev, subject=col, value=float(sum(e["new_values"].values()))))
+        feature_findings.sort(key=finding_order)
+        findings.extend(feature_findings)
+
+        # ------------------------------------------------------------ groups
+        summary_groups: dict = {}
+        group_findings: list[Finding] = []
+        group_rows: list[list] = []
+        pair_rows: list[list] = []
+        target_summary = None
+        uc = _union_sensitive_codes(ds, cmp)
+        if ds.sensitive:
+            gsets = [(c,) for c in ds.sensitive]
+            if len(ds.sensitive) > 1:
+                gsets.append(tuple(ds.sensitive))
+            pairs = []  # (grouping, label, feature, psi, p)
+            for cols in gsets:
+                gname = grouping_name(cols)
+                gr, gc, labels = self._cells(uc, cols)
+                k = len(labels)
+                cr = np.bincount(gr, minlength=k)
+                cc_ = np.bincount(gc, minlength=k)
+                present = (cr > 0) | (cc_ > 0)
+                share_psi = psi(cr[present], cc_[present])
+                share_p = chi2_homogeneity(cr[present], cc_[present])
+                entry = {"share_psi": share_psi, "share_p_value": share_p, "groups": {}}
+                st = self._status(share_psi, share_p)
+                for i in np.flatnonzero(present):
+                    entry["groups"][labels[i]] = {
+                        "reference_rows": int(cr[i]), "comparison_rows": int(cc_[i]),
+                        "reference_share": float(cr[i] / n_r), "comparison_share": float(cc_[i] / n_c)}
+                    group_rows.append([gname, labels[i], int(cr[i]), float(cr[i] / n_r), int(cc_[i]),
+                                       float(cc_[i] / n_c)])
+                only_cmp = [labels[i] for i in np.flatnonzero((cr == 0) & (cc_ > 0))]
+                only_ref = [labels[i] for i in np.flatnonzero((cr > 0) & (cc_ == 0))]
+                entry["new_groups"], entry["missing_groups"] = only_cmp, only_ref
+                if st != "pass":
+                    group_findings.append(Finding(
+                        f"The share of each {gname} group changed (PSI {share_psi:.3f}, chi-square "
+                        f"{fmt_p(share_p)}); " + self._largest_share_change(entry["groups"]) + ".",
+                        severity=st, subject=gname, value=share_psi))
+                for lab in only_cmp:
+                    rows = entry["groups"][lab]["comparison_rows"]
+                    sev = "warn" if rows >= t["min_group_size"] else "info"
+                    st = worse(st, sev if sev == "warn" else "pass")
+                    group_findings.append(Finding(
+                        f"Group {lab} appears only in the comparison table ({rows:,} rows): a model trained on the "
+                        f"reference never saw it.", severity=sev, subject=lab, value=float(rows)))
+                for lab in only_ref:
+                    rows = entry["groups"][lab]["reference_rows"]
+                    sev = "warn" if rows >= t["min_group_size"] else "info"
+                    st = worse(st, sev if sev == "warn" else "pass")
+                    group_findings.append(Finding(
+                        f"Group {lab} is absent from the comparison table ({rows:,} reference rows): results on "
+                        f"the comparison table say nothing about it.", severity=sev, subject=lab, value=float(rows)))
+                entry["status"] = st
+                status = worse(status, st)
+                # per group, per feature
+                big = np.flatnonzero((cr >= t["min_group_size"]) & (cc_ >= t["min_group_size"]))
+                for col in feats:
+                    if feat[col]["type"] == "datetime":
+                        continue
+                    rc, ccodes, kb = coded[col]
+                    tr = np.bincount(gr * kb + rc, minlength=k * kb).reshape(k, kb)
+                    tc = np.bincount(gc * kb + ccodes, minlength=k * kb).reshape(k, kb)
+                    rr, rcmp = tr.sum(axis=0), tc.sum(axis=0)
+                    for i in big:
+                        pairs.append((gname, labels[i], col, psi(tr[i], tc[i]), chi2_homogeneity(tr[i], tc[i]),
+                                      psi(rr - tr[i], rcmp - tc[i])))
+                summary_groups[gname] = entry
+            qp = benjamini_hochberg([p[4] for p in pairs])
+            per_group: dict = {}
+            concentrated: set = set()
+            diffuse: dict = {}
+            for (gname, lab, col, v, p, rest), qv in sorted(
+                    zip(pairs, qp, strict=True), key=lambda x: (x[0][0].count(" & "), -x[0][3])):
+                st = self._status(v, qv)
+                conc = st != "pass" and (rest < self.thresholds["psi_warn"] or v >= 2 * rest)
+                per_group.setdefault(gname, {}).setdefault(lab, {})[col] = {
+                    "psi": v, "p_value": p, "q_value": float(qv), "rest_psi": rest, "status": st,
+                    "concentrated": bool(conc)}
+                pair_rows.append([gname, lab, col, v, float(qv), rest, st])
+                if st == "pass":
+                    continue
+                if not conc:  # part of a shift of the whole table, judged above
+                    diffuse.setdefault(col, []).append(lab)
+                    continue
+                status = worse(status, st)
+                parents = [(part, col) for part in lab.split(" & ")] if " & " in lab else []
+                if any(pp in concentrated for pp in parents):
+                    continue  # its single-attribute group already explains it
+                concentrated.add((lab, col))
+                group_findings.append(Finding(
+                    f"'{col}' shifted within {lab}: PSI {v:.3f} ({fmt_p(qv).replace('p', 'q', 1)}) against "
+                    f"{rest:.3f} in the other rows - the shift is concentrated in this group.",
+                    severity=st, subject=lab, value=v))
+            for col, labs in diffuse.items():
+                group_findings.append(Finding(
+                    f"'{col}' also shifted within {len(labs)} group(s) ({', '.join(labs[:4])}"
+                    f"{', ...' if len(labs) > 4 else ''}) about as much as in the other rows.",
+                    severity="info", subject=col))
+            for gname, groups in per_group.items():
+                summary_groups[gname]["features"] = groups
+            group_findings.sort(key=finding_order)
+            findings.extend(group_findings)
+
+        # ------------------------------------------------------------ target
+        if ds.target and cmp.target and ds.target in cmp.frame.columns:
+            target_summary, tf = self._target_shift(ds, cmp, uc)
+            status = worse(status, target_summary["status"])
+            findings.extend(tf)
+
+        # ------------------------------------------------------------ domain classifier
+        domain = {"used": False}
+        if t["domain_classifier"] and feats and min(n_r, n_c) >= 20:
+            domain = self._domain(ds, cmp, feats, types, ctx)
+            status = worse(status, domain["status"])
+            if domain["status"] != "pass":
+                findings.append(Finding(
+                    f"A classifier tells the two tables apart with AUC {domain['auc']:.3f} (95% CI "
+                    f"{domain['auc_low']:.3f}-{domain['auc_high']:.3f}); 0.5 would mean no detectable shift.",
+                    severity=domain["status"], value=domain["auc"]))
+        if not any(f.severity in ("warn", "fail") for f in findings):
+            findings.insert(0, Finding(
+                f"No feature, group or target shift reaches PSI {t['psi_warn']} with q < {t['alpha']}"
+                + (f"; the domain classifier's AUC is {domain['auc']:.3f}." if domain.get("used") else "."),
+                severity="info"))
+        if skipped:
+            findings.append(Finding(f"Text column(s) {', '.join(skipped)} were not compared.", severity="info"))
+
+        # ------------------------------------------------------------ presentation
+        ranked = sorted(feats, key=lambda c: -feat[c]["psi"])
+        charts = [Chart(
+            title="Population stability index per feature" + (
+                f" (largest {MAX_BARS} of {len(ranked)})" if len(ranked) > MAX_BARS else ""),
+            bars=[Bar(c, feat[c]["psi"], flag=feat[c]["status"] != "pass") for c in ranked[:MAX_BARS]],
+            x_label="PSI (0.1 moderate, 0.25 large)", reference=float(t["psi_warn"]), reference_label="warn")]
+        if ds.sensitive:
+            for gname, entry in summary_groups.items():
+                if " & " in gname:
+                    continue
+                bars = []
+                for lab, g in entry["groups"].items():
+                    bars.append(Bar(f"{lab} (reference)", g["reference_share"]))
+                    bars.append(Bar(f"{lab} (comparison)", g["comparison_share"], flag=entry["status"] != "pass"))
+                charts.append(Chart(title=f"Share of each {gname} group in both tables", bars=bars[:MAX_BARS],
+                                    x_label="share of rows"))
+        tables = [Table("Shift per feature", ["feature", "type", "PSI", "test", "statistic", "q-value", "status"],
+                        [[c, feat[c]["type"], feat[c]["psi"], feat[c]["test"], feat[c]["statistic"],
+                          feat[c]["q_value"], feat[c]["status"]] for c in ranked])]
+        if group_rows:
+            tables.append(Table("Group shares in both tables", ["grouping", "group", "reference rows",
+                                                                "reference share", "comparison rows",
+                                                                "comparison share"], group_rows[:MAX_TABLE_ROWS]))
+        if pair_rows:
+            pair_rows.sort(key=lambda r: -r[3])
+            title = "Shift of each feature within each group"
+            if len(pair_rows) > MAX_TABLE_ROWS:
+                title += f" (largest {MAX_TABLE_ROWS} of {len(pair_rows)}; all in the JSON summary)"
+            tables.append(Table(title, ["grouping", "group", "feature", "PSI in group", "q-value",
+                                        "PSI in other rows", "status"], pair_rows[:MAX_TABLE_ROWS]))
+        summary = {
+            "reference_rows": n_r, "comparison_rows": n_c,
+            "features": feat,
+            "n_shifted_features": int(sum(1 for c in feats if feat[c]["status"] != "pass"
+                                          and feat[c]["counts_for_status"])),
+            "max_psi": max((feat[c]["psi"] for c in feats), default=None),
+            "groupings": summary_groups, "target": target_summary, "domain_classifier": domain,
+            "skipped_text_columns": skipped,
+        }
+        expl = self.explanation
+        if max(n_r, n_c) > t["ks_max_rows"]:
+            expl += (f" Kolmogorov-Smirnov tests use a random sample of at most {int(t['ks_max_rows']):,} values "
+                     "per table; PSI and chi-square use all rows.")
+        if domain.get("used"):
+            expl += (f" The domain classifier is cross-validated on {domain['rows_per_table']:,} random rows of "
+                     "each table.")
+        return self.result(status=status, summary=summary, findings=findings, charts=charts, tables=tables,
+                           explanation=expl)
+
+    # ------------------------------------------------------------------ helpers
+    def _status(self, value: float, q: float | None) -> str:
+        if q is None or not np.isfinite(q) or q >= self.thresholds["alpha"]:
+            return "pass"
+        return self.status_for(value, "psi_warn", "psi_fail")
+
+    @staticmethod
+    def _feature_message(e: dict) -> str:
+        msg = f"'{e['feature']}' shifted: PSI {e['psi']:.3f}"
+        if e["test"] == "Kolmogorov-Smirnov" and e["statistic"] is not None:
+            msg += (f", KS statistic {e['statistic']:.3f} ({fmt_p(e['q_value']).replace('p', 'q', 1)}); median "
+                    f"{e['reference_median']:.4g} -> {e['comparison_median']:.4g}")
+        else:
+            msg += f" (chi-square {fmt_p(e['q_value']).replace('p', 'q', 1)})"
+        return msg + "."
+
+    @staticmethod
+    def _cells(uc: dict, cols) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        gr = np.zeros(len(uc[cols[0]][0]), dtype=np.int64)
+        gc = np.zeros(len(uc[cols[0]][1]), dtype=np.int64)
+        shape = []
+        for c in cols:
+            r, cc, labels = uc[c]
+            gr = gr * len(labels) + r
+            gc = gc * len(labels) + cc
+            shape.append(len(labels))
+        present, inv = np.unique(np.concatenate([gr, gc]), return_inverse=True)
+        idx = np.unravel_index(present, shape)
+        labels = [" & ".join(f"{c}={uc[c][2][idx[j][i]]}" for j, c in enumerate(cols)) for i in range(len(present))]
+        return inv[: len(gr)], inv[len(gr):], labels
+
+    @staticmethod
+    def _largest_share_change(groups: dict) -> str:
+        lab, g = max(groups.items(), key=lambda kv: abs(kv[1]["comparison_share"] - kv[1]["reference_share"]))
+        return (f"largest change: {lab} from {g['reference_share']:.1%} to {g['comparison_share']:.1%} of the rows")
+
+    def _target_shift(self, ds: Dataset, cmp: Dataset, uc: dict) -> tuple[dict, list[Finding]]:
+        t = self.thresholds
+        yr, yc = ds.frame[ds.target], cmp.frame[cmp.target]
+        numeric = ds.column_types.get(ds.target) == "numeric" and yr.nunique() > 20
+        findings = []
+        if numeric:
+            vr, vc = _numeric_values(yr, "numeric"), _numeric_values(yc, "numeric")
+            rc, cc, k, _ = bin_codes(vr, vc, int(t["n_bins"]))
+            p = float(stats.ks_2samp(vr[np.isfinite(vr)], vc[np.isfinite(vc)]).pvalue)
+            out = {"task": "regression", "psi": psi(np.bincount(rc, minlength=k), np.bincount(cc, minlength=k)),
+                   "p_value": p, "reference_mean": float(np.nanmean(vr)), "comparison_mean": float(np.nanmean(vc))}
+            out["status"] = self._status(out["psi"], p)
+            if out["status"] != "pass":
+                findings.append(Finding(
+                    f"The target '{ds.target}' shifted: PSI {out['psi']:.3f}, mean {out['reference_mean']:.4g} -> "
+                    f"{out['comparison_mean']:.4g} (KS {fmt_p(p)}).", severity=out["status"], subject=ds.target,
+                    value=out["psi"]))
+            return out, findings
+        r_codes, r_uni = pd.factorize(yr, sort=True)
+        c_codes, c_uni = pd.factorize(yc, sort=True)
+        r_lab, c_lab = [str(u) for u in np.asarray(r_uni, dtype=object)], [str(u) for u in np.asarray(c_uni, dtype=object)]
+        classes = sorted(set(r_lab) | set(c_lab))
+        pos = {c: i for i, c in enumerate(classes)}
+        k = len(classes)
+        rcode = np.array([pos[v] for v in r_lab], dtype=np.int64)[np.asarray(r_codes)]
+        ccode = np.array([pos[v] for v in c_lab], dtype=np.int64)[np.asarray(c_codes)]
+        rcnt, ccnt = np.bincount(rcode, minlength=k), np.bincount(ccode, minlength=k)
+        out = {"task": "classification", "classes": classes,
+               "reference_shares": dict(zip(classes, (rcnt / rcnt.sum()).tolist(), strict=True)),
+               "comparison_shares": dict(zip(classes, (ccnt / max(ccnt.sum(), 1)).tolist(), strict=True)),
+               "psi": psi(rcnt, ccnt), "p_value": chi2_homogeneity(rcnt, ccnt)}
+        out["status"] = self._status(out["psi"], out["p_value"])
+        if out["status"] != "pass":
+            changes = ", ".join(f"{c}: {out['reference_shares'][c]:.1%} -> {out['comparison_shares'][c]:.1%}"
+                                for c in classes[:5])
+            findings.append(Finding(
+                f"The class shares of the target '{ds.target}' shifted (PSI {out['psi']:.3f}, chi-square "
+                f"{fmt_p(out['p_value'])}): {changes}.", severity=out["status"], subject=ds.target, value=out["psi"]))
+        # per single-attribute group
+        per_group = {}
+        pairs = []
+        for col in ds.sensitive:
+            gr, gc, labels = uc[col]
+            m = len(labels)
+            tr = np.bincount(gr * k + rcode, minlength=m * k).reshape(m, k)
+            tc = np.bincount(gc * k + ccode, minlength=m * k).reshape(m, k)
+            for i in range(m):
+                if tr[i].sum() < t["min_group_size"] or tc[i].sum() < t["min_group_size"]:
+                    continue
+                pairs.append((f"{col}={labels[i]}", psi(tr[i], tc[i]), chi2_homogeneity(tr[i], tc[i]), tr[i], tc[i]))
+        q = benjamini_hochberg([p[2] for p in pairs])
+        for (lab, v, p, rc, cc), qv in zip(pairs, q, strict=True):
+            st = self._status(v, qv)
+            per_group[lab] = {"psi": v, "p_value": p, "q_value": float(qv), "status": st,
+                              "reference_shares": dict(zip(classes, (rc / rc.sum()).tolist(), strict=True)),
+                              "comparison_shares": dict(zip(classes, (cc / cc.sum()).tolist(), strict=True))}
+            out["status"] = worse(out["status"], st)
+            if st != "pass":
+                findings.append(Finding(
+                    f"Within {lab} the class shares of '{ds.target}' shifted (PSI {v:.3f}, "
+                    f"{fmt_p(qv).replace('p', 'q', 1)}).", severity=st, subject=lab, value=v))
+        out["groups"] = per_group
+        return out, findings
+
+    def _domain(self, ds: Dataset, cmp: Dataset, feats, types, ctx: AuditContext) -> dict:
+        t = self.thresholds
+        rng = np.random.default_rng(ctx.random_state + 1)
+        m = int(min(t["domain_max_rows"], len(ds), len(cmp)))
+        ir = capped_sample(np.arange(len(ds)), m, rng)
+        ic = capped_sample(np.arange(len(cmp)), m, rng)
+        fr = ds.frame.iloc[ir]
+        fc = cmp.frame.iloc[ic]
+        enc = FeatureEncoder().fit(pd.concat([fr[feats], fc[feats]], ignore_index=True),
+                                   {c: types[c] for c in feats}, feats)
+        er, ec = enc.transform(fr), enc.transform(fc)
+        X = np.vstack([er.X, ec.X])
+        y = np.r_[np.zeros(len(ir), dtype=np.int64), np.ones(len(ic), dtype=np.int64)]
+        proba, _ = cross_val_proba(X, y, 2, categorical=er.categorical, n_folds=int(t["n_folds"]), max_train_rows=None,
+                                   random_state=ctx.random_state)
+        auc, lo, hi = auc_and_interval(y, proba, 2)
+        return {"used": True, "auc": auc, "auc_low": lo, "auc_high": hi, "rows_per_table": m,
+                "n_folds": int(t["n_folds"]), "status": self.status_for(auc, "domain_auc_warn", "domain_auc_fail")}
+
+
+def _nanmedian(v: np.ndarray) -> float | None:
+    ok = np.isfinite(v)
+    return float(np.median(v[ok])) if ok.any() else None
+
+
+__all__ = ["ShiftCheck", "bin_codes", "chi2_homogeneity", "level_codes", "psi"]
