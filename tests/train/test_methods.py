@@ -201,6 +201,16 @@ def test_spectral_decoupling_shrinks_the_logits(problem):
     assert abs(np.median(z[y == 1]) - 1.0) < 0.5 and abs(np.median(z[y == 0]) + 1.0) < 0.5
 
 
+def test_spectral_decoupling_warmup_trains_plain_cross_entropy_first(problem):
+    (X, y, _, _), _, _ = problem
+    kw = {**FAST, "max_epochs": 2}
+    erm = ERMClassifier(**{**kw, "weight_decay": 0.0}).fit(X, y)
+    warm = SpectralDecouplingClassifier(**kw, sd_lambda=5.0, warmup_epochs=2).fit(X, y)
+    np.testing.assert_allclose(warm.predict_proba(X), erm.predict_proba(X), rtol=1e-5, atol=1e-6)
+    penalised = SpectralDecouplingClassifier(**kw, sd_lambda=5.0, warmup_epochs=1).fit(X, y)
+    assert not np.allclose(penalised.predict_proba(X), erm.predict_proba(X))
+
+
 # ----------------------------------------------------------------- adversarial methods
 def test_gradient_reversal_flips_the_sign():
     x = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)

@@ -45,15 +45,19 @@ class SpectralDecouplingClassifier(RobustClassifier):
     ``classes_``). For a binary model ``y_hat`` is the logit difference, as in
     the paper's single-output form.
 
+    As in the authors' Coloured MNIST code, the penalty can start after
+    ``warmup_epochs`` epochs of plain cross-entropy.
+
     Parameters
     ----------
     sd_lambda : float or sequence of float, default=0.1
     sd_gamma : float or sequence of float, default=0.0
+    warmup_epochs : int, default=0
     weight_decay : float, default=0.0
     """
 
     group_requirement = "none"
-    _method_params = {"sd_lambda": 0.1, "sd_gamma": 0.0, "weight_decay": 0.0}
+    _method_params = {"sd_lambda": 0.1, "sd_gamma": 0.0, "warmup_epochs": 0, "weight_decay": 0.0}
 
     def _start(self, train, model):
         k = len(self.classes_)
@@ -61,11 +65,18 @@ class SpectralDecouplingClassifier(RobustClassifier):
         self._gam = _per_class(self.sd_gamma, k, "sd_gamma")
         if (self._lam < 0).any():
             raise UnskewInputError("sd_lambda must be non-negative.")
+        self._epoch = 0
+
+    def _end_epoch(self, train, model, epoch):
+        self._epoch = epoch + 1
+        return {}
 
     def _loss(self, model, batch: Batch):
         torch = _torch()
         logits = model(batch.x)
         ce = torch.nn.functional.cross_entropy(logits, batch.y, reduction="none")
+        if self._epoch < int(self.warmup_epochs):
+            return (ce * batch.w).mean()
         pen = spectral_decoupling_penalty(logits, batch.y, self._lam, self._gam)
         return ((ce + pen) * batch.w).mean()
 
