@@ -216,3 +216,52 @@ def test_label_quality_on_a_million_rows_is_fast():
     assert res.status in ("pass", "warn", "fail")
     assert res.summary["probabilities"]["train_rows_per_fold"] == [50_000] * 3
     assert elapsed < 20, elapsed
+
+
+def test_unpredictable_target_caps_the_status_at_warn():
+    rng = np.random.default_rng(9)
+    df = pd.DataFrame({"x0": rng.normal(size=1500), "x1": rng.normal(size=1500),
+                       "sex": rng.choice(["f", "m"], 1500), "y": rng.integers(2, size=1500)})
+    res = _lq(df, sensitive=["sex"])
+    assert res.summary["issue_rate"] > 0.25  # would fail on the rate alone
+    assert res.status == "warn"
+    assert any("barely better than chance" in f.message for f in res.findings)
+
+
+def test_feature_encoder_types_and_unseen_levels():
+    from unskew.audit._features import FeatureEncoder
+
+    rng = np.random.default_rng(0)
+    n = 600
+    df = pd.DataFrame({
+        "num": np.r_[rng.normal(size=n - 2), np.inf, np.nan],
+        "flag": rng.random(n) < 0.3,
+        "city": [f"c{i}" for i in rng.integers(0, 400, n)],
+        "job": rng.choice(["a", "b", "c", None], n, p=[0.5, 0.3, 0.1, 0.1]),
+        "note": ["w " * int(k) for k in rng.integers(1, 9, n)],
+        "when": pd.Timestamp("1970-01-11") + pd.to_timedelta(rng.integers(0, 100, n), unit="D"),
+    })
+    types = {"num": "numeric", "flag": "boolean", "city": "categorical", "job": "categorical", "note": "text",
+             "when": "datetime"}
+    enc = FeatureEncoder().fit(df, types)
+    e = enc.transform(df)
+    assert e.names == ["num", "flag", "city", "job", "note_length", "note_words", "when"]
+    assert e.sources == ["num", "flag", "city", "job", "note", "note", "when"]
+    assert e.categorical.tolist() == [False, True, False, True, False, False, False]
+    assert np.isnan(e.X[-2:, 0]).all()  # infinity and NaN are missing
+    assert e.X[:, 1].max() == 1 and np.isnan(e.X[:, 3]).sum() == (df["job"].isna()).sum()
+    job = df["job"].value_counts().index.tolist()  # codes follow frequency order
+    assert all(e.X[i, 3] == job.index(v) for i, v in enumerate(df["job"]) if isinstance(v, str))
+    share = df["city"].value_counts(normalize=True)
+    np.testing.assert_allclose(e.X[:, 2], df["city"].map(share).to_numpy(), rtol=1e-6)  # frequency-encoded
+    np.testing.assert_allclose(e.X[:, 4], df["note"].str.len())
+    assert e.X[:, 6].min() >= 10 and e.X[:, 6].max() < 110  # days since 1970
+    assert any("more than 250" in note for note in e.notes)
+    d = e.numeric()
+    assert np.isfinite(d).all() and d.dtype == np.float32
+    # unseen levels become missing (or share 0 for frequency-encoded columns)
+    new = df.head(2).assign(job=["zzz", "a"], city=["nowhere", "c1"])
+    e2 = enc.transform(new)
+    assert np.isnan(e2.X[0, 3]) and e2.X[0, 2] == 0
+    with pytest.raises(UnskewInputError, match="missing from the table"):
+        enc.transform(df.drop(columns="job"))

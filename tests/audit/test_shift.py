@@ -182,3 +182,11 @@ def test_four_model_checks_on_a_million_rows_are_fast():
     elapsed = time.perf_counter() - t0
     assert all(r.status in ("pass", "warn", "fail") for r in results)
     assert elapsed < 30, {r.name: round(r.elapsed_s, 1) for r in results}
+
+
+def test_identical_rows_in_both_tables_are_noted():
+    ref, _ = _halves(1200, seed=7)
+    res = _shift(ref, ref.sample(frac=1.0, random_state=0).reset_index(drop=True))
+    assert res.status == "pass"
+    assert res.summary["domain_classifier"]["auc"] < 0.45
+    assert any("share many identical rows" in f.message for f in res.findings)

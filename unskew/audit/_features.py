@@ -233,7 +233,7 @@ class FeatureEncoder:
                 sources.append(spec.column)
                 cat.extend([False, False])
             elif spec.kind == "codes":
-                codes = pd.Categorical(s, categories=spec.levels).codes.astype(np.float32)
+                codes = pd.Index(spec.levels).get_indexer(s).astype(np.float32)
                 codes[codes < 0] = np.nan
                 shares[len(cols)] = np.asarray(spec.shares, dtype=np.float32)
                 cols.append(codes)

@@ -199,7 +199,9 @@ class LabelQualityCheck(Check):
     1 (``q < alpha``) and reaches ``ratio_warn`` / ``ratio_fail`` raises it to
     warn / fail (possible labelling bias). A flagged row is a row the model disagrees with
     confidently: a real labelling mistake, an ambiguous case, or a group the
-    model fits poorly. Review a sample before relabelling.
+    model fits poorly. Review a sample before relabelling. When the model's
+    out-of-sample balanced accuracy is less than ``min_lift`` above chance,
+    the flags are unreliable and the status is warn whatever the rates.
 
     ``scores`` is a DataFrame aligned with the rows: ``label_quality``
     (self-confidence), ``is_label_issue``, ``given_label`` and
@@ -218,6 +220,7 @@ class LabelQualityCheck(Check):
     max_train_rows : 50000
     use_scores : True
     include_sensitive : False
+    min_lift : 0.05
     """
 
     name = "label_quality"
@@ -240,6 +243,7 @@ class LabelQualityCheck(Check):
         "max_train_rows": 50_000,
         "use_scores": True,
         "include_sensitive": False,
+        "min_lift": 0.05,
     }
 
     def run(self, ds: Dataset, ctx: AuditContext):
@@ -260,10 +264,22 @@ class LabelQualityCheck(Check):
         status = self.status_for(rate, "issue_rate_warn", "issue_rate_fail")
         cls_names = [str(c) for c in classes]
         findings: list[Finding] = []
+        info = probs["info"]
+        bal = info.get("balanced_accuracy")
+        chance = 1.0 / len(classes)
+        weak = bal is not None and bal < chance + t["min_lift"]
+        if weak:
+            status = "warn"  # the flags say more about the model than about the labels
         findings.append(Finding(
             f"{n_issues:,} of {n:,} rows ({rate:.1%}) have a label the model confidently disagrees with "
             f"(suspected label errors).", severity=status if status != "pass" else "info",
             subject=ds.target, value=rate))
+        if weak:
+            findings.append(Finding(
+                f"The model predicts '{ds.target}' barely better than chance (balanced accuracy {bal:.3f}, "
+                f"chance {chance:.3f}): the features carry little information about the target, so the "
+                f"suspected errors are unreliable and the status is capped at warn.", severity="warn",
+                subject=ds.target, value=bal))
 
         summary: dict = {
             "task": "classification",
@@ -312,7 +328,6 @@ class LabelQualityCheck(Check):
                 title += f" ({MAX_TABLE_ROWS} of {len(rows)} rows shown; all in the JSON summary)"
             tables.append(Table(title, GROUP_RATE_COLUMNS + ADJUSTED_COLUMNS, rows[:MAX_TABLE_ROWS]))
 
-        info = probs["info"]
         if info["source"] == "cross-validation":
             findings.append(Finding(
                 f"Out-of-sample accuracy of the {info['n_folds']}-fold model: {info['accuracy']:.3f} "
@@ -328,6 +343,8 @@ class LabelQualityCheck(Check):
             tables.append(sample_table(
                 f"Suspected label errors, lowest label quality first ({min(20, n_issues)} of {n_issues:,})",
                 frame))
+        if weak and status == "fail":
+            status = "warn"
         scores = pd.DataFrame({
             "label_quality": quality,
             "is_label_issue": is_issue,
@@ -349,8 +366,10 @@ class LabelQualityCheck(Check):
                 P = np.empty((len(s), 2))
                 P[:, pos], P[:, 1 - pos] = s, 1 - s
                 pred = P.argmax(axis=1)
+                recalls = [float((pred[labels == c] == c).mean()) for c in (0, 1) if (labels == c).any()]
                 return {"labels": labels, "classes": classes, "pred_probs": P, "info": {
-                    "source": f"scores column '{ds.scores}'", "accuracy": float((pred == labels).mean())}}
+                    "source": f"scores column '{ds.scores}'", "accuracy": float((pred == labels).mean()),
+                    "balanced_accuracy": float(np.mean(recalls))}}
             note = (f"The scores column '{ds.scores}' is not a probability in [0, 1] everywhere; "
                     "cross-validated probabilities were used instead.")
         oos = out_of_sample_probs(ds, ctx, n_folds=int(t["n_folds"]), max_train_rows=t["max_train_rows"],

@@ -410,6 +410,11 @@ class ShiftCheck(Check):
                     f"A classifier tells the two tables apart with AUC {domain['auc']:.3f} (95% CI "
                     f"{domain['auc_low']:.3f}-{domain['auc_high']:.3f}); 0.5 would mean no detectable shift.",
                     severity=domain["status"], value=domain["auc"]))
+            elif domain["auc_high"] < 0.45:
+                findings.append(Finding(
+                    f"The domain classifier scores below chance (AUC {domain['auc']:.3f}): the two tables "
+                    f"probably share many identical rows (see the duplicates check).", severity="info",
+                    value=domain["auc"]))
         if not any(f.severity in ("warn", "fail") for f in findings):
             findings.insert(0, Finding(
                 f"No feature, group or target shift reaches PSI {t['psi_warn']} with q < {t['alpha']}"
