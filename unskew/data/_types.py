@@ -72,10 +72,12 @@ def check_mixed_types(s: pd.Series, name: str, source: str = "") -> None:
     nonnull = s.dropna()
     if len(nonnull) < 10:
         return
-    as_num = pd.to_numeric(nonnull.astype(str).str.strip(), errors="coerce")
-    frac = float(as_num.notna().mean())
+    # Parse each distinct value once (categorical columns have few), weighted by its count.
+    counts = nonnull.astype(str).str.strip().value_counts(sort=False)
+    is_num = pd.to_numeric(pd.Series(counts.index, dtype=object), errors="coerce").notna().to_numpy()
+    frac = float(counts.to_numpy()[is_num].sum() / len(nonnull))
     if 0.9 <= frac < 1.0:
-        bad = nonnull[as_num.isna()].astype(str).value_counts().head(5)
+        bad = counts[~is_num].sort_values(ascending=False, kind="stable").head(5)
         examples = ", ".join(f"{v!r} ({c} row{'' if c == 1 else 's'})" for v, c in bad.items())
         where = f" in {source}" if source else ""
         raise UnskewInputError(
