@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -22,9 +23,14 @@ def _load(data: str, target, sensitive, data_home, ignore):
     name = data.lower()
     roles = DEFAULT_ROLES[name]
     frame = load(name, data_home=data_home) if name != "german" else load(name)
+    from ..data import Dataset
+
     drop = [c for c in [roles.get("split"), *roles.get("ignore", [])] if c and c in frame.columns]
     ignore = list(dict.fromkeys([*(ignore or []), *drop])) or None
-    return frame, target or roles["target"], sensitive or ",".join(roles["sensitive"]), ignore
+    target, sensitive = target or roles["target"], sensitive or ",".join(roles["sensitive"])
+    ds = Dataset.from_data(frame, target=target, sensitive=split_list(sensitive), ignore=ignore)
+    ds.source = f"unskew.datasets.load({name!r})"
+    return ds, target, sensitive, None
 
 
 def _print_methods() -> None:
@@ -117,27 +123,35 @@ def print_leaderboard(res) -> None:
     console.print(f"{res.report.dataset.get('source', '')}: {res.report.dataset.get('n_rows')} rows, model "
                   f"{p['model']}, {len(p['seeds'])} seed(s); rule: {escape(res.selection.describe())}",
                   highlight=False)
-    table = Table(show_header=True, header_style="bold")
-    short = {"demographic_parity_difference": "DP gap", "equal_opportunity_difference": "EO gap",
-             "equalized_odds_difference": "EOdds gap"}[gap]
-    table.add_column("#", justify="right")
-    table.add_column("method", no_wrap=True)
-    for c in ("accuracy", "worst grp", short, "time s", "data Δ", "decis. Δ", "meets"):
-        table.add_column(c, justify="right")
+    table = Table(show_header=True, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
+    short = {"demographic_parity_difference": "DP", "equal_opportunity_difference": "EO",
+             "equalized_odds_difference": "EOdds"}[gap]
+    table.caption = (f"acc: accuracy; worst: worst-group accuracy; {short}: {gap.replace('_', ' ')}; "
+                     "second line: 95% interval; Δdata / Δdec: share of training data / test decisions changed")
+    table.add_column("#", justify="right", min_width=2)
+    table.add_column("method", overflow="fold", min_width=14, max_width=22)
+    for c in ("acc", "worst", short):
+        table.add_column(c, justify="right", min_width=7, no_wrap=True)
+    has_cons = bool(res.selection.constraints)
+    for c in ("time s", "Δdata", "Δdec", *(["meets"] if has_cons else [])):
+        table.add_column(c, justify="right", no_wrap=True)
+
+    def two(v):
+        return f"{v:.2f}".replace("0.", ".", 1) if 0 <= v < 1 else f"{v:.2f}"
 
     def ci(r, m):
-        return f"{r[m]:.3f}\n[dim]{r[m + '_low']:.2f}-{r[m + '_high']:.2f}[/]"
+        return f"{r[m]:.3f}\n[dim]{two(r[m + '_low'])}-{two(r[m + '_high'])}[/]"
 
     for _, r in board.iterrows():
         if r["status"] != "ok":
-            table.add_row("-", f"{r['method']}\n[dim]{r['status']}[/]", "", "", "", "", "", "", "")
+            table.add_row("-", f"{r['method']}\n[dim]{r['status']}[/]", *[""] * (6 + has_cons))
             continue
         style = "bold green" if r["method"] == res.recommendation["method"] else ""
         name = f"[{style}]{r['method']}[/]" if style else r["method"]
         name += f"\n[dim]{r['family']}[/]" if r["family"] != "unskew" else ""
         table.add_row(str(r["rank"]), name, ci(r, "accuracy"), ci(r, "worst_group_accuracy"),
                       ci(r, gap), f"{r['time_s']:.1f}", f"{r['data_changed']:.1%}", f"{r['decisions_changed']:.1%}",
-                      "yes" if r["meets_constraints"] else "no")
+                      *(["yes" if r["meets_constraints"] else "no"] if has_cons else []))
     console.print(table)
     for _, r in board[board["status"] != "ok"].iterrows():
         console.print(f"[dim]{r['method']} {r['status']}: {escape(str(r['note']))}[/]", highlight=False)

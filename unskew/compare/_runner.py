@@ -201,6 +201,27 @@ def _quiet():
         root.setLevel(level)
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced(active: bool):
+    """Send file descriptor 2 to /dev/null (TensorFlow's C++ start-up lines bypass Python's logging)."""
+    if not active:
+        yield
+        return
+    import sys
+
+    with contextlib.suppress(Exception):
+        sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _task(method: Method, fold: Fold, single_thread: bool):
     fold = dataclasses.replace(fold, single_thread=single_thread)
     limit = contextlib.nullcontext()
@@ -208,16 +229,17 @@ def _task(method: Method, fold: Fold, single_thread: bool):
         from threadpoolctl import threadpool_limits
 
         limit = threadpool_limits(1)
-    if any(m.startswith("tensorflow") or "inprocessing" in m for m in method.requires):
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
-    with _quiet():
+    uses_tf = any(m.split(".")[0] in ("tensorflow", "aif360") for m in method.requires)
+    if uses_tf:  # AIF360 imports TensorFlow, whose start-up lines would clutter the output
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _quiet(), _native_stderr_silenced(uses_tf):
         for mod in method.requires:  # one-time import costs are not the method's
             with contextlib.suppress(Exception):
                 importlib.import_module(mod)
     t0 = time.perf_counter()
     model = None
     try:
-        with limit, _quiet():
+        with limit, _quiet(), _native_stderr_silenced(uses_tf):
             if method.name == "baseline":
                 model = fold.fresh_model().fit(fold.X, fold.y)
                 out = Outcome(np.asarray(model.predict(fold.X_test)).astype(np.int8))
@@ -613,6 +635,10 @@ def _report(ds, board, runs, rec, selection, est, seeds, folds, skipped, params,
                     y_low=r["accuracy_low"], y_high=r["accuracy_high"], flag=r["method"] == best,
                     series="peer" if r["family"] != "unskew" else ("pareto" if r["pareto"] else "unskew"))
               for _, r in ok.iterrows()]
+    # the renderer labels points in order while labels do not collide: the recommended method,
+    # the baseline and the Pareto front first
+    prio = {r["method"]: (r["method"] != best, r["method"] != "baseline", not r["pareto"]) for _, r in ok.iterrows()}
+    points.sort(key=lambda p: prio[p.label])
     bound = next((b for m, op, b in selection.constraints if m == gap), None)
     charts = [
         Chart(title=f"Accuracy against {METRICS[gap][1]} (Pareto front: no other method is both more "
@@ -650,7 +676,8 @@ def _report(ds, board, runs, rec, selection, est, seeds, folds, skipped, params,
             f"the same held-out test rows ({len(folds[0].y_test)} per seed, stratified by group and label). "
             f"Numbers are means over seeds; intervals are {int(params['confidence'] * 100)}% percentile "
             f"intervals of a bootstrap of the test rows averaged over seeds. Gaps are the largest differences "
-            f"between groups with at least {params['min_group_size']} test rows. 'Data changed' is the share of "
+            f"between groups with at least {params['min_group_size']} test rows; as maxima of noisy "
+            f"differences their intervals lean upward (a gap near 0 is estimated with an upward bias). 'Data changed' is the share of "
             f"the training distribution moved (rows removed, duplicated, synthesised or reweighted; 1 when "
             f"every row's features are transformed); 'decisions changed' is the share of test decisions that "
             f"differ from the baseline's. Post-processing times include fitting the baseline they adjust. "
