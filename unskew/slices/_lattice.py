@@ -274,7 +274,7 @@ def search_lattice(codes: np.ndarray, cards: np.ndarray, errors: np.ndarray, *, 
         k_prod = 2
         cost_counts = len(combos) * n * _NS_PER_ROW_COMBO
         cost_dense = len(prefixes) * n * (2 * m * k_prod / _FLOPS + (level + k_prod) * 1e-9)
-        if dense_ok and cost_dense < cost_counts:
+        if dense_ok and 2 * cost_dense < cost_counts:
             if dense is None:
                 dense = _Dense(codes, offsets, m, e)
             ss, se, sq = dense.evaluate(cand, prefix_inv.ravel(), len(prefixes), on_progress, label)
@@ -311,9 +311,10 @@ def _record(items, ss, se, sq, min_support, n, mean_err, alpha, pool, tested):
     pool.merge(items[good], ss[good], se[good], sq[good], sc[good])
 
 
-#: Rough costs on one core, used only to choose between the two evaluation paths.
+#: Rough costs on one core, used only to choose between the two evaluation paths
+#: (the dense path is taken when predicted to be at least twice as fast).
 _NS_PER_ROW_COMBO = 12e-9
-_FLOPS = 2.5e10
+_FLOPS = 2e10
 
 
 class _Dense:
@@ -335,6 +336,16 @@ class _Dense:
         self.e = e.astype(np.float32)
 
     def evaluate(self, cand, prefix_inv, n_prefix, on_progress, label):
+        # The products are tall and thin (parents x rows x items); multi-threaded BLAS spends more
+        # time synchronising than computing on them, and the cost model assumes one core.
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+            return self._evaluate(cand, prefix_inv, n_prefix, on_progress, label)
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._evaluate(cand, prefix_inv, n_prefix, on_progress, label)
+
+    def _evaluate(self, cand, prefix_inv, n_prefix, on_progress, label):
         c, width = cand.shape
         ss, se = np.zeros(c), np.zeros(c)
         order = np.argsort(prefix_inv, kind="stable")
@@ -342,17 +353,25 @@ class _Dense:
         first[prefix_inv[order][::-1]] = order[::-1]  # one candidate per prefix, to read the prefix items
         prefix_items = cand[first, : width - 1]
         last = cand[:, -1]
-        batch = max(16, min(1024, int(64 * 2**20 // (8 * self.n))))
+        batch = 512  # parents per product: BLAS is efficient from a few hundred rows up
+        chunk = max(4096, int(32 * 2**20 // (4 * batch)))  # table rows per product (M chunk <= 32 MiB)
         bounds = np.searchsorted(prefix_inv[order], np.arange(0, n_prefix + batch, batch))
         for b, lo in enumerate(range(0, n_prefix, batch)):
             hi = min(lo + batch, n_prefix)
-            M = self.XT[prefix_items[lo:hi, 0]]
-            for t in range(1, width - 1):
-                M *= self.XT[prefix_items[lo:hi, t]]
+            cnt = np.zeros((hi - lo, self.X.shape[1]), dtype=np.float32)
+            err = np.zeros_like(cnt)
+            for r0 in range(0, self.n, chunk):
+                r1 = min(r0 + chunk, self.n)
+                M = self.XT[prefix_items[lo:hi, 0], r0:r1]
+                for t in range(1, width - 1):
+                    M *= self.XT[prefix_items[lo:hi, t], r0:r1]
+                X = self.X[r0:r1]
+                cnt += M @ X
+                err += (M * self.e[r0:r1]) @ X
             rows = order[bounds[b]:bounds[b + 1]]
             col, it = prefix_inv[rows] - lo, last[rows]
-            ss[rows] = (M @ self.X)[col, it]
-            se[rows] = ((M * self.e) @ self.X)[col, it]
+            ss[rows] = cnt[col, it]
+            se[rows] = err[col, it]
             if on_progress:
                 on_progress(label, hi, n_prefix)
         ss, se = np.rint(ss), np.rint(se)
