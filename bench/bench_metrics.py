@@ -164,10 +164,23 @@ def write_parquet(path: Path, n: int, chunk: int = 2_000_000) -> float:
     return time.perf_counter() - t
 
 
+def _vm_hwm_mb() -> float:
+    """Peak resident memory of this process image (VmHWM; unlike ru_maxrss it is not
+    inherited from the parent across fork/exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def stream_worker(path: str, batch_size: int, score_bins: int) -> None:
     """Run in a fresh process: stream the file, print JSON with timing and peak memory."""
     from unskew.metrics import GroupStats
 
+    baseline_mb = _vm_hwm_mb()  # interpreter + numpy/pandas/pyarrow/unskew imports
     t = time.perf_counter()
     st = GroupStats.from_parquet(path, target="y", predictions="pred", scores="score", sensitive="sex,race",
                                  batch_size=batch_size, score_bins=score_bins)
@@ -175,10 +188,11 @@ def stream_worker(path: str, batch_size: int, score_bins: int) -> None:
     gm = st.metrics(ci="wilson")
     fair = gm.fairness(ci=True)
     elapsed = time.perf_counter() - t
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = _vm_hwm_mb()
     print(json.dumps({
         "rows": st.n_rows, "groups": st.n_groups, "batch_size": batch_size, "score_bins": score_bins,
         "seconds_stats": t_stats, "seconds_total": elapsed, "peak_rss_mb": peak_mb,
+        "baseline_rss_mb": baseline_mb,
         "overall_auc": float(gm.overall["roc_auc"]), "dp_difference": float(fair.loc["demographic_parity_difference",
                                                                                      "value"]),
         "score_table_entries": int(len(st.sc_value)),
@@ -273,6 +287,7 @@ def main() -> None:
         print(f"{res['rows']:,} rows in batches of {res['batch_size']:,}: statistics {res['seconds_stats']:.1f} s, "
               f"with metrics + bootstrap gaps {res['seconds_total']:.1f} s "
               f"({res['rows'] / res['seconds_stats'] / 1e6:.1f} M rows/s); peak RSS {res['peak_rss_mb']:.0f} MB "
+              f"(after imports {res['baseline_rss_mb']:.0f} MB) "
               f"(file {res['file_gb']:.2f} GB; score histogram {res['score_bins']} bins)")
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2))

@@ -176,3 +176,13 @@ def test_group_metrics_from_stats_and_worst_group():
     assert worst["accuracy"] == m.labels[int(np.argmin(acc))]
     assert worst["false_positive_rate"] == m.labels[int(np.argmax(m.by_group["false_positive_rate"]))]
     assert "GroupStats(task='classification', groups=8" in repr(st)
+
+
+def test_calibration_bins_match_searchsorted_at_the_edges():
+    from unskew.metrics._groupstats import ece_bin_index
+
+    rng = np.random.default_rng(38)
+    for bins in (1, 3, 10, 15, 100):
+        e = np.linspace(0, 1, bins + 1)
+        s = np.concatenate([rng.random(5000), e, np.nextafter(e, 2), np.nextafter(e, -1), [-0.5, 1.5]])
+        np.testing.assert_array_equal(ece_bin_index(s, bins), np.searchsorted(e[1:-1], s))

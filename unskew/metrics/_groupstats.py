@@ -394,7 +394,7 @@ class GroupStats:
                                 scores=scores, weights=weights, task=task, **kwargs)
             task = st.task  # the first batch decides for the rest
             pending.append(st)
-            if len(pending) >= 16:
+            if len(pending) >= 4:
                 pending = [cls.concat(pending)]
             done += batch.num_rows
             if on_batch is not None:
@@ -713,7 +713,13 @@ def ece_bin_index(s: np.ndarray, bins: int) -> np.ndarray:
     """Calibration bin of each score: equal-width bins over [0, 1], edge values go to the
     lower bin (as in :func:`sklearn.calibration.calibration_curve`)."""
     edges = np.linspace(0.0, 1.0, bins + 1)
-    return np.searchsorted(edges[1:-1], s).astype(np.int64)
+    if bins == 1:
+        return np.zeros(len(s), np.int64)
+    # arithmetic guess, then corrected against the edges: same as searchsorted(edges[1:-1], s)
+    b = np.clip(np.ceil(np.clip(s, 0.0, 1.0) * bins).astype(np.int64) - 1, 0, bins - 1)
+    b -= (b > 0) & (s <= edges[b])
+    b += (b < bins - 1) & (s > edges[b + 1])
+    return b
 
 
 def _table_hist(g, value, ypos, w, G, bins):
