@@ -104,6 +104,10 @@ def compare_sliceline(f, X, errors, max_level, alpha, k=10):
           f"unskew best {mine[0] if len(mine) else float('nan'):.4f})")
 
 
+def _p(p: float) -> str:
+    return "<1e-300" if p < 1e-300 else f"{p:.2g}"
+
+
 def _overlap(finder, X, group, y=None):
     mem = finder.slice_membership(X, y)
     return [(s, float(group[mem[:, j]].mean()), float((group & mem[:, j]).sum() / group.sum()))
@@ -113,7 +117,7 @@ def _overlap(finder, X, group, y=None):
 def _print_overlap(rows, what):
     for s, prec, rec in rows:
         print(f"    {s.description}: {s.size:,} rows, error {s.error:.3f} ({s.error_ratio:.1f}x), "
-              f"p_adj {s.p_adjusted:.2g}{'' if s.significant else ' (n.s.)'}; "
+              f"p_adj {_p(s.p_adjusted)}{'' if s.significant else ' (n.s.)'}; "
               f"share that is {what} {prec:.2f}, share of {what} covered {rec:.2f}")
 
 
@@ -227,7 +231,7 @@ def main(argv=None):
                 print("    no slice scores above 0")
                 continue
             print(f"    top slice: {top.description} (size {top.size:,}, error {top.error:.3f}, "
-                  f"ratio {top.error_ratio:.2f}, p_adj {top.p_adjusted:.2g}); planted slice recovered exactly: {hit}")
+                  f"ratio {top.error_ratio:.2f}, p_adj {_p(top.p_adjusted)}); planted slice recovered exactly: {hit}")
             assert np.isclose(top.score, float(score(top.size, top.error * top.size, n, e.mean(), args.alpha)))
             if args.sliceline and name == "0/1 errors" and n <= args.sliceline_max_rows:
                 compare_sliceline(f, X, e, args.sliceline_level, args.alpha)
