@@ -9,6 +9,8 @@ Main entry points
 - :mod:`unskew.datasets` -- real datasets (Adult, COMPAS, German credit, CelebA) and
   synthetic generators with planted problems.
 - :mod:`unskew.report` -- typed results, JSON and HTML reports.
+- :mod:`unskew.slices` -- slice discovery: where a model's error is significantly
+  worse (conjunctions of column conditions, or clusters of embeddings).
 """
 
 from ._version import __version__
