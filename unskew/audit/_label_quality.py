@@ -294,6 +294,8 @@ class LabelQualityCheck(Check):
                 for k in range(len(classes))},
             "confident_joint": {"given_labels": cls_names, "true_labels": cls_names, "counts": cj.tolist()},
             "probabilities": probs["info"],
+            "subsampling": {"train_rows_per_fold": probs["info"].get("train_rows_per_fold"),
+                            "max_train_rows": probs["info"].get("max_train_rows"), "scored_rows": n},
         }
         tables = []
         charts = []

@@ -383,6 +383,8 @@ class ProxiesCheck(Check):
             "top_proxy": ({"feature": entries[0]["feature"], "attribute": entries[0]["attribute"],
                            "auc": entries[0]["auc"]} if entries else None),
             "rows_for_predictability": int(len(sample)),
+            "subsampling": {"single_feature_rows": int(len(sample)), "association_rows": n,
+                            "joint_rows": max((j.get("rows", 0) for j in joint.values()), default=0)},
             "skipped_text_columns": skipped,
         }
         expl = self.explanation

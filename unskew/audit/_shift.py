@@ -462,6 +462,9 @@ class ShiftCheck(Check):
             "max_psi": max((feat[c]["psi"] for c in feats), default=None),
             "groupings": summary_groups, "target": target_summary, "domain_classifier": domain,
             "skipped_text_columns": skipped,
+            "subsampling": {"ks_rows_per_table": int(min(max(n_r, n_c), t["ks_max_rows"])),
+                            "domain_rows_per_table": domain.get("rows_per_table"),
+                            "psi_and_chi_square_rows": [n_r, n_c]},
         }
         expl = self.explanation
         if max(n_r, n_c) > t["ks_max_rows"]:
