@@ -89,3 +89,12 @@ def test_polars_and_numpy_input():
     assert enc.features_ == ["x", "c"]
     enc2 = SliceEncoder(n_bins=2).fit(np.column_stack([np.arange(40.0), np.arange(40) % 2]))
     assert enc2.features_ == ["x0", "x1"]
+
+
+def test_datetime_bins_are_labelled_with_timestamps_and_unit_independent():
+    d = pd.Series(pd.date_range("2020-01-01", periods=400, freq="D"))
+    enc = SliceEncoder(n_bins=4)
+    codes = enc.fit_transform(pd.DataFrame({"day": d}))
+    assert enc.levels_[0][0].text.startswith("day <= 2020-")
+    assert np.bincount(codes[0]).tolist() == [100, 100, 100, 100]
+    assert (enc.transform(pd.DataFrame({"day": d.dt.as_unit("s")})) == codes).all()

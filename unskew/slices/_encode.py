@@ -29,14 +29,15 @@ class Level:
     """One condition on one feature.
 
     ``kind`` is ``"value"`` (``feature = value``), ``"bin"`` (``low < feature <= high``;
-    either bound may be ``None`` for an open end) or ``"missing"``/``"other"``.
+    either bound may be ``None`` for an open end; datetime bounds are ISO strings) or
+    ``"missing"``/``"other"``.
     """
 
     feature: str
     kind: str
     value: Any = None
-    low: float | None = None
-    high: float | None = None
+    low: float | str | None = None
+    high: float | str | None = None
 
     @property
     def text(self) -> str:
@@ -70,9 +71,11 @@ def _plain(v):
     return v
 
 
-def _fmt(x: float) -> str:
+def _fmt(x) -> str:
     if x is None:
         return ""
+    if isinstance(x, str):
+        return x
     if float(x).is_integer() and abs(x) < 1e15:
         return str(int(x))
     mag = math.floor(math.log10(abs(x))) if x != 0 else 0
@@ -193,7 +196,8 @@ class SliceEncoder:
         uniq = np.unique(finite) if few else None
         if few and len(uniq) <= self.n_bins:
             spec = {"kind": "values", "values": uniq}
-            levels = [Level(col, "value", _tidy_number(v)) for v in uniq]
+            tidy = _as_time if pd.api.types.is_datetime64_any_dtype(s) else _tidy_number
+            levels = [Level(col, "value", tidy(v)) for v in uniq]
             codes = np.searchsorted(uniq, np.where(miss, uniq[0], x))
         else:
             qs = np.quantile(finite, np.linspace(0, 1, self.n_bins + 1)[1:-1])
@@ -201,8 +205,9 @@ class SliceEncoder:
             # a top edge equal to the maximum would leave the last bin empty
             inner = inner[inner < np.max(finite)]
             spec = {"kind": "bins", "edges": inner}
+            tidy = _as_time if pd.api.types.is_datetime64_any_dtype(s) else _tidy_number
             bounds = [None, *inner.tolist(), None]
-            levels = [Level(col, "bin", None, _tidy_number(bounds[i]), _tidy_number(bounds[i + 1]))
+            levels = [Level(col, "bin", None, tidy(bounds[i]), tidy(bounds[i + 1]))
                       for i in range(len(inner) + 1)]
             codes = np.searchsorted(inner, np.where(miss, inner[0] if len(inner) else 0, x), side="left")
         codes = codes.astype(np.int32)
@@ -291,7 +296,7 @@ def _is_numeric(s: pd.Series) -> bool:
 
 def _numeric_values(s: pd.Series) -> np.ndarray:
     if pd.api.types.is_datetime64_any_dtype(s):
-        out = s.astype("int64").to_numpy(dtype=float)
+        out = s.dt.as_unit("ns").astype("int64").to_numpy(dtype=float)  # UTC nanoseconds
         out[s.isna().to_numpy()] = np.nan
         return out
     return pd.to_numeric(s).to_numpy(dtype=float, na_value=np.nan)
@@ -302,6 +307,13 @@ def _tidy_number(v):
         return None
     v = float(v)
     return int(v) if v.is_integer() and abs(v) < 2**53 else v
+
+
+def _as_time(v):
+    """A bin edge of a datetime column (UTC nanoseconds) as an ISO timestamp string."""
+    if v is None:
+        return None
+    return pd.Timestamp(int(round(float(v))), unit="ns").isoformat()
 
 
 def _tidy_value(v):
