@@ -189,3 +189,11 @@ def test_min_support_fraction_and_polars():
     assert f.min_support_ == 50
     assert all(s.size >= 50 for s in f.slices_)
     assert f.to_frame().columns[0] == "slice"
+
+
+def test_candidate_cap_is_reported():
+    X, rng = _table(2000, seed=11)
+    f = SliceFinder(max_candidates=5, alpha=0.999).fit(X, errors=(rng.random(2000) < 0.2).astype(float))
+    assert any(lv["truncated"] and lv["evaluated"] <= 5 for lv in f.levels_)
+    rep = f.report()
+    assert any("max_candidates" in x.message for x in rep["slices"].findings)
