@@ -792,7 +792,13 @@ def _reduce_entries(group, value, pos, neg, pos2, neg2, bins: int | None = None)
             present = np.flatnonzero(np.bincount(key, minlength=size))
             sums = [np.bincount(key, weights=a, minlength=size)[present] for a in (pos, neg, pos2, neg2)]
             return (present // bins).astype(np.int64), (present % bins).astype(np.float64), *sums
-    order = np.lexsort((value, group))
+    # Entries usually arrive as sorted runs (one per chunk and group): a stable sort of the
+    # values merges the runs in ~linear time, then a stable (radix) sort of the groups.
+    order = np.argsort(value, kind="stable")
+    g = group[order]
+    if group.size and int(group.max()) < 2**15:
+        g = g.astype(np.int16)
+    order = order[np.argsort(g, kind="stable")]
     return _reduce_sorted(group[order], value[order], pos[order], neg[order], pos2[order], neg2[order])
 
 
