@@ -1,11 +1,16 @@
 """Wall time and peak memory of a full ``unskew audit``, per check and in total.
 
 Cases (each runs in its own subprocess so its peak memory is its own):
-  adult      UCI Adult, train + test (48,842 rows), target income, sensitive sex and race,
-             read from ../shared/datasets (or UNSKEW_DATA_HOME / --data-home).
+  adult      UCI Adult: the training file (32,561 rows) audited against the test file
+             (16,281 rows, --compare for the shift check); target income, sensitive sex and
+             race; read from ../shared/datasets (or UNSKEW_DATA_HOME / --data-home).
   synthetic  make_synthetic with a fixed seed, --rows rows (default 1,000,000) x 20 columns:
              12 numeric, 5 categorical, sex, race and the binary target y; 5 % of num_3 and
              2 % of cat_1 set missing, 0.5 % of rows overwritten by copies of other rows.
+             Compared with a second table of --rows/5 rows (seed 1) whose num_0 is shifted
+             by +0.25 standard deviations.
+
+All nine checks run (--no-compare leaves the shift check out).
 
 For each case it prints the time to load or generate the table, every check's wall
 time and status, the audit's total (validation + checks), the time to write the JSON
@@ -67,6 +72,13 @@ def make_table(n_rows: int, seed: int = 0):
     return df
 
 
+def make_compare_table(n_rows: int, seed: int = 1):
+    """The second table for the shift check: same generator, another seed, num_0 shifted."""
+    df = make_table(n_rows, seed=seed)
+    df["num_0"] = df["num_0"] + 0.25
+    return df
+
+
 def _peer_label_quality(ds, ctx, repeat: int) -> dict | None:
     """Time unskew's and cleanlab's confident-learning step on the audit's pred_probs."""
     import numpy as np
@@ -103,7 +115,7 @@ def _peer_label_quality(ds, ctx, repeat: int) -> dict | None:
     }
 
 
-def worker(case: str, rows: int, data_home: str | None, repeat: int) -> dict:
+def worker(case: str, rows: int, data_home: str | None, repeat: int, compare: bool = True) -> dict:
     """Run one case in this process and return its measurements."""
     from unskew.audit import AuditContext, list_checks, run_checks
     from unskew.data import Dataset
@@ -116,10 +128,13 @@ def worker(case: str, rows: int, data_home: str | None, repeat: int) -> dict:
         home = _data_home(data_home)
         if home is None:
             return {"case": case, "skipped": "Adult not found: set UNSKEW_DATA_HOME or --data-home"}
-        frame = load_adult(split="all", data_home=home)
-        roles = dict(DEFAULT_ROLES["adult"])
+        frame = load_adult(split="train", data_home=home)
+        other = load_adult(split="test", data_home=home) if compare else None
+        roles = {k: v for k, v in DEFAULT_ROLES["adult"].items() if k != "split"}
+        roles["ignore"] = ["split"]
     elif case == "synthetic":
         frame = make_table(rows)
+        other = make_compare_table(max(rows // 5, 100)) if compare else None
         roles = {"target": "y", "sensitive": ["sex", "race"]}
     else:
         raise SystemExit(f"unknown case {case!r}")
@@ -127,9 +142,13 @@ def worker(case: str, rows: int, data_home: str | None, repeat: int) -> dict:
 
     t1 = time.perf_counter()
     ds = Dataset.from_data(frame, **roles)
+    cmp_ds = None
+    if other is not None:
+        cmp_roles = {k: v for k, v in roles.items() if k in ("target", "sensitive", "ignore")}
+        cmp_ds = Dataset.from_data(other, features=ds.features, require_two_classes=False, **cmp_roles)
     validate_s = time.perf_counter() - t1
-    del frame
-    ctx = AuditContext(random_state=0)
+    del frame, other
+    ctx = AuditContext(random_state=0, compare=cmp_ds)
     t2 = time.perf_counter()
     results = run_checks(ds, ctx=ctx)
     checks_s = time.perf_counter() - t2
@@ -145,6 +164,7 @@ def worker(case: str, rows: int, data_home: str | None, repeat: int) -> dict:
     return {
         "case": case,
         "rows": len(ds),
+        "compare_rows": len(cmp_ds) if cmp_ds is not None else 0,
         "columns": int(ds.frame.shape[1]),
         "registered_checks": list_checks(),
         "load_s": load_s,
@@ -163,7 +183,8 @@ def worker(case: str, rows: int, data_home: str | None, repeat: int) -> dict:
 
 
 def _print_case(res: dict, load_before, load_after) -> None:
-    print(f"\n== {res['case']}: {res['rows']:,} rows x {res['columns']} columns "
+    vs = f" vs {res['compare_rows']:,} compare rows" if res.get("compare_rows") else ""
+    print(f"\n== {res['case']}: {res['rows']:,} rows x {res['columns']} columns{vs} "
           f"(load average before {load_before[0]:.1f}, after {load_after[0]:.1f}; "
           f"{os.cpu_count()} CPUs; OMP threads {res['omp_threads']})")
     print(f"  {'load/generate':<24}{res['load_s']:>9.2f} s")
@@ -193,12 +214,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-home", default=None, help="Folder with adult/ (default ../shared/datasets).")
     ap.add_argument("--threads", type=int, default=None, help="Set OMP_NUM_THREADS for the cases.")
     ap.add_argument("--repeat", type=int, default=3, help="Runs of each label-quality step (best is kept).")
+    ap.add_argument("--no-compare", action="store_true", help="No second table (the shift check is skipped).")
     ap.add_argument("--json", default=None, help="Also write all measurements to this JSON file.")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
     if args.worker:
-        print(json.dumps(worker(args.worker, args.rows, args.data_home, args.repeat)))
+        print(json.dumps(worker(args.worker, args.rows, args.data_home, args.repeat, not args.no_compare)))
         return 0
 
     env = dict(os.environ)
@@ -211,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
         cmd = [sys.executable, __file__, "--worker", case, "--rows", str(args.rows), "--repeat", str(args.repeat)]
         if args.data_home:
             cmd += ["--data-home", args.data_home]
+        if args.no_compare:
+            cmd.append("--no-compare")
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         wall = time.perf_counter() - t0
         after = os.getloadavg()
