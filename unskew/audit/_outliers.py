@@ -300,15 +300,17 @@ class OutliersCheck(Check):
             tables.append(Table("Robust statistics per numeric column",
                                 ["column", "median", "scale below", "scale above", "zero-inflated",
                                  "extreme cells", "share"], col_rows))
-        extreme_name = np.array([enc.names[j] for j in range(len(enc.names))] + ["(combination)"], dtype=object)
-        ext_col = extreme_name[np.where((best_col >= 0) & (best >= model_z), best_col, len(enc.names))]
+        ext_code = np.where((best_col >= 0) & (best >= model_z), best_col, len(enc.names))
+        names = list(enc.names) + ["(combination)"]
+        ext_col = (pd.Categorical.from_codes(ext_code, categories=names) if len(set(names)) == len(names)
+                   else pd.Categorical(np.asarray(names, dtype=object)[ext_code]))
         if n_out:
             order = np.flatnonzero(is_out)
             order = order[np.argsort(-score[order], kind="stable")]
             cols = list(dict.fromkeys([*ds.sensitive, *([ds.target] if ds.target else []), *ds.features[:8]]))
             frame = ds.frame.loc[order, cols].copy()
             frame["outlier_score"] = score[order]
-            frame["extreme_column"] = ext_col[order]
+            frame["extreme_column"] = np.asarray(ext_col[order], dtype=object)
             tables.append(sample_table(
                 f"Outlier rows, most extreme first ({min(20, n_out)} of {n_out:,})", frame))
         scores = pd.DataFrame({
