@@ -76,3 +76,14 @@ def test_unknown_threshold_is_rejected():
 
     with pytest.raises(ValueError, match="Unknown threshold"):
         get_check("target_distribution")(nope=1)
+
+
+def test_compare_table_without_labels_and_with_missing_columns():
+    df = _frame()
+    cur = _frame(seed=1).drop(columns="y")
+    rep = audit(df, target="y", sensitive="sex", compare=cur, checks=["target_distribution"])
+    assert rep.dataset["compare"]["n_rows"] == len(cur)
+    from unskew.exceptions import UnskewInputError
+
+    with pytest.raises(UnskewInputError, match="lacks column"):
+        audit(df, target="y", sensitive="sex", compare=cur.drop(columns="x"))

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..data import Dataset
+from ..data import Dataset, load_table
 from ..exceptions import UnskewInputError
 from ..report import CheckResult, Finding, Report
 from ._base import AuditContext, Check, get_check, list_checks
@@ -150,10 +150,23 @@ def audit(
     if compare is not None:
         cmp_kwargs = {k: v for k, v in dataset_kwargs.items() if k in (
             "column_types", "ignore", "delimiter", "encoding", "na_values", "max_levels")}
+        cmp_frame, _ = load_table(compare, **{k: v for k, v in cmp_kwargs.items()
+                                              if k in ("delimiter", "encoding", "na_values")})
+        missing = [c for c in ds.features + list(ds.sensitive) if c not in cmp_frame.columns]
+        if missing:
+            raise UnskewInputError(
+                f"The comparison table lacks column(s) {', '.join(repr(c) for c in missing)} that the "
+                f"audited table has; both tables need the same features and sensitive columns."
+            )
+        # production data often has no labels yet: then the target is simply not compared
+        cmp_target = target if target in cmp_frame.columns else None
         cmp_ds = Dataset.from_data(
-            compare, target=target, sensitive=sensitive, features=ds.features,
-            require_two_classes=False, **cmp_kwargs,
+            cmp_frame, target=cmp_target, sensitive=sensitive, features=ds.features,
+            require_two_classes=False,
+            **{k: v for k, v in cmp_kwargs.items() if k not in ("delimiter", "encoding", "na_values")},
         )
+        if isinstance(compare, (str, Path)):
+            cmp_ds.source = str(compare)
     ctx = AuditContext(reference=load_reference(reference), compare=cmp_ds, random_state=random_state)
     results = run_checks(ds, checks, ctx=ctx, thresholds=thresholds, on_progress=on_progress)
     described = ds.describe()
