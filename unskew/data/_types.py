@@ -24,18 +24,23 @@ def infer_column_type(s: pd.Series) -> str:
     """
     if pd.api.types.is_bool_dtype(s):
         return "boolean"
-    nonnull = s.dropna()
     if pd.api.types.is_datetime64_any_dtype(s):
         return "datetime"
     if pd.api.types.is_numeric_dtype(s):
-        if len(nonnull) and nonnull.nunique() <= 2 and set(np.unique(nonnull)) <= {0, 1}:
-            return "boolean"
-        return "numeric"
+        values = s.to_numpy(dtype=float, na_value=np.nan)
+        # a cheap look at a sample first: most numeric columns are ruled out there
+        head = values[_sample_positions(len(values), 2000)]
+        head = head[~np.isnan(head)]
+        if not np.isin(head, (0.0, 1.0)).all():
+            return "numeric"
+        values = values[~np.isnan(values)]
+        return "boolean" if len(values) and np.isin(values, (0.0, 1.0)).all() else "numeric"
     if isinstance(s.dtype, pd.CategoricalDtype):
         return "categorical"
+    nonnull = s.dropna()
     if len(nonnull) == 0:
         return "categorical"
-    sample = nonnull.sample(min(len(nonnull), 2000), random_state=0).astype(str)
+    sample = nonnull.iloc[_sample_positions(len(nonnull), 2000)].astype(str)
     uniq = sample.str.strip().str.lower().unique()
     if len(uniq) <= 2 and set(uniq) <= _BOOL_TOKENS:
         return "boolean"
@@ -46,6 +51,13 @@ def infer_column_type(s: pd.Series) -> str:
     if mean_len >= 30 and unique_ratio > 0.5 and sample.str.contains(" ").mean() > 0.5:
         return "text"
     return "categorical"
+
+
+def _sample_positions(n: int, k: int) -> np.ndarray:
+    """Up to ``k`` distinct positions out of ``n``, chosen with a fixed seed (cheap for large n)."""
+    if n <= k:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(0).choice(n, size=k, replace=False))
 
 
 def _looks_like_dates(sample: pd.Series) -> bool:
