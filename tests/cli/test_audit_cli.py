@@ -229,3 +229,22 @@ def test_markup_like_text_in_data_is_printed_verbatim(tmp_path):
     out = text_of(r)
     assert r.exit_code == 0, out
     assert "sex=[/oops]" in out and "sex=[bold]F[/bold]" in out
+
+
+def test_compare_table_and_its_exclusions_are_reported(tmp_path):
+    df = _frame(300, seed=4)
+    df.to_csv(tmp_path / "a.csv", index=False)
+    other = _frame(200, seed=5)
+    other["income"] += 30  # a clear shift
+    other["y"] = other["y"].astype(float)
+    other.loc[other.index[:6], "y"] = np.nan
+    other.to_csv(tmp_path / "b.csv", index=False)
+    js = tmp_path / "r.json"
+    r = invoke("audit", tmp_path / "a.csv", "--target", "y", "--sensitive", "sex",
+               "--compare", tmp_path / "b.csv", "--checks", "shift", "--json", js)
+    out = text_of(r)
+    assert r.exit_code == 0, out
+    assert "194 rows analysed of 200 read; excluded target is missing: 6" in out
+    rep = json.loads(js.read_text())
+    assert rep["dataset"]["compare"]["excluded_rows"] == {"target is missing": 6}
+    assert rep["checks"][0]["status"] in ("warn", "fail")

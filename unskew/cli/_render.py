@@ -72,6 +72,14 @@ def print_report(report: Report, quiet: bool = False) -> None:
             + "; ".join(f"{k}: {_n(v)}" for k, v in excl.items()),
             highlight=False, markup=False, style="yellow",
         )
+    cmp = ds.get("compare") or {}
+    if cmp and not quiet:
+        c_excl = cmp.get("excluded_rows") or {}
+        line = f"compared with {cmp.get('source', '')}: {_n(cmp.get('n_rows'))} rows analysed"
+        if c_excl:
+            line += f" of {_n(cmp.get('n_rows_read'))} read; excluded " + "; ".join(
+                f"{k}: {_n(v)}" for k, v in c_excl.items())
+        console.print(line, highlight=False, markup=False)
     if not quiet:
         table = Table(show_header=True, header_style="bold")
         table.add_column("check", no_wrap=True)
