@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
+from threadpoolctl import threadpool_limits
 
 from .._stats import benjamini_hochberg, two_proportion_test, wilson_interval
 from ..data import Dataset
@@ -386,7 +387,11 @@ def cross_val_proba(X: np.ndarray, y: np.ndarray, n_classes: int, *, categorical
             continue
         model = gradient_boosting(categorical, random_state + k, len(train))
         w = None if sample_weight is None else sample_weight[train]
-        model.fit(X[train], y[train], sample_weight=w)
+        # Fits here are capped at ``max_train_rows``: OpenMP threads gain little on
+        # them and collapse (spin-waiting) when another process holds a core, so
+        # fitting uses one thread; predicting every row keeps all of them.
+        with threadpool_limits(limits=1, user_api="openmp"):
+            model.fit(X[train], y[train], sample_weight=w)
         out = np.zeros((len(test), n_classes))
         out[:, model.classes_.astype(np.int64)] = model.predict_proba(X[test])
         proba[test] = out
