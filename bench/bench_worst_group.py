@@ -59,6 +59,21 @@ METHOD_SPECS = {
     "adversarial_training": ("adversarial_training", {"attack": "fgsm", "epsilon": 0.1, "adv_weight": 0.5}),
 }
 
+#: The published Coloured MNIST protocol of Pezeshki et al. (their ``table_1.sh``): full-batch Adam,
+#: lr 1e-4, 300 hidden units, no weight decay, last step kept; ERM 1001 steps, SD 2001 steps with
+#: the penalty (weight 1 on mean squared logit, i.e. sd_lambda=2) after 450 steps. One "epoch" is one
+#: full-batch step. Slow (about 4 and 6 minutes per seed on one core), so not in the default run:
+#: ``--datasets cmnist --methods erm_paper_protocol,sd_paper_protocol``.
+PROTOCOL = {"model": "mlp", "hidden_sizes": (300, 300), "batch_size": "full", "lr": 1e-4, "weight_decay": 0.0,
+            "selection": "last", "standardize": False}
+EXTRA_SPECS = {
+    "erm_paper_protocol": ("erm", {**PROTOCOL, "max_epochs": 1001}),
+    "sd_paper_protocol": ("spectral_decoupling", {**PROTOCOL, "max_epochs": 2001, "sd_lambda": 2.0,
+                                                  "warmup_epochs": 450}),
+}
+DEFAULT_METHODS = list(METHOD_SPECS)
+METHOD_SPECS.update(EXTRA_SPECS)
+
 #: Training settings per dataset (shared by every method unless overridden).
 DATASET_PARAMS = {
     "celeba": {"max_epochs": 8, "batch_size": 256, "lr": 1e-3, "hidden_sizes": (64, 64)},
@@ -82,10 +97,12 @@ OVERRIDES = {
 }
 
 #: Published results for a comparable setting, shown beside ours.
+_GS = "Pezeshki et al. 2021, Coloured MNIST on 50,000 MNIST digits, 10 restarts (their table_1.sh)"
 PUBLISHED = {
-    ("cmnist", "erm"): ("test accuracy about 24%", "Pezeshki et al. 2021 (Coloured MNIST), as quoted in the issue"),
-    ("cmnist", "spectral_decoupling"): ("test accuracy about 68%",
-                                        "Pezeshki et al. 2021 (Coloured MNIST), as quoted in the issue"),
+    ("cmnist", "erm"): ("23.7 ± 0.8", _GS),
+    ("cmnist", "spectral_decoupling"): ("68.4 ± 1.2", _GS),
+    ("cmnist", "erm_paper_protocol"): ("23.7 ± 0.8", _GS),
+    ("cmnist", "sd_paper_protocol"): ("68.4 ± 1.2", _GS),
 }
 
 
@@ -126,6 +143,8 @@ def params_for(dataset: str, method: str, data, quick: bool) -> tuple[str, dict]
     p = {**DATASET_PARAMS[dataset], **data.model_params, **mparams, **OVERRIDES.get((dataset, method), {})}
     if quick:
         p["max_epochs"] = min(p["max_epochs"], 2)
+    if p.get("batch_size") == "full":
+        p["batch_size"] = len(data.train)
     return name, p
 
 
@@ -165,6 +184,38 @@ def _ms(values, pct=True) -> str:
     return f"{scale * v.mean():.1f} ± {scale * v.std(ddof=1):.1f}"
 
 
+#: Reading of the committed run (seeds 0-4; checked against its tables). Rendered after the tables.
+NOTES = """\
+**Reading the results** (notes on the committed run).
+
+- The methods that use group labels, for training (loss reweighting, group-balanced batches, Group
+  DRO) or on the validation data (DFR), raise worst-group accuracy on every dataset with a spurious
+  attribute, at some cost in average accuracy: CelebA from about 1% (ERM never calls a man blond) to
+  59-67%, Adult from 60% to 74-78%, Waterbirds-style from 66% to 80-89%, Coloured MNIST from 20% to
+  40-56%.
+- COMPAS has little to fix this way: its groups differ mostly in base rates and noise, and every
+  method except JTT and OHEM lands within a few points of ERM.
+- JTT assumes that the identification model's errors are the minority groups. On the noisy tabular
+  tasks (COMPAS, Adult) they are mostly hard or mislabelled examples; upsampling them 20 times
+  teaches the reverse rule (COMPAS test accuracy 37%). It helps on Waterbirds-style, Coloured MNIST
+  and CelebA, where the errors are the minority groups.
+- The methods that need no group labels (hard example mining, loss-proportional sampling, spectral
+  decoupling, OccamNet, FGSM adversarial training) do not close the gaps in these small-model
+  settings: apart from OHEM on Adult (60% to 69%, with 6 points less average accuracy) their changes
+  are within the seed spread. Adversarial debiasing is unstable (Waterbirds-style: 26 ± 34%); DANN
+  helps on Coloured MNIST, Adult and Waterbirds-style.
+- Coloured MNIST against the published numbers: our ERM (30%, epoch chosen on validation
+  worst-group accuracy; about 25% with the paper's protocol) is close to the published 23.7%, but
+  spectral decoupling does not reproduce 68.4%, neither with the default settings nor with the
+  paper's protocol (the `*_paper_protocol` rows). The likely reason is data size: with 3,600
+  training digits instead of 50,000 the MLP memorises the 25% label noise (training accuracy 98.7%
+  for SD with the paper's protocol, seed 0, against the paper's 70%), so the colour shortcut is not
+  starved. SD was not tuned further.
+- Times are wall-clock seconds on a 2-core machine shared with other jobs; the load changed during
+  the run, so compare times within a table with care.
+"""
+
+
 def render(rows: list[dict], datasets: dict, methods: list[str], seeds: list[int], quick: bool,
            elapsed: float, threads: int) -> str:
     import torch
@@ -192,6 +243,7 @@ def render(rows: list[dict], datasets: dict, methods: list[str], seeds: list[int
         sub = [r for r in rows if r["dataset"] == ds and r["seed"] in seeds and r.get("quick", False) == quick]
         if not sub:
             continue
+        shown = methods + [m for m in EXTRA_SPECS if m not in methods and any(r["method"] == m for r in sub)]
         base = DATASET_PARAMS[ds]
         lines += [f"### {ds}", "", data.description, "",
                   f"Groups ({', '.join(data.group_names)}): {data.sizes()}.", "",
@@ -199,7 +251,7 @@ def render(rows: list[dict], datasets: dict, methods: list[str], seeds: list[int
                   + " (Adam, weight decay 1e-4 unless the method sets it).", ""]
         lines += ["| method | groups | WGA | Acc | Acc gap | EO gap | Time (s) | seeds |",
                   "|---|---|---|---|---|---|---|---|"]
-        for m in methods:
+        for m in shown:
             rs = [r for r in sub if r["method"] == m]
             if not rs:
                 continue
@@ -209,7 +261,7 @@ def render(rows: list[dict], datasets: dict, methods: list[str], seeds: list[int
                 f"| {_ms([r['test_eo_gap'] for r in rs])} | {_ms([r['seconds'] for r in rs], pct=False)} "
                 f"| {len(rs)} |"
             )
-        pubs = [(m, PUBLISHED[(ds, m)]) for m in methods if (ds, m) in PUBLISHED]
+        pubs = [(m, PUBLISHED[(ds, m)]) for m in shown if (ds, m) in PUBLISHED and any(r["method"] == m for r in sub)]
         if pubs:
             lines += ["", "Published numbers for a comparable setting, beside ours (average test accuracy):", ""]
             lines += ["| method | published | ours (Acc) |", "|---|---|---|"]
@@ -217,8 +269,11 @@ def render(rows: list[dict], datasets: dict, methods: list[str], seeds: list[int
                 rs = [r for r in sub if r["method"] == m]
                 lines.append(f"| {m} | {val} ({src}) | {_ms([r['test_accuracy'] for r in rs])} |")
         lines.append("")
+    if not quick and set(datasets) == set(_wg_data.BUILDERS):
+        lines += [NOTES, ""]
     lines += ["Method settings (same on every dataset unless noted):", ""]
-    for m in methods:
+    used = {r["method"] for r in rows if r["dataset"] in datasets}
+    for m in methods + [m for m in EXTRA_SPECS if m in used and m not in methods]:
         name, p = METHOD_SPECS[m]
         extra = [f"{ds}: {OVERRIDES[(ds, m)]}" for ds in datasets if (ds, m) in OVERRIDES]
         lines.append(f"- `{m}`: `{name}` {p}" + (f"; overrides {'; '.join(extra)}" if extra else ""))
@@ -243,7 +298,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="markdown file to update (e.g. docs/benchmarks.md)")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--datasets", default=",".join(_wg_data.BUILDERS))
-    ap.add_argument("--methods", default=",".join(METHOD_SPECS))
+    ap.add_argument("--methods", default=",".join(DEFAULT_METHODS))
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--cache", type=Path, default=None)
     ap.add_argument("--threads", type=int, default=1)
@@ -270,6 +325,9 @@ def main(argv=None) -> int:
         built[ds] = _wg_data.BUILDERS[ds]()
         print(f"[{ds}] {built[ds].sizes()}", flush=True)
         for m in methods:
+            if m in EXTRA_SPECS and ds != "cmnist":
+                print(f"[{ds}] {m} is the Coloured MNIST protocol only; skipped", flush=True)
+                continue
             for seed in seeds:
                 if (ds, m, seed, args.quick) in done:
                     continue

@@ -93,8 +93,10 @@ class DFRClassifier(RobustClassifier):
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            # liblinear and saga shuffle with their own seed: derive it from random_state
+            seed = int(self._rng.integers(2**31 - 1))
             return LogisticRegression(C=C, l1_ratio=1.0, solver="liblinear" if len(self.classes_) == 2 else "saga",
-                                      max_iter=1000).fit(E, y)
+                                      max_iter=1000, random_state=seed).fit(E, y)
 
     def _fit_averaged(self, emb, y, g, C, n_draws):
         k = len(self.classes_)
