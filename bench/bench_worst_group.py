@@ -220,7 +220,8 @@ NOTES = """\
   --seeds 3`. Runs are deterministic for a seed on one machine: the Waterbirds-style rerun gave the
   same accuracies as the first run for all 61 runs but DFR, whose liblinear fits were not yet seeded
   (fixed, and now tested). Rerunning the one command without a cache therefore gives these
-  accuracies (times differ).
+  accuracies (times differ). The raw per-run records behind the table are committed as
+  `bench/results/worst_group_runs.jsonl` (one record per dataset, method and seed).
 """
 
 
