@@ -12,6 +12,7 @@ EXTRAS = {
     "polars": "polars",
     "torch": "torch",
     "skops": "models",
+    "onnxruntime": "models",
     "fairlearn": "peers",
     "aif360": "peers",
     "imblearn": "peers",
