@@ -117,3 +117,34 @@ def test_d3m_with_a_torch_estimator_uses_trak():
     # the examples TRAK marks as most harmful come mostly from the majority (spurious-agreeing) groups
     assert np.isin(g[d.removed_], [0, 3]).mean() > 0.8
     assert d.predict(Xt := Xv).shape == (200,) and Xt is Xv
+
+
+def test_sweep_fits_each_k_once_and_keeps_the_chosen_model(monkeypatch):
+    rng = np.random.default_rng(6)
+    X, y, _ = _spurious(800, 0.95, rng)
+    Xv, yv, gv = _spurious(300, 0.5, rng)
+    calls = []
+    original = D3M._fit_model
+
+    def counting(self, X, y, sample_weight=None, val=None):
+        calls.append(len(y))
+        return original(self, X, y, sample_weight, val)
+
+    monkeypatch.setattr(D3M, "_fit_model", counting)
+    d = D3M(removal="sweep", k_grid=[0, 0.05, 0.1, 0.2]).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    # base model (also the k=0 candidate) + three retrains; the chosen model is not refitted
+    assert calls == [800, 760, 720, 640]
+    refit = original(d, X[d.keep_], y[d.keep_])
+    np.testing.assert_allclose(d.estimator_.theta_, refit.theta_)
+
+
+def test_trak_checkpoints_are_spaced_up_to_the_selected_epoch():
+    class Fitted:
+        checkpoints_ = list(range(10))
+        best_epoch_ = 6
+
+    assert D3M(n_checkpoints=3)._checkpoints(Fitted()) == [0, 3, 6]
+    assert D3M(n_checkpoints=None)._checkpoints(Fitted()) == list(range(7))
+    assert D3M(n_checkpoints=1)._checkpoints(Fitted()) == [6]
+    with pytest.raises(UnskewInputError):
+        D3M(n_checkpoints=0)._checkpoints(Fitted())

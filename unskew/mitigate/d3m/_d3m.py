@@ -149,8 +149,20 @@ class D3M(BaseEstimator, ClassifierMixin):
         set (caps every rule, and limits the sweep's grid).
     proj_dim : int, default=512
         TRAK projection dimension (PyTorch estimators only).
+    n_checkpoints : int or None, default=5
+        TRAK averages over this many checkpoints of the base model's training
+        run, evenly spaced up to and including the selected epoch (``None``:
+        all of them). The paper averages over independently trained models;
+        checkpoints of one run cost one training instead of several.
     cache_dir : str, optional
         Where TRAK caches score matrices.
+
+    Notes
+    -----
+    A PyTorch estimator receives the validation data on every fit, so it
+    selects its epoch as it would alone: by validation worst-group accuracy
+    over ``groups_val`` for D3M; for Auto-D3M the base model by validation
+    accuracy and the retrained models by worst pseudo-group accuracy.
 
     Attributes
     ----------
@@ -177,7 +189,8 @@ class D3M(BaseEstimator, ClassifierMixin):
     """
 
     def __init__(self, estimator=None, *, C: float = 1.0, removal: str = "negative", k: int | None = None,
-                 k_grid=None, max_fraction: float | None = None, proj_dim: int = 512, cache_dir=None):
+                 k_grid=None, max_fraction: float | None = None, proj_dim: int = 512,
+                 n_checkpoints: int | None = 5, cache_dir=None):
         self.estimator = estimator
         self.C = C
         self.removal = removal
@@ -185,16 +198,32 @@ class D3M(BaseEstimator, ClassifierMixin):
         self.k_grid = k_grid
         self.max_fraction = max_fraction
         self.proj_dim = proj_dim
+        self.n_checkpoints = n_checkpoints
         self.cache_dir = cache_dir
 
     # ------------------------------------------------------------- model glue
-    def _fit_model(self, X, y, sample_weight=None):
+    def _fit_model(self, X, y, sample_weight=None, val=None):
         if self.estimator is None:
             return _LogisticModel(C=self.C).fit(X, y, sample_weight=sample_weight)
         est = clone(self.estimator)
-        if sample_weight is not None:
-            return est.fit(X, y, sample_weight=sample_weight)
-        return est.fit(X, y)
+        kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
+        if val is not None and hasattr(est, "attribution_inputs"):
+            X_val, y_val, g_val = val
+            kwargs.update(X_val=X_val, y_val=y_val, groups_val=g_val)
+        return est.fit(X, y, **kwargs)
+
+    def _checkpoints(self, model) -> list:
+        ckpts = list(model.checkpoints_)
+        best = getattr(model, "best_epoch_", None)
+        if isinstance(best, (int, np.integer)) and 0 <= best < len(ckpts):
+            ckpts = ckpts[: best + 1]
+        n = self.n_checkpoints
+        if n is None or n >= len(ckpts):
+            return ckpts
+        if n < 1:
+            raise UnskewInputError(f"n_checkpoints must be at least 1 (or None for all); got {n}.")
+        idx = np.unique(np.round(np.linspace(len(ckpts) - 1, 0, n)).astype(int))
+        return [ckpts[i] for i in idx]
 
     def _attribute(self, model, X, y, X_val, y_val) -> np.ndarray:
         if isinstance(model, _LogisticModel):
@@ -210,7 +239,7 @@ class D3M(BaseEstimator, ClassifierMixin):
         if not model.checkpoints_:
             raise UnskewInputError("The estimator kept no checkpoints; fit it with keep_checkpoints=True.")
         encode = getattr(model, "encode_labels", lambda v: np.asarray(v))
-        trak = TRAK(model.model_, model.checkpoints_, proj_dim=self.proj_dim, cache_dir=self.cache_dir)
+        trak = TRAK(model.model_, self._checkpoints(model), proj_dim=self.proj_dim, cache_dir=self.cache_dir)
         return trak.attribute(model.attribution_inputs(X), encode(y), model.attribution_inputs(X_val), encode(y_val))
 
     # ------------------------------------------------------------- fitting
@@ -237,10 +266,10 @@ class D3M(BaseEstimator, ClassifierMixin):
         if self.removal == "k" and (self.k is None or not 0 <= self.k < len(y)):
             raise UnskewInputError(f"removal='k' needs 0 <= k < {len(y)}; got k={self.k}.")
         self.classes_ = np.unique(y)
-        self.base_estimator_ = self._fit_model(X, y, sample_weight)
+        self.auto_ = groups_val is None
+        self.base_estimator_ = self._fit_model(X, y, sample_weight, val=(X_val, y_val, groups_val))
         S = self._attribute(self.base_estimator_, X, y, X_val, y_val)
         self.attributions_ = S
-        self.auto_ = groups_val is None
         if self.auto_:
             gv = auto_pseudo_groups(S, y_val)
             names = {g: f"class={self.classes_[g // 2]} / pseudo-group {g % 2}" for g in np.unique(gv)}
@@ -261,12 +290,17 @@ class D3M(BaseEstimator, ClassifierMixin):
         self.group_attribution_ = pd.DataFrame(per_group, columns=[names[g] for g in ids])
         order = np.argsort(scores, kind="stable")
         self.sweep_ = None
+        # the retrained torch models select their epoch on the (pseudo-)groups
+        val = (X_val, y_val, gv if self.auto_ else groups_val)
+        fitted = {}
+        if not self.auto_:  # removing nothing retrains the base model exactly
+            fitted[0] = self.base_estimator_
         if self.removal == "negative":
             n_remove = int((scores < 0).sum())
         elif self.removal == "k":
             n_remove = int(self.k)
         else:
-            n_remove = self._sweep(X, y, X_val, y_val, gv, order, sample_weight)
+            n_remove = self._sweep(X, y, X_val, y_val, gv, order, sample_weight, val, fitted)
         if self.max_fraction is not None:
             n_remove = min(n_remove, int(self.max_fraction * len(y)))
         self.removed_ = order[:n_remove]
@@ -274,27 +308,40 @@ class D3M(BaseEstimator, ClassifierMixin):
         self.keep_[self.removed_] = False
         if len(np.unique(y[self.keep_])) < len(self.classes_):
             raise UnskewInputError("D3M would remove every example of a class; use removal='k' with a smaller k.")
-        sw = None if sample_weight is None else np.asarray(sample_weight)[self.keep_]
-        self.estimator_ = self._fit_model(_take(X, self.keep_), y[self.keep_], sw)
+        if n_remove in fitted:
+            self.estimator_ = fitted[n_remove]
+        else:
+            sw = None if sample_weight is None else np.asarray(sample_weight)[self.keep_]
+            self.estimator_ = self._fit_model(_take(X, self.keep_), y[self.keep_], sw, val=val)
         return self
 
-    def _sweep(self, X, y, X_val, y_val, gv, order, sample_weight) -> int:
+    def _sweep(self, X, y, X_val, y_val, gv, order, sample_weight, val, fitted) -> int:
         grid = self.k_grid if self.k_grid is not None else [0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3]
         ks = sorted({int(round(k * len(y))) if k < 1 else int(k) for k in grid})
         if self.max_fraction is not None:
             ks = [k for k in ks if k <= self.max_fraction * len(y)]
-        rows = []
+        rows, best = [], None
         for k in ks:
             keep = np.ones(len(y), dtype=bool)
             keep[order[:k]] = False
             if len(np.unique(y[keep])) < len(self.classes_):
                 continue
-            sw = None if sample_weight is None else np.asarray(sample_weight)[keep]
-            m = self._fit_model(_take(X, keep), y[keep], sw)
+            if k in fitted:
+                m = fitted[k]
+            else:
+                sw = None if sample_weight is None else np.asarray(sample_weight)[keep]
+                m = self._fit_model(_take(X, keep), y[keep], sw, val=val)
             pred = m.predict(X_val)
-            rows.append({"k": k, "fraction_removed": k / len(y),
-                         "val_worst_group_accuracy": _worst_group_accuracy(y_val, pred, gv),
-                         "val_accuracy": float(np.mean(pred == y_val))})
+            row = {"k": k, "fraction_removed": k / len(y),
+                   "val_worst_group_accuracy": _worst_group_accuracy(y_val, pred, gv),
+                   "val_accuracy": float(np.mean(pred == y_val))}
+            rows.append(row)
+            rank = (row["val_worst_group_accuracy"], row["val_accuracy"], -k)
+            if best is None or rank > best[0]:
+                best = (rank, k, m)  # only the best model so far is kept
+        fitted.clear()
+        if best is not None:
+            fitted[best[1]] = best[2]
         self.sweep_ = pd.DataFrame(rows)
         best = self.sweep_.sort_values(["val_worst_group_accuracy", "val_accuracy", "k"],
                                        ascending=[False, False, True]).iloc[0]
