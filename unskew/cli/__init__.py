@@ -1,11 +1,12 @@
 """Command-line interface. Each command lives in its own module and registers on ``app``."""
 
+# Import order is the order of `unskew --help`: the first run, then the data, then the model.
+from . import _demo  # noqa: F401, I001  (registers `unskew demo` and `unskew checks`)
 from . import _audit  # noqa: F401  (registers `unskew audit`)
-from . import _debias  # noqa: F401  (registers `unskew debias`)
-from . import _mitigate  # noqa: F401  (registers `unskew mitigate`)
-from . import _demo  # noqa: F401  (registers `unskew demo` and `unskew checks`)
-from . import _slices  # noqa: F401  (registers `unskew slices`)
 from . import _evaluate  # noqa: F401  (registers `unskew evaluate`)
+from . import _slices  # noqa: F401  (registers `unskew slices`)
+from . import _mitigate  # noqa: F401  (registers `unskew mitigate`)
+from . import _debias  # noqa: F401  (registers `unskew debias`)
 from . import _compare  # noqa: F401  (registers `unskew compare`)
 from ._app import app, run_app
 

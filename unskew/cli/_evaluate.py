@@ -71,8 +71,9 @@ def evaluate(
     seed: int = typer.Option(0, "--seed", help="Random seed (bootstrap, samples)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the status line."),
 ) -> None:
-    """Evaluate a model's predictions per group: metrics with intervals, fairness gaps, calibration,
-    counterfactual flips and challenge sets."""
+    """Evaluate a model's predictions per group: metrics with intervals, fairness gaps and calibration.
+
+    Also counterfactual flips of the sensitive attribute and challenge sets."""
     from ..metrics import evaluate as run_evaluate
     from ..metrics._evaluate import parse_thresholds
 
