@@ -71,7 +71,18 @@ EXTRA_SPECS = {
     "sd_paper_protocol": ("spectral_decoupling", {**PROTOCOL, "max_epochs": 2001, "sd_lambda": 2.0,
                                                   "warmup_epochs": 450}),
 }
-DEFAULT_METHODS = list(METHOD_SPECS)
+#: D3M (unskew.mitigate.d3m) on the ERM model of each dataset: TRAK attributions over checkpoints of
+#: the ERM run, then the number of examples to remove chosen from ``D3M_GRID`` by validation
+#: worst-group accuracy (real groups for D3M, pseudo-groups for Auto-D3M), each candidate retrained
+#: as ERM. One D3M run gives two rows: ``d3m`` (any k in the grid) and ``d3m_10pct`` (the best k
+#: removing at most 10%, from the same sweep).
+D3M_GRID = [0, 0.01, 0.025, 0.05, 0.075, 0.1, 0.2, 0.3]
+D3M_SPECS = {
+    "d3m": {"n_checkpoints": 5, "proj_dim": 512},
+    "auto_d3m": {"n_checkpoints": 5, "proj_dim": 512},
+}
+DERIVED = {"d3m_10pct": "d3m"}
+DEFAULT_METHODS = list(METHOD_SPECS) + list(D3M_SPECS)
 METHOD_SPECS.update(EXTRA_SPECS)
 
 #: Training settings per dataset (shared by every method unless overridden).
@@ -146,6 +157,45 @@ def params_for(dataset: str, method: str, data, quick: bool) -> tuple[str, dict]
     if p.get("batch_size") == "full":
         p["batch_size"] = len(data.train)
     return name, p
+
+
+def run_d3m(dataset: str, method: str, seed: int, data, quick: bool) -> list[dict]:
+    """One D3M or Auto-D3M run; D3M also yields the ``d3m_10pct`` row from its sweep."""
+    from unskew.mitigate.d3m import D3M
+    from unskew.train import METHODS
+
+    name, params = params_for(dataset, "erm", data, quick)
+    est = METHODS[name](**params, random_state=seed, keep_checkpoints=True)
+    tr, va = data.train, data.val
+    auto = method == "auto_d3m"
+    t0 = time.perf_counter()
+    d3m = D3M(est, removal="sweep", k_grid=D3M_GRID, **D3M_SPECS[method])
+    d3m.fit(tr.X, tr.y, X_val=va.X, y_val=va.y, groups_val=None if auto else va.g)
+    seconds = time.perf_counter() - t0
+    variants = [(method, d3m.estimator_, len(d3m.removed_), seconds)]
+    if not auto:  # the best k removing at most 10%, from the same sweep
+        sw = d3m.sweep_[d3m.sweep_["fraction_removed"] <= 0.1 + 1e-9]
+        k10 = int(sw.sort_values(["val_worst_group_accuracy", "val_accuracy", "k"],
+                                 ascending=[False, False, True]).iloc[0]["k"])
+        if k10 == len(d3m.removed_):
+            model10, extra = d3m.estimator_, 0.0
+        else:
+            keep = np.ones(len(tr.y), dtype=bool)
+            keep[np.argsort(d3m.scores_, kind="stable")[:k10]] = False
+            t1 = time.perf_counter()
+            model10 = d3m._fit_model(tr.X[keep], tr.y[keep], val=(va.X, va.y, va.g))
+            extra = time.perf_counter() - t1
+        variants.append(("d3m_10pct", model10, k10, seconds + extra))
+    rows = []
+    for label, model, k, secs in variants:
+        row = {"dataset": dataset, "method": label, "seed": seed, "quick": quick, "seconds": secs,
+               "best_epoch": model.best_epoch_, "epochs_run": None,
+               "group_requirement": "none" if auto else "validation",
+               "fraction_removed": k / len(tr.y), "sweep": d3m.sweep_.to_dict("records")}
+        row.update({f"test_{k_}": v for k_, v in evaluate(model.predict(data.test.X), data.test).items()})
+        row.update({f"val_{k_}": v for k_, v in evaluate(model.predict(va.X), va).items()})
+        rows.append(row)
+    return rows
 
 
 def run_one(dataset: str, method: str, seed: int, data, quick: bool) -> dict:
@@ -243,7 +293,7 @@ def render(rows: list[dict], datasets: dict, methods: list[str], seeds: list[int
         "Cells are mean ± standard deviation over seeds, in percent (time in seconds). "
         "**WGA** = worst-group test accuracy, **Acc** = average test accuracy, **Acc gap** = best minus "
         "worst group accuracy, **EO gap** = equalized-odds gap w.r.t. the sensitive/spurious attribute "
-        "(max of the TPR and FPR differences), **Time** = training time including validation passes. "
+        "(max of the TPR and FPR differences), **Removed** = share of the training set D3M removed, **Time** = training time including validation passes (for D3M: base model, attributions and the whole sweep). "
         "Model selection: the epoch with the best validation worst-group accuracy (validation data have "
         "group labels in every dataset). Groups column: what the method needs (`train`, `validation` "
         "only, or `none`).",
@@ -255,14 +305,15 @@ def render(rows: list[dict], datasets: dict, methods: list[str], seeds: list[int
         sub = [r for r in rows if r["dataset"] == ds and r["seed"] in seeds and r.get("quick", False) == quick]
         if not sub:
             continue
-        shown = methods + [m for m in EXTRA_SPECS if m not in methods and any(r["method"] == m for r in sub)]
+        shown = [x for m in methods for x in [m] + [d for d, src in DERIVED.items() if src == m]]
+        shown += [m for m in EXTRA_SPECS if m not in methods and any(r["method"] == m for r in sub)]
         base = DATASET_PARAMS[ds]
         lines += [f"### {ds}", "", data.description, "",
                   f"Groups ({', '.join(data.group_names)}): {data.sizes()}.", "",
                   "Training: " + ", ".join(f"{k}={v}" for k, v in {**base, **data.model_params}.items())
                   + " (Adam, weight decay 1e-4 unless the method sets it).", ""]
-        lines += ["| method | groups | WGA | Acc | Acc gap | EO gap | Time (s) | seeds |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += ["| method | groups | WGA | Acc | Acc gap | EO gap | Removed | Time (s) | seeds |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for m in shown:
             rs = [r for r in sub if r["method"] == m]
             if not rs:
@@ -270,7 +321,8 @@ def render(rows: list[dict], datasets: dict, methods: list[str], seeds: list[int
             lines.append(
                 f"| {m} | {rs[0]['group_requirement']} | {_ms([r['test_worst_group_accuracy'] for r in rs])} "
                 f"| {_ms([r['test_accuracy'] for r in rs])} | {_ms([r['test_accuracy_gap'] for r in rs])} "
-                f"| {_ms([r['test_eo_gap'] for r in rs])} | {_ms([r['seconds'] for r in rs], pct=False)} "
+                f"| {_ms([r['test_eo_gap'] for r in rs])} | {_ms([r.get('fraction_removed', 0.0) for r in rs])} "
+                f"| {_ms([r['seconds'] for r in rs], pct=False)} "
                 f"| {len(rs)} |"
             )
         pubs = [(m, PUBLISHED[(ds, m)]) for m in shown if (ds, m) in PUBLISHED and any(r["method"] == m for r in sub)]
@@ -286,6 +338,12 @@ def render(rows: list[dict], datasets: dict, methods: list[str], seeds: list[int
     lines += ["Method settings (same on every dataset unless noted):", ""]
     used = {r["method"] for r in rows if r["dataset"] in datasets}
     for m in methods + [m for m in EXTRA_SPECS if m in used and m not in methods]:
+        if m in D3M_SPECS:
+            lines.append(f"- `{m}`: `unskew.mitigate.d3m.D3M` on the `erm` model, TRAK {D3M_SPECS[m]}, "
+                         f"removal='sweep' over fractions {D3M_GRID}"
+                         + (" on pseudo-groups (no group labels)" if m == "auto_d3m" else
+                            "; `d3m_10pct` is the best fraction up to 10% from the same sweep"))
+            continue
         name, p = METHOD_SPECS[m]
         extra = [f"{ds}: {OVERRIDES[(ds, m)]}" for ds in datasets if (ds, m) in OVERRIDES]
         lines.append(f"- `{m}`: `{name}` {p}" + (f"; overrides {'; '.join(extra)}" if extra else ""))
@@ -326,8 +384,8 @@ def main(argv=None) -> int:
         if d not in _wg_data.BUILDERS:
             ap.error(f"unknown dataset {d!r}; choose from {list(_wg_data.BUILDERS)}")
     for m in methods:
-        if m not in METHOD_SPECS:
-            ap.error(f"unknown method {m!r}; choose from {list(METHOD_SPECS)}")
+        if m not in METHOD_SPECS and m not in D3M_SPECS:
+            ap.error(f"unknown method {m!r}; choose from {list(METHOD_SPECS) + list(D3M_SPECS)}")
     seeds = list(range(2 if args.quick else args.seeds))
     rows = _load_cache(args.cache)
     done = {(r["dataset"], r["method"], r["seed"], r.get("quick", False)) for r in rows}
@@ -343,13 +401,18 @@ def main(argv=None) -> int:
             for seed in seeds:
                 if (ds, m, seed, args.quick) in done:
                     continue
-                row = run_one(ds, m, seed, built[ds], args.quick)
-                rows.append(row)
-                if args.cache is not None:
-                    with args.cache.open("a") as fh:
-                        fh.write(json.dumps(row) + "\n")
-                print(f"[{ds}] {m:22s} seed {seed}: WGA {row['test_worst_group_accuracy']:.3f} "
-                      f"acc {row['test_accuracy']:.3f} ({row['seconds']:.1f}s)", flush=True)
+                if m in D3M_SPECS:
+                    new = run_d3m(ds, m, seed, built[ds], args.quick)
+                else:
+                    new = [run_one(ds, m, seed, built[ds], args.quick)]
+                for row in new:
+                    rows.append(row)
+                    if args.cache is not None:
+                        with args.cache.open("a") as fh:
+                            fh.write(json.dumps(row) + "\n")
+                    removed = f", {100 * row['fraction_removed']:.1f}% removed" if "fraction_removed" in row else ""
+                    print(f"[{ds}] {row['method']:22s} seed {seed}: WGA {row['test_worst_group_accuracy']:.3f} "
+                          f"acc {row['test_accuracy']:.3f} ({row['seconds']:.1f}s{removed})", flush=True)
     elapsed = time.perf_counter() - t_start
     if args.cache is not None:
         prior = [r for r in rows if r.get("seconds")]
