@@ -191,7 +191,8 @@ def run_d3m(dataset: str, method: str, seed: int, data, quick: bool) -> list[dic
         row = {"dataset": dataset, "method": label, "seed": seed, "quick": quick, "seconds": secs,
                "best_epoch": model.best_epoch_, "epochs_run": None,
                "group_requirement": "none" if auto else "validation",
-               "fraction_removed": k / len(tr.y), "sweep": d3m.sweep_.to_dict("records")}
+               "fraction_removed": k / len(tr.y), "trak_lambda": d3m.trak_lambda_,
+               "sweep": d3m.sweep_.to_dict("records")}
         row.update({f"test_{k_}": v for k_, v in evaluate(model.predict(data.test.X), data.test).items()})
         row.update({f"val_{k_}": v for k_, v in evaluate(model.predict(va.X), va).items()})
         rows.append(row)

@@ -92,3 +92,24 @@ def test_trak_multiclass_and_needs_checkpoints():
     assert np.mean(np.diag(S[:10, :10])) > np.mean(S[:10, :10])
     with pytest.raises(UnskewInputError, match="checkpoint"):
         TRAK(net, []).attribute(X, y, X, y)
+
+
+def test_trak_relative_ridge_tends_to_gradient_products(tmp_path):
+    X, y, Xt, yt = _problem()
+    lin = _torch_linear(X, y)
+    base = TRAK(lin, [lin.state_dict()], proj_dim=1024, cache_dir=tmp_path)
+    S0 = base.attribute(X, y, Xt, yt)
+    ridge = TRAK(lin, [lin.state_dict()], proj_dim=1024, lambda_scale=1e6, cache_dir=tmp_path)
+    S = ridge.attribute(X, y, Xt, yt)
+    assert ridge.cache_path_ != base.cache_path_
+    # margin gradients of a linear model: +-[x, 1]; out-to-loss term 1 - p(correct)
+    sign, sign_t = np.where(y == 1, 1.0, -1.0), np.where(yt == 1, 1.0, -1.0)
+    G = sign[:, None] * np.c_[X, np.ones(len(X))]
+    Gt = sign_t[:, None] * np.c_[Xt, np.ones(len(Xt))]
+    w = np.r_[lin.weight.detach().numpy().ravel(), lin.bias.detach().numpy()]
+    q = 1 - 1 / (1 + np.exp(-(G @ w)))
+    expected = (G @ Gt.T) * q[:, None]
+    assert np.corrcoef(S.ravel(), expected.ravel())[0, 1] > 0.95
+    assert np.corrcoef(S0.ravel(), expected.ravel())[0, 1] < np.corrcoef(S.ravel(), expected.ravel())[0, 1]
+    with pytest.raises(UnskewInputError, match="non-negative"):
+        TRAK(lin, [lin.state_dict()], lambda_scale=-1.0).attribute(X, y, Xt, yt)

@@ -148,3 +148,23 @@ def test_trak_checkpoints_are_spaced_up_to_the_selected_epoch():
     assert D3M(n_checkpoints=1)._checkpoints(Fitted()) == [6]
     with pytest.raises(UnskewInputError):
         D3M(n_checkpoints=0)._checkpoints(Fitted())
+
+
+def test_trak_ridge_defaults_to_zero_for_d3m_and_ten_for_auto_d3m():
+    pytest.importorskip("torch")
+    from unskew.train import ERMClassifier
+
+    rng = np.random.default_rng(7)
+    X, y, _ = _spurious(400, 0.95, rng)
+    Xv, yv, gv = _spurious(100, 0.5, rng)
+    est = ERMClassifier(model="mlp", hidden_sizes=(8,), max_epochs=2, batch_size=64, random_state=0)
+    auto = D3M(est, removal="k", k=10, proj_dim=32).fit(X, y, X_val=Xv, y_val=yv)
+    plain = D3M(est, removal="k", k=10, proj_dim=32).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    assert auto.trak_lambda_ == 10.0 and plain.trak_lambda_ == 0.0
+    # the ridge reaches TRAK: same base model, different attributions
+    ridge = D3M(est, removal="k", k=10, proj_dim=32, trak_lambda=10.0).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    np.testing.assert_allclose(auto.attributions_, ridge.attributions_)
+    assert not np.allclose(plain.attributions_ / np.abs(plain.attributions_).max(),
+                           ridge.attributions_ / np.abs(ridge.attributions_).max(), atol=1e-3)
+    with pytest.raises(UnskewInputError, match="trak_lambda"):
+        D3M(est, trak_lambda=-1.0).fit(X, y, X_val=Xv, y_val=yv)

@@ -49,6 +49,14 @@ class TRAK:
     lambda_reg : float, default=0.0
         Ridge term added to ``Phi^T Phi``; a tiny multiple of its trace is used
         automatically when the matrix is singular.
+    lambda_scale : float, default=0.0
+        A further ridge term relative to the kernel's size: ``lambda_scale``
+        times the mean eigenvalue ``trace(Phi^T Phi) / proj_dim``, per
+        checkpoint. ``0`` is TRAK as published. Large values damp the
+        directions the inverse would otherwise amplify; with one training run
+        (few checkpoints, no ensemble) they keep the shared structure
+        (for example a spurious feature) visible in the scores. As it grows,
+        the scores tend to a scaled gradient inner product ``Phi Phi_target^T``.
     batch_size : int, default=256
         Examples per gradient batch (bounds memory: ``batch_size x n_params``).
     seed : int, default=0
@@ -65,11 +73,12 @@ class TRAK:
     """
 
     def __init__(self, model, checkpoints, *, proj_dim: int = 512, lambda_reg: float = 0.0,
-                 batch_size: int = 256, seed: int = 0, cache_dir=None):
+                 lambda_scale: float = 0.0, batch_size: int = 256, seed: int = 0, cache_dir=None):
         self.model = model
         self.checkpoints = checkpoints
         self.proj_dim = proj_dim
         self.lambda_reg = lambda_reg
+        self.lambda_scale = lambda_scale
         self.batch_size = batch_size
         self.seed = seed
         self.cache_dir = cache_dir
@@ -78,7 +87,7 @@ class TRAK:
     def _cache_key(self, arrays) -> str:
         torch = import_optional("torch", "TRAK attributions")
         h = hashlib.sha256()
-        h.update(f"trak-v1|{self.proj_dim}|{self.lambda_reg}|{self.seed}|{type(self.model).__name__}".encode())
+        h.update(f"trak-v2|{self.proj_dim}|{self.lambda_reg}|{self.lambda_scale}|{self.seed}|{type(self.model).__name__}".encode())
         for a in arrays:
             _hash_update(h, a)
         for ckpt in self.checkpoints:
@@ -144,6 +153,9 @@ class TRAK:
         torch = import_optional("torch", "TRAK attributions")
         if not self.checkpoints:
             raise UnskewInputError("TRAK needs at least one checkpoint (a state_dict).")
+        if self.lambda_scale < 0 or self.lambda_reg < 0:
+            raise UnskewInputError(f"TRAK's lambda_reg and lambda_scale must be non-negative; got "
+                                   f"{self.lambda_reg} and {self.lambda_scale}.")
         arrays = [np.asarray(X_train), np.asarray(y_train), np.asarray(X_target), np.asarray(y_target)]
         self.cache_path_ = None
         if self.cache_dir is not None:
@@ -170,7 +182,7 @@ class TRAK:
                 phi, q = self._featurize(Xtr, ytr, torch, proj_blocks, names, params, buffers)
                 phi_t, _ = self._featurize(Xta, yta, torch, proj_blocks, names, params, buffers)
                 K = phi.T @ phi
-                lam = self.lambda_reg or 0.0
+                lam = float(self.lambda_reg) + float(self.lambda_scale) * float(torch.trace(K)) / K.shape[0]
                 eye = torch.eye(K.shape[0], dtype=K.dtype)
                 if lam == 0.0 and torch.linalg.matrix_rank(K) < K.shape[0]:
                     lam = 1e-6 * float(torch.trace(K)) / K.shape[0]
