@@ -368,6 +368,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=None, help="markdown file to update (e.g. docs/benchmarks.md)")
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--only-seeds", default=None,
+                    help="comma-separated seeds to run (e.g. '3,4', to split a run across processes); "
+                         "the table still covers seeds 0..--seeds-1")
     ap.add_argument("--datasets", default=",".join(_wg_data.BUILDERS))
     ap.add_argument("--methods", default=",".join(DEFAULT_METHODS))
     ap.add_argument("--quick", action="store_true")
@@ -388,6 +391,13 @@ def main(argv=None) -> int:
         if m not in METHOD_SPECS and m not in D3M_SPECS:
             ap.error(f"unknown method {m!r}; choose from {list(METHOD_SPECS) + list(D3M_SPECS)}")
     seeds = list(range(2 if args.quick else args.seeds))
+    if args.only_seeds:
+        try:
+            run_seeds = [int(x) for x in args.only_seeds.split(",")]
+        except ValueError:
+            ap.error(f"--only-seeds takes comma-separated integers, not {args.only_seeds!r}")
+    else:
+        run_seeds = seeds
     rows = _load_cache(args.cache)
     done = {(r["dataset"], r["method"], r["seed"], r.get("quick", False)) for r in rows}
     t_start = time.perf_counter()
@@ -399,7 +409,7 @@ def main(argv=None) -> int:
             if m in EXTRA_SPECS and ds != "cmnist":
                 print(f"[{ds}] {m} is the Coloured MNIST protocol only; skipped", flush=True)
                 continue
-            for seed in seeds:
+            for seed in run_seeds:
                 if (ds, m, seed, args.quick) in done:
                     continue
                 if m in D3M_SPECS:

@@ -168,3 +168,20 @@ def test_trak_ridge_defaults_to_zero_for_d3m_and_ten_for_auto_d3m():
                            ridge.attributions_ / np.abs(ridge.attributions_).max(), atol=1e-3)
     with pytest.raises(UnskewInputError, match="trak_lambda"):
         D3M(est, trak_lambda=-1.0).fit(X, y, X_val=Xv, y_val=yv)
+
+
+def test_first_principal_direction_uses_lanczos_on_large_blocks_and_matches_the_full_svd():
+    from unskew.mitigate.d3m._d3m import _first_principal_direction
+
+    rng = np.random.default_rng(8)
+    A = rng.normal(size=(300, 700))
+    A[:, :4] += 3 * rng.normal(size=(300, 1))
+    A -= A.mean(axis=0)
+    v = _first_principal_direction(A)  # 300 > 256 rows: ARPACK
+    w = np.linalg.svd(A, full_matrices=False)[2][0]
+    assert abs(v @ w) > 1 - 1e-8
+    # pseudo-groups through the fast path split the rows as the full SVD does
+    rows = A / np.linalg.norm(A, axis=1, keepdims=True)
+    ref = (rows @ np.linalg.svd(rows - rows.mean(axis=0), full_matrices=False)[2][0] > 0).astype(int)
+    got = auto_pseudo_groups(A.T, np.zeros(300, dtype=int))
+    assert np.array_equal(got, ref) or np.array_equal(got, 1 - ref)
