@@ -411,6 +411,8 @@ def main(argv=None) -> int:
             run_seeds = [int(x) for x in args.only_seeds.split(",")]
         except ValueError:
             ap.error(f"--only-seeds takes comma-separated integers, not {args.only_seeds!r}")
+        if not set(run_seeds) <= set(seeds):
+            ap.error(f"--only-seeds {args.only_seeds} must lie within the table's seeds {seeds}")
     else:
         run_seeds = seeds
     rows = _load_cache(args.cache)

@@ -146,8 +146,20 @@ def test_trak_checkpoints_are_spaced_up_to_the_selected_epoch():
     assert D3M(n_checkpoints=3)._checkpoints(Fitted()) == [0, 3, 6]
     assert D3M(n_checkpoints=None)._checkpoints(Fitted()) == list(range(7))
     assert D3M(n_checkpoints=1)._checkpoints(Fitted()) == [6]
-    with pytest.raises(UnskewInputError):
-        D3M(n_checkpoints=0)._checkpoints(Fitted())
+
+
+def test_bad_settings_fail_before_any_training(monkeypatch):
+    rng = np.random.default_rng(9)
+    X, y, g = _spurious(200, 0.9, rng)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before validating the settings")
+
+    monkeypatch.setattr(D3M, "_fit_model", no_training)
+    with pytest.raises(UnskewInputError, match="n_checkpoints"):
+        D3M(n_checkpoints=0).fit(X, y, X_val=X, y_val=y, groups_val=g)
+    with pytest.raises(UnskewInputError, match="trak_lambda"):
+        D3M(trak_lambda=-1.0).fit(X, y, X_val=X, y_val=y)
 
 
 def test_trak_ridge_defaults_to_zero_for_d3m_and_ten_for_auto_d3m():
@@ -158,16 +170,19 @@ def test_trak_ridge_defaults_to_zero_for_d3m_and_ten_for_auto_d3m():
     X, y, _ = _spurious(400, 0.95, rng)
     Xv, yv, gv = _spurious(100, 0.5, rng)
     est = ERMClassifier(model="mlp", hidden_sizes=(8,), max_epochs=2, batch_size=64, random_state=0)
+    from unskew.attribution import TRAK
+
     auto = D3M(est, removal="k", k=10, proj_dim=32).fit(X, y, X_val=Xv, y_val=yv)
     plain = D3M(est, removal="k", k=10, proj_dim=32).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
     assert auto.trak_lambda_ == 10.0 and plain.trak_lambda_ == 0.0
-    # the ridge reaches TRAK: same base model, different attributions
+    # the ridge reaches TRAK: the same base model gives TRAK(lambda_scale=10)'s matrix, not the plain one
     ridge = D3M(est, removal="k", k=10, proj_dim=32, trak_lambda=10.0).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
-    np.testing.assert_allclose(auto.attributions_, ridge.attributions_)
+    m = ridge.base_estimator_
+    expected = TRAK(m.model_, ridge._checkpoints(m), proj_dim=32, lambda_scale=10.0).attribute(
+        m.attribution_inputs(X), m.encode_labels(y), m.attribution_inputs(Xv), m.encode_labels(yv))
+    np.testing.assert_allclose(ridge.attributions_, expected)
     assert not np.allclose(plain.attributions_ / np.abs(plain.attributions_).max(),
                            ridge.attributions_ / np.abs(ridge.attributions_).max(), atol=1e-3)
-    with pytest.raises(UnskewInputError, match="trak_lambda"):
-        D3M(est, trak_lambda=-1.0).fit(X, y, X_val=Xv, y_val=yv)
 
 
 def test_first_principal_direction_uses_lanczos_on_large_blocks_and_matches_the_full_svd():

@@ -25,6 +25,8 @@ example), and those pseudo-groups replace the real ones.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
@@ -124,7 +126,7 @@ def _first_principal_direction(centred: np.ndarray) -> np.ndarray:
     from scipy.sparse.linalg import svds
 
     v0 = np.full(min(centred.shape), 1.0 / np.sqrt(min(centred.shape)))
-    u, _, vt = svds(centred, k=1, v0=v0, solver="arpack")
+    _, _, vt = svds(centred, k=1, v0=v0, solver="arpack")
     return vt[0]
 
 
@@ -232,7 +234,7 @@ class D3M(BaseEstimator, ClassifierMixin):
             return _LogisticModel(C=self.C).fit(X, y, sample_weight=sample_weight)
         est = clone(self.estimator)
         kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
-        if val is not None and hasattr(est, "attribution_inputs"):
+        if val is not None and "X_val" in inspect.signature(est.fit).parameters:
             X_val, y_val, g_val = val
             kwargs.update(X_val=X_val, y_val=y_val, groups_val=g_val)
         return est.fit(X, y, **kwargs)
@@ -245,8 +247,6 @@ class D3M(BaseEstimator, ClassifierMixin):
         n = self.n_checkpoints
         if n is None or n >= len(ckpts):
             return ckpts
-        if n < 1:
-            raise UnskewInputError(f"n_checkpoints must be at least 1 (or None for all); got {n}.")
         idx = np.unique(np.round(np.linspace(len(ckpts) - 1, 0, n)).astype(int))
         return [ckpts[i] for i in idx]
 
@@ -293,6 +293,8 @@ class D3M(BaseEstimator, ClassifierMixin):
             raise UnskewInputError(f"removal='k' needs 0 <= k < {len(y)}; got k={self.k}.")
         self.classes_ = np.unique(y)
         self.auto_ = groups_val is None
+        if self.n_checkpoints is not None and not self.n_checkpoints >= 1:
+            raise UnskewInputError(f"n_checkpoints must be at least 1 (or None for all); got {self.n_checkpoints!r}.")
         if self.trak_lambda is not None and not self.trak_lambda >= 0:
             raise UnskewInputError(f"trak_lambda must be a non-negative number or None; got {self.trak_lambda!r}.")
         self.trak_lambda_ = (10.0 if self.auto_ else 0.0) if self.trak_lambda is None else float(self.trak_lambda)
@@ -321,15 +323,16 @@ class D3M(BaseEstimator, ClassifierMixin):
         self.sweep_ = None
         # the retrained torch models select their epoch on the (pseudo-)groups
         val = (X_val, y_val, gv if self.auto_ else groups_val)
-        fitted = {}
-        if not self.auto_:  # removing nothing retrains the base model exactly
-            fitted[0] = self.base_estimator_
+        # with real groups, removing nothing retrains the base model exactly; Auto-D3M's base
+        # model was selected without pseudo-groups, so it is not a k=0 candidate there
+        base = None if self.auto_ else self.base_estimator_
+        model = None
         if self.removal == "negative":
             n_remove = int((scores < 0).sum())
         elif self.removal == "k":
             n_remove = int(self.k)
-        else:
-            n_remove = self._sweep(X, y, X_val, y_val, gv, order, sample_weight, val, fitted)
+        else:  # the sweep's grid already respects max_fraction
+            n_remove, model = self._sweep(X, y, X_val, y_val, gv, order, sample_weight, val, base)
         if self.max_fraction is not None:
             n_remove = min(n_remove, int(self.max_fraction * len(y)))
         self.removed_ = order[:n_remove]
@@ -337,14 +340,17 @@ class D3M(BaseEstimator, ClassifierMixin):
         self.keep_[self.removed_] = False
         if len(np.unique(y[self.keep_])) < len(self.classes_):
             raise UnskewInputError("D3M would remove every example of a class; use removal='k' with a smaller k.")
-        if n_remove in fitted:
-            self.estimator_ = fitted[n_remove]
+        if model is None and n_remove == 0:
+            model = base
+        if model is not None:
+            self.estimator_ = model
         else:
             sw = None if sample_weight is None else np.asarray(sample_weight)[self.keep_]
             self.estimator_ = self._fit_model(_take(X, self.keep_), y[self.keep_], sw, val=val)
         return self
 
-    def _sweep(self, X, y, X_val, y_val, gv, order, sample_weight, val, fitted) -> int:
+    def _sweep(self, X, y, X_val, y_val, gv, order, sample_weight, val, base):
+        """Retrain for each ``k`` in the grid; return the best ``k`` and its model (kept, not refitted)."""
         grid = self.k_grid if self.k_grid is not None else [0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3]
         ks = sorted({int(round(k * len(y))) if k < 1 else int(k) for k in grid})
         if self.max_fraction is not None:
@@ -355,8 +361,8 @@ class D3M(BaseEstimator, ClassifierMixin):
             keep[order[:k]] = False
             if len(np.unique(y[keep])) < len(self.classes_):
                 continue
-            if k in fitted:
-                m = fitted[k]
+            if k == 0 and base is not None:
+                m = base
             else:
                 sw = None if sample_weight is None else np.asarray(sample_weight)[keep]
                 m = self._fit_model(_take(X, keep), y[keep], sw, val=val)
@@ -368,13 +374,11 @@ class D3M(BaseEstimator, ClassifierMixin):
             rank = (row["val_worst_group_accuracy"], row["val_accuracy"], -k)
             if best is None or rank > best[0]:
                 best = (rank, k, m)  # only the best model so far is kept
-        fitted.clear()
-        if best is not None:
-            fitted[best[1]] = best[2]
         self.sweep_ = pd.DataFrame(rows)
-        best = self.sweep_.sort_values(["val_worst_group_accuracy", "val_accuracy", "k"],
-                                       ascending=[False, False, True]).iloc[0]
-        return int(best["k"])
+        if best is None:
+            raise UnskewInputError(f"Every k in the sweep grid {ks} would remove all examples of a class; "
+                                   f"use a k_grid with smaller values.")
+        return best[1], best[2]
 
     # ------------------------------------------------------------- outputs
     def predict(self, X):
