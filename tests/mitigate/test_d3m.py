@@ -44,11 +44,65 @@ def test_d3m_removes_majority_examples_and_raises_worst_group_accuracy():
     assert (np.diff(table["score"]) >= 0).all()
 
 
-def test_default_negative_rule_and_k_rule():
+def _all_negative(seed):
+    """Training labels follow x0 cleanly; validation labels are mostly flipped.
+
+    Every training example then pushes the model towards x0, which lowers the
+    margin of every validation group: every group alignment score is negative.
+    """
+    rng = np.random.default_rng(seed)
+
+    def part(n, p_flip, gap):
+        s = rng.choice([-1.0, 1.0], n)
+        X = np.column_stack([s * (gap + np.abs(rng.normal(size=n))), 0.5 * rng.normal(size=(n, 2))])
+        y = np.where(rng.random(n) < p_flip, s < 0, s > 0).astype(int)
+        return X, y, 2 * y + rng.integers(0, 2, n)
+
+    return part(300, 0.0, 0.5), part(2000, 0.6, 0.0)
+
+
+def test_default_never_lowers_validation_worst_group_accuracy_when_every_score_is_negative():
+    traps = 0
+    for seed in (0, 2, 3, 4, 5, 6):
+        (X, y, _), (Xv, yv, gv) = _all_negative(seed)
+        d = D3M(C=0.1).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+        assert (d.scores_ < 0).all()  # the premise: the paper's rule would remove everything
+        base, after = _wga(d.base_estimator_, Xv, yv, gv), _wga(d, Xv, yv, gv)
+        assert d.val_worst_group_accuracy_base_ == pytest.approx(base)
+        assert d.val_worst_group_accuracy_ == pytest.approx(after)
+        assert len(d.removed_) <= 0.2 * len(y) and d.sweep_["k"].max() <= 0.2 * len(y)
+        if d.removal_applied_:
+            assert len(d.removed_) > 0 and after > base
+        else:
+            assert len(d.removed_) == 0 and d.estimator_ is d.base_estimator_ and after == base
+        # the grid holds removals that would lower it: the guard is doing the work
+        traps += bool((d.sweep_["val_worst_group_accuracy"] < base).any())
+    assert traps >= 3
+    (X, y, _), (Xv, yv, gv) = _all_negative(3)
+    d = D3M(C=0.1).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    assert not d.removal_applied_  # seed 3: no candidate beats the base model
+    with pytest.raises(UnskewInputError, match="every example of a class"):
+        D3M(C=0.1, removal="negative").fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+
+
+def test_auto_is_the_default_and_checks_max_fraction():
     rng = np.random.default_rng(1)
     X, y, _ = _spurious(1000, 0.9, rng)
     Xv, yv, gv = _spurious(300, 0.5, rng)
     d = D3M().fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    assert d.removal == "auto" and d.removal_applied_ and 0 < len(d.removed_) <= 200
+    assert d.val_worst_group_accuracy_ > d.val_worst_group_accuracy_base_
+    d = D3M(max_fraction=0.3).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    assert d.sweep_["k"].max() == 300
+    with pytest.raises(UnskewInputError, match="max_fraction"):
+        D3M(max_fraction=1.5).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+
+
+def test_negative_rule_and_k_rule():
+    rng = np.random.default_rng(1)
+    X, y, _ = _spurious(1000, 0.9, rng)
+    Xv, yv, gv = _spurious(300, 0.5, rng)
+    d = D3M(removal="negative").fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
     assert len(d.removed_) == int((d.scores_ < 0).sum())
     d = D3M(removal="k", k=25).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
     assert len(d.removed_) == 25 and d.keep_.sum() == 975
@@ -97,7 +151,7 @@ def test_max_fraction_caps_removal():
     rng = np.random.default_rng(4)
     X, y, _ = _spurious(1000, 0.95, rng)
     Xv, yv, gv = _spurious(300, 0.5, rng)
-    d = D3M(max_fraction=0.05).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    d = D3M(removal="negative", max_fraction=0.05).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
     assert len(d.removed_) <= 50
     d = D3M(removal="sweep", max_fraction=0.05).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
     assert d.sweep_["k"].max() <= 50

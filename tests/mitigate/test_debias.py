@@ -52,3 +52,49 @@ def test_split_column_is_respected():
     assert (res.removed["row"] < 700).all()
     with pytest.raises(UnskewInputError, match="Split column"):
         debias(df.assign(part="train"), target="y", sensitive="site", split="part")
+
+
+def test_report_warns_on_large_or_costly_removals_and_says_when_nothing_was_removed():
+    df = _table(seed=2)
+    res = debias(df, target="y", sensitive="site")  # default: auto, capped at 20%
+    s = res.report["d3m"].summary
+    assert s["removal_rule"] == "auto" and s["max_fraction"] == 0.2 and s["fraction_removed"] <= 0.2
+    assert s["val_worst_group_accuracy_after"] > s["val_worst_group_accuracy_before"] or s["n_removed"] == 0
+    big = s["fraction_removed"] > 0.1
+    costly = s["val_accuracy_before"] - s["val_accuracy_after"] > 0.03
+    assert s["fraction_removed_exceeds_10pct"] == big and s["val_accuracy_cost_exceeds_3_points"] == costly
+    assert res.report["d3m"].status == ("warn" if big or costly else "pass")
+    text = " ".join(f.message for f in res.report["d3m"].findings)
+    assert "10% warning threshold" in text and "3-point warning threshold" in text
+    # the paper's rule on a linear model removes a lot: warn
+    neg = debias(df, target="y", sensitive="site", removal="negative")
+    ns = neg.report["d3m"].summary
+    assert ns["fraction_removed"] > 0.1 and neg.report["d3m"].status == "warn"
+    assert ns["fraction_removed_exceeds_10pct"]
+    # nothing to gain: the site does not predict the label, so no removal beats the base model
+    flat = _table(seed=3).assign(site=lambda d: np.where(np.random.default_rng(0).random(len(d)) < 0.5, "north", "south"))
+    fr = debias(flat.drop(columns="badge"), target="y", sensitive="site", max_fraction=0.05)
+    fs = fr.report["d3m"].summary
+    if not fs["removal_applied"]:
+        assert fs["n_removed"] == 0 and len(fr.cleaned) == len(flat)
+        assert "No removal applied" in " ".join(f.message for f in fr.report["d3m"].findings)
+    with pytest.raises(UnskewInputError, match="max_fraction"):
+        debias(df, target="y", sensitive="site", max_fraction=2.0)
+
+
+def test_cli_default_is_auto_and_rejects_bad_max_fraction(tmp_path):
+    from typer.testing import CliRunner
+
+    from unskew.cli import app
+
+    path = tmp_path / "t.csv"
+    _table(800, seed=4).to_csv(path, index=False)
+    runner = CliRunner()
+    out = runner.invoke(app, ["debias", str(path), "--target", "y", "--sensitive", "site", "--json", str(tmp_path / "r.json")])
+    assert out.exit_code == 0, out.output
+    import json
+
+    check = json.loads((tmp_path / "r.json").read_text())["checks"][0]
+    assert check["summary"]["removal_rule"] == "auto" and check["summary"]["fraction_removed"] <= 0.2
+    bad = runner.invoke(app, ["debias", str(path), "--target", "y", "--sensitive", "site", "--max-fraction", "1.5"])
+    assert bad.exit_code == 2 and "--max-fraction" in bad.output

@@ -17,8 +17,13 @@ def debias(
     target: str = typer.Option(..., "--target", "-t", help="Binary label column."),
     sensitive: str = typer.Option(None, "--sensitive", "-s", help="Sensitive column(s) defining validation groups (with the target)."),
     method: str = typer.Option("d3m", "--method", help="d3m (validation group labels) or auto-d3m (no group labels)."),
-    removal: str = typer.Option("negative", "--removal", help="negative (default), k, or sweep."),
+    removal: str = typer.Option("auto", "--removal", help=(
+        "auto (default: how many chosen by validation worst-group accuracy up to --max-fraction, "
+        "applied only if it beats the base model), negative (the paper's rule: every negative score), "
+        "k, or sweep (auto without cap or guard).")),
     k: int = typer.Option(None, "--k", help="How many to remove with --removal k."),
+    max_fraction: float = typer.Option(None, "--max-fraction", help="Most rows removed, as a share of training rows "
+                                       "(default 0.2 for auto, no cap otherwise)."),
     val_fraction: float = typer.Option(0.3, "--val-fraction", help="Share of rows held out for validation."),
     split: str = typer.Option(None, "--split", help="Column with train/val labels instead of a random split."),
     out: Path = typer.Option(None, "--out", help="Write the cleaned table here (CSV or Parquet)."),
@@ -30,22 +35,26 @@ def debias(
     seed: int = typer.Option(0, "--seed", help="Random seed."),
 ) -> None:
     """Find and remove the training examples that drive worst-group failures (D3M)."""
-    from ..mitigate.d3m import METHODS
+    from ..mitigate.d3m import METHODS, REMOVAL_RULES
     from ..mitigate.d3m import debias as run_debias
 
     if method not in METHODS:
         fail_input(f"--method must be one of {', '.join(METHODS)}, not {method!r}.")
-    if removal not in ("negative", "k", "sweep"):
-        fail_input(f"--removal must be negative, k or sweep, not {removal!r}.")
+    if removal not in REMOVAL_RULES:
+        fail_input(f"--removal must be one of {', '.join(REMOVAL_RULES)}, not {removal!r}.")
+    if max_fraction is not None and not 0 < max_fraction < 1:
+        fail_input(f"--max-fraction must be between 0 and 1, got {max_fraction}.")
     if not 0 < val_fraction < 1:
         fail_input(f"--val-fraction must be between 0 and 1, got {val_fraction}.")
     with console.status("Fitting, attributing and removing..."):
-        res = run_debias(data, target=target, sensitive=sensitive, method=method, removal=removal, k=k,
+        res = run_debias(data, target=target, sensitive=sensitive, method=method, removal=removal, k=k, max_fraction=max_fraction,
                          val_fraction=val_fraction, split=split, random_state=seed,
                          ignore=split_list(ignore), na_values=split_list(na_values))
     print_report(res.report)
     s = res.report["d3m"].summary
-    console.print(f"removed {s['n_removed']} of {s['n_train']} training rows ({s['fraction_removed']:.1%})")
+    console.print(f"removed {s['n_removed']} of {s['n_train']} training rows ({s['fraction_removed']:.1%})"
+                  + ("" if s.get("removal_applied", True) else
+                     ": no removal raised validation worst-group accuracy above the base model's"))
     if out:
         if out.suffix.lower() in (".parquet", ".pq"):
             res.cleaned.to_parquet(out, index=False)

@@ -13,9 +13,12 @@ which the model does worst, instead of re-balancing whole groups:
    mean over groups of ``L_g * mean S``; dividing by ``sum_g L_g`` instead only
    rescales every score by the same positive constant, so signs and ranking,
    hence the removed set, are identical.)
-3. Remove every example with a negative score (default; no ``k`` to tune), or
-   the ``k`` lowest, optionally choosing ``k`` from a grid by validation
-   worst-group accuracy; retrain on the rest.
+3. Remove the ``k`` lowest-scoring examples and retrain on the rest. By
+   default (``removal="auto"``) ``k`` is chosen from a grid up to a cap (20% of
+   the training set) by validation worst-group accuracy, and the removal is
+   applied only when that accuracy is strictly above the base model's;
+   otherwise nothing is removed. The paper's rule (remove every negative
+   score) is ``removal="negative"``.
 
 Auto-D3M needs no group labels: within each class, validation examples are
 split by the sign of their projection onto the first principal component of
@@ -33,6 +36,13 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from ...attribution import TRAK, LogisticInfluence, fit_logistic
 from ...exceptions import UnskewInputError
+
+#: Removal rules of :class:`D3M` (the first is the default).
+REMOVAL_RULES = ("auto", "negative", "k", "sweep")
+#: Default cap on the share removed by ``removal="auto"``.
+AUTO_MAX_FRACTION = 0.2
+#: Default grid of shares tried by ``auto`` and ``sweep`` (capped for ``auto``).
+DEFAULT_GRID = (0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3)
 
 
 class LowRank:
@@ -152,10 +162,16 @@ class D3M(BaseEstimator, ClassifierMixin):
         ``attribution_inputs(X)``) uses TRAK.
     C : float, default=1.0
         Inverse L2 strength of the default logistic model.
-    removal : {"negative", "k", "sweep"}, default="negative"
-        ``negative`` removes every example with a negative score; ``k``
-        removes the ``k`` lowest; ``sweep`` tries each ``k`` in ``k_grid`` and
-        keeps the one with the best validation worst-group accuracy.
+    removal : {"auto", "negative", "k", "sweep"}, default="auto"
+        ``auto`` tries each ``k`` in ``k_grid`` up to ``max_fraction`` (20%
+        unless set), keeps the one with the best validation worst-group
+        accuracy, and applies it only if that accuracy is strictly above the
+        base model's (else removes nothing: ``removal_applied_`` is False), so
+        the default cannot lower validation worst-group accuracy.
+        ``negative`` removes every example with a negative score (the paper's
+        rule; on linear models it can remove most of the data); ``k`` removes
+        the ``k`` lowest; ``sweep`` is ``auto`` without the cap or the
+        no-gain guard.
     k : int, optional
         Number to remove when ``removal="k"``.
     k_grid : sequence of float or int, optional
@@ -163,7 +179,8 @@ class D3M(BaseEstimator, ClassifierMixin):
         counts. Default: 0 to 30% of the training set, finer near 0.
     max_fraction : float, optional
         Removal budget: never remove more than this share of the training
-        set (caps every rule, and limits the sweep's grid).
+        set (caps every rule, and limits the sweep's grid). ``None`` means
+        0.2 for ``auto`` and no cap otherwise.
     proj_dim : int, default=512
         TRAK projection dimension (PyTorch estimators only).
     n_checkpoints : int or None, default=5
@@ -208,13 +225,19 @@ class D3M(BaseEstimator, ClassifierMixin):
         The model before and after removal.
     sweep_ : DataFrame or None
         ``k`` against validation worst-group and average accuracy.
+    removal_applied_ : bool
+        False when ``auto`` found no ``k`` whose validation worst-group
+        accuracy beats the base model's, so nothing was removed.
+    val_worst_group_accuracy_base_, val_worst_group_accuracy_ : float
+        Validation worst-group accuracy (over ``val_groups_``) of the base
+        model and of the returned model.
     auto_ : bool
         Whether pseudo-groups were used.
     trak_lambda_ : float
         The relative TRAK ridge used (PyTorch estimators).
     """
 
-    def __init__(self, estimator=None, *, C: float = 1.0, removal: str = "negative", k: int | None = None,
+    def __init__(self, estimator=None, *, C: float = 1.0, removal: str = "auto", k: int | None = None,
                  k_grid=None, max_fraction: float | None = None, proj_dim: int = 512,
                  n_checkpoints: int | None = 5, trak_lambda: float | None = None, cache_dir=None):
         self.estimator = estimator
@@ -287,8 +310,11 @@ class D3M(BaseEstimator, ClassifierMixin):
         y_val = np.asarray(y_val)
         if len(X) != len(y) or len(X_val) != len(y_val):
             raise UnskewInputError("X and y (and X_val and y_val) must have the same number of rows.")
-        if self.removal not in ("negative", "k", "sweep"):
-            raise UnskewInputError(f"removal must be 'negative', 'k' or 'sweep', not {self.removal!r}.")
+        if self.removal not in REMOVAL_RULES:
+            raise UnskewInputError(f"removal must be one of {', '.join(REMOVAL_RULES)}, not {self.removal!r}.")
+        if self.max_fraction is not None and not 0 < self.max_fraction < 1:
+            raise UnskewInputError(f"max_fraction must be between 0 and 1 (a share of the training rows); "
+                                   f"got {self.max_fraction!r}.")
         if self.removal == "k" and (self.k is None or not 0 <= self.k < len(y)):
             raise UnskewInputError(f"removal='k' needs 0 <= k < {len(y)}; got k={self.k}.")
         self.classes_ = np.unique(y)
@@ -331,10 +357,20 @@ class D3M(BaseEstimator, ClassifierMixin):
             n_remove = int((scores < 0).sum())
         elif self.removal == "k":
             n_remove = int(self.k)
-        else:  # the sweep's grid already respects max_fraction
+        else:  # auto or sweep; the grid already respects the cap
             n_remove, model = self._sweep(X, y, X_val, y_val, gv, order, sample_weight, val, base)
-        if self.max_fraction is not None:
-            n_remove = min(n_remove, int(self.max_fraction * len(y)))
+        cap = self._cap()
+        if cap is not None:
+            n_remove = min(n_remove, int(cap * len(y)))
+        pred_base = self.base_estimator_.predict(X_val)
+        self.val_worst_group_accuracy_base_ = _worst_group_accuracy(y_val, pred_base, gv)
+        self.removal_applied_ = True
+        if self.removal == "auto" and n_remove > 0:
+            best = self.sweep_.loc[self.sweep_["k"] == n_remove, "val_worst_group_accuracy"].iloc[0]
+            if not best > self.val_worst_group_accuracy_base_:  # no gain on validation: remove nothing
+                n_remove, model, self.removal_applied_ = 0, self.base_estimator_, False
+        elif self.removal == "auto":
+            model, self.removal_applied_ = self.base_estimator_, False
         self.removed_ = order[:n_remove]
         self.keep_ = np.ones(len(y), dtype=bool)
         self.keep_[self.removed_] = False
@@ -347,14 +383,21 @@ class D3M(BaseEstimator, ClassifierMixin):
         else:
             sw = None if sample_weight is None else np.asarray(sample_weight)[self.keep_]
             self.estimator_ = self._fit_model(_take(X, self.keep_), y[self.keep_], sw, val=val)
+        self.val_worst_group_accuracy_ = _worst_group_accuracy(y_val, self.estimator_.predict(X_val), gv)
         return self
+
+    def _cap(self) -> float | None:
+        if self.max_fraction is not None:
+            return float(self.max_fraction)
+        return AUTO_MAX_FRACTION if self.removal == "auto" else None
 
     def _sweep(self, X, y, X_val, y_val, gv, order, sample_weight, val, base):
         """Retrain for each ``k`` in the grid; return the best ``k`` and its model (kept, not refitted)."""
-        grid = self.k_grid if self.k_grid is not None else [0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3]
-        ks = sorted({int(round(k * len(y))) if k < 1 else int(k) for k in grid})
-        if self.max_fraction is not None:
-            ks = [k for k in ks if k <= self.max_fraction * len(y)]
+        grid = self.k_grid if self.k_grid is not None else DEFAULT_GRID
+        ks = sorted({int(round(k * len(y))) if k < 1 else int(k) for k in grid} | {0})
+        cap = self._cap()
+        if cap is not None:
+            ks = [k for k in ks if k <= cap * len(y)]
         rows, best = [], None
         for k in ks:
             keep = np.ones(len(y), dtype=bool)
@@ -435,3 +478,42 @@ class _LogisticModel(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         return self.classes_[(self.decision_function(X) > 0).astype(int)]
+
+
+#: ``warn`` when a removal takes more than this share of the training rows ...
+WARN_FRACTION = 0.10
+#: ... or costs more than this much validation accuracy (3 points).
+WARN_ACCURACY_COST = 0.03
+
+
+def removal_verdict(est: D3M, n_train: int, acc_before: float, acc_after: float) -> tuple[str, dict, list]:
+    """Status, summary fields and ``(sentence, severity)`` pairs describing a fitted D3M's removal.
+
+    ``warn`` when more than 10% of the training rows were removed or validation
+    accuracy fell by more than 3 points; ``pass`` otherwise (including when the
+    default rule found no gain and removed nothing, which the sentences say).
+    """
+    frac = len(est.removed_) / n_train
+    cost = float(acc_before - acc_after)
+    too_many, too_costly = frac > WARN_FRACTION, cost > WARN_ACCURACY_COST
+    fields = {
+        "removal_applied": bool(est.removal_applied_),
+        "fraction_removed_exceeds_10pct": bool(too_many),
+        "val_accuracy_cost": cost,
+        "val_accuracy_cost_exceeds_3_points": bool(too_costly),
+        "val_worst_group_accuracy_base": float(est.val_worst_group_accuracy_base_),
+        "val_worst_group_accuracy_chosen": float(est.val_worst_group_accuracy_),
+        "max_fraction": est._cap(),
+    }
+    lines = []
+    if not est.removal_applied_:
+        lines.append((
+            f"No removal applied: no candidate up to {est._cap():.0%} of the training rows raised validation "
+            f"worst-group accuracy above the base model's ({est.val_worst_group_accuracy_base_:.3f}); "
+            f"nothing was removed.", "info"))
+    lines.append((f"Removed {frac:.1%} of the training rows ({'more' if too_many else 'not more'} than the "
+                  f"{WARN_FRACTION:.0%} warning threshold).", "warn" if too_many else "info"))
+    lines.append((f"Validation accuracy {acc_before:.3f} -> {acc_after:.3f}: a cost of {100 * cost:.1f} points "
+                  f"({'more' if too_costly else 'not more'} than the {100 * WARN_ACCURACY_COST:.0f}-point "
+                  f"warning threshold).", "warn" if too_costly else "info"))
+    return ("warn" if too_many or too_costly else "pass"), fields, lines

@@ -15,7 +15,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from ...data import Dataset
 from ...exceptions import UnskewInputError
 from ...report import Bar, Chart, CheckResult, Finding, Report, Table, sample_table
-from ._d3m import D3M
+from ._d3m import D3M, removal_verdict
 
 METHODS = ("d3m", "auto-d3m")
 
@@ -79,8 +79,9 @@ def debias(
     target: str,
     sensitive=None,
     method: str = "d3m",
-    removal: str = "negative",
+    removal: str = "auto",
     k: int | None = None,
+    max_fraction: float | None = None,
     C: float = 1.0,
     val_fraction: float = 0.3,
     split: str | None = None,
@@ -96,6 +97,12 @@ def debias(
     validation groups ``sensitive x target``; ``auto-d3m`` uses no group labels
     (the sensitive columns, if given, only serve to report the effect).
     Sensitive columns are never used as model features.
+
+    ``removal="auto"`` (default) picks how many to remove by validation
+    worst-group accuracy, up to ``max_fraction`` (20% unless set), and removes
+    nothing unless that beats the base model; see :class:`D3M`. The report's
+    status is ``warn`` when more than 10% of the training rows are removed or
+    validation accuracy falls by more than 3 points.
     """
     if method not in METHODS:
         raise UnskewInputError(f"--method must be one of {', '.join(METHODS)}, not {method!r}.")
@@ -129,7 +136,7 @@ def debias(
     enc = tabular_encoder(ds, features)
     Xtr = enc.fit_transform(ds.frame.iloc[tr][features])
     Xva = enc.transform(ds.frame.iloc[va][features])
-    est = D3M(C=C, removal=removal, k=k)
+    est = D3M(C=C, removal=removal, k=k, max_fraction=max_fraction)
     est.fit(Xtr, y[tr], X_val=Xva, y_val=y[va], groups_val=None if method == "auto-d3m" else groups[va])
     removed_rows = tr[est.removed_]
     table = est.removal_table()
@@ -157,6 +164,13 @@ def _report(ds, est, method, tr, va, y, groups, Xva, removed, removal) -> Report
     findings = [Finding(f"Removed {len(est.removed_)} of {len(tr)} training examples ({frac:.1%}).",
                         severity="info", value=frac)]
     charts = []
+    # --- issue 16: removal guard verdict (status warn on >10% removed or >3 points of accuracy)
+    acc_before = float(np.mean(est.base_estimator_.predict(Xva) == y[va]))
+    acc_after = float(np.mean(est.predict(Xva) == y[va]))
+    status, verdict, lines = removal_verdict(est, len(tr), acc_before, acc_after)
+    summary.update(verdict)
+    findings += [Finding(text, severity=sev) for text, sev in lines]
+    # --- end issue 16
     if groups is not None:
         base_acc, base_worst = _worst_group(y[va], est.base_estimator_.predict(Xva), groups[va])
         new_acc, new_worst = _worst_group(y[va], est.predict(Xva), groups[va])
@@ -187,11 +201,13 @@ def _report(ds, est, method, tr, va, y, groups, Xva, removed, removal) -> Report
                             est.sweep_.round(4).values.tolist()))
     checks.append(CheckResult(
         name="d3m", title="D3M: training examples that drive worst-group failures",
-        status="pass", summary=summary, findings=findings, charts=charts, tables=tables,
+        status=status, summary=summary, findings=findings, charts=charts, tables=tables,
         explanation=("Each training example gets a group alignment score: the loss-weighted average, over "
                      "validation groups, of its attribution (exact influence on a logistic model) to that "
-                     "group's examples. Negative scores mark examples that lower the margins of the groups "
-                     "the model fails on; they are removed and the model retrained."
+                     "group's examples. Low scores mark examples that lower the margins of the groups "
+                     "the model fails on; the lowest are removed and the model retrained ("
+                     + ("how many chosen by validation worst-group accuracy up to a cap, and only if that "
+                        "beats the base model" if removal == "auto" else f"rule: {removal}") + ")."
                      + (" Auto-D3M found the validation groups itself from the attribution matrix." if est.auto_ else "")),
     ))
     return Report(kind="debias", checks=checks, dataset=ds.describe(),
