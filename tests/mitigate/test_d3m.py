@@ -254,3 +254,19 @@ def test_first_principal_direction_uses_lanczos_on_large_blocks_and_matches_the_
     ref = (rows @ np.linalg.svd(rows - rows.mean(axis=0), full_matrices=False)[2][0] > 0).astype(int)
     got = auto_pseudo_groups(A.T, np.zeros(300, dtype=int))
     assert np.array_equal(got, ref) or np.array_equal(got, 1 - ref)
+
+
+def test_d3m_with_an_ensemble_of_independent_models():
+    pytest.importorskip("torch")
+    from unskew.train import ERMClassifier
+
+    rng = np.random.default_rng(5)
+    X, y, g = _spurious(600, 0.95, rng)
+    Xv, yv, gv = _spurious(200, 0.5, rng)
+    est = ERMClassifier(model="mlp", hidden_sizes=(16,), max_epochs=3, batch_size=64, lr=0.01, random_state=3)
+    d = D3M(est, removal="k", k=60, proj_dim=32, n_models=3, n_jobs=1).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    assert d.attributions_.shape == (600, 200)
+    assert [m["seed"] for m in d.ensemble_members_] == [4, 5, 6]  # the estimator's seed + 1..n
+    assert np.isin(g[d.removed_], [0, 3]).mean() > 0.8
+    with pytest.raises(UnskewInputError, match="n_models"):
+        D3M(est, n_models=0).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)

@@ -1,14 +1,15 @@
-"""TRAK attributions (Park et al. 2023) for PyTorch classifiers on the CPU.
+"""TRAK attributions (Park et al. 2023) for PyTorch classifiers (CPU or CUDA).
 
 For each checkpoint ``c``:
 
 1. per-example gradients of the correct-class margin
    ``f(z) = logit_y - logsumexp(other logits)`` (for a single-logit binary
    model, ``+z`` for a positive and ``-z`` for a negative label) with
-   ``torch.func`` (``vmap(grad(...))``), in batches;
+   ``torch.func`` (``vmap(grad_and_value(...))``), in batches, float32;
 2. a Gaussian random projection to ``proj_dim`` dimensions (``Phi_c``),
    generated blockwise from a seed so it never needs the full gradient matrix;
-3. the kernel ``Phi_c (Phi_c^T Phi_c + lambda I)^{-1} Phi_target,c^T``.
+3. the kernel ``Phi_c (Phi_c^T Phi_c + lambda I)^{-1} Phi_target,c^T``, the
+   ``proj_dim``-square system solved in float64 by Cholesky.
 
 The final score averages the kernels over checkpoints and multiplies row ``i``
 by the average out-to-loss term ``Q_i = 1 - p_i(correct)`` (Section 3.4 of the
@@ -57,12 +58,16 @@ class TRAK:
         (few checkpoints, no ensemble) they keep the shared structure
         (for example a spurious feature) visible in the scores. As it grows,
         the scores tend to a scaled gradient inner product ``Phi Phi_target^T``.
-    batch_size : int, default=256
+    batch_size : int, default=512
         Examples per gradient batch (bounds memory: ``batch_size x n_params``).
     seed : int, default=0
         Seed of the projection.
     cache_dir : str or Path, optional
         Folder for cached score matrices.
+    device : str, default="auto"
+        Torch device for gradients and projections; ``auto`` is CUDA when
+        ``torch.cuda.is_available()``, else the CPU. Results come back as
+        NumPy arrays either way.
 
     Attributes
     ----------
@@ -73,7 +78,8 @@ class TRAK:
     """
 
     def __init__(self, model, checkpoints, *, proj_dim: int = 512, lambda_reg: float = 0.0,
-                 lambda_scale: float = 0.0, batch_size: int = 256, seed: int = 0, cache_dir=None):
+                 lambda_scale: float = 0.0, batch_size: int = 512, seed: int = 0, cache_dir=None,
+                 device: str = "auto"):
         self.model = model
         self.checkpoints = checkpoints
         self.proj_dim = proj_dim
@@ -82,12 +88,13 @@ class TRAK:
         self.batch_size = batch_size
         self.seed = seed
         self.cache_dir = cache_dir
+        self.device = device
 
     # ---------------------------------------------------------------- helpers
     def _cache_key(self, arrays) -> str:
         torch = import_optional("torch", "TRAK attributions")
         h = hashlib.sha256()
-        h.update(f"trak-v2|{self.proj_dim}|{self.lambda_reg}|{self.lambda_scale}|{self.seed}|{type(self.model).__name__}".encode())
+        h.update(f"trak-v3|{self.proj_dim}|{self.lambda_reg}|{self.lambda_scale}|{self.seed}|{type(self.model).__name__}".encode())
         for a in arrays:
             _hash_update(h, a)
         for ckpt in self.checkpoints:
@@ -107,7 +114,13 @@ class TRAK:
         return blocks
 
     def _featurize(self, X, y, torch, proj_blocks, names, params, buffers):
-        from torch.func import functional_call, grad, vmap
+        """Projected margin gradients ``Phi`` (n x proj_dim, float32) and ``Q = 1 - p(correct)``.
+
+        One ``vmap(grad_and_value)`` pass per batch: the margin's value gives
+        ``p(correct) = sigmoid(margin)`` (for softmax, ``logit_y - logsumexp(others)``
+        is exactly the log-odds of the correct class), so no second forward pass.
+        """
+        from torch.func import functional_call, grad_and_value, vmap
 
         model = self.model
 
@@ -116,46 +129,116 @@ class TRAK:
             if logits.numel() == 1:
                 z = logits[0]
                 return torch.where(label == 1, z, -z)
-            mask = torch.arange(logits.numel()) == label
+            mask = torch.arange(logits.numel(), device=logits.device) == label
+            if logits.numel() == 2:  # logit_y - logit_other: no logsumexp needed
+                return (logits * (2.0 * mask - 1.0)).sum()
             correct = (logits * mask).sum()
             return correct - logits.masked_fill(mask, float("-inf")).logsumexp(0)
 
-        per_example = vmap(grad(margin), in_dims=(None, None, 0, 0))
+        per_example = vmap(grad_and_value(margin), in_dims=(None, None, 0, 0))
         n = X.shape[0]
-        feats = torch.empty(n, self.proj_dim, dtype=torch.float64)
-        q = torch.empty(n, dtype=torch.float64)
+        feats = torch.empty(n, self.proj_dim, dtype=torch.float32, device=X.device)
+        q = torch.empty(n, dtype=torch.float32, device=X.device)
         norm = float(np.sqrt(sum(params[k].numel() for k in names)))
+        # with the whole projection in memory, each parameter's gradient is projected by its
+        # own rows of it: no concatenated (batch x n_params) copy
+        per_param = None
+        if sum(P.shape[0] for P in proj_blocks) * self.proj_dim <= 2 ** 27:  # 512 MB of float32
+            full = proj_blocks[0] if len(proj_blocks) == 1 else torch.cat(proj_blocks, dim=0)
+            per_param, col = [], 0
+            for k in names:
+                size = params[k].numel()
+                per_param.append(full[col:col + size])
+                col += size
         for start in range(0, n, self.batch_size):
             xb = X[start:start + self.batch_size]
             yb = y[start:start + self.batch_size]
-            g = per_example(params, buffers, xb, yb)
-            flat = torch.cat([g[k].reshape(xb.shape[0], -1) for k in names], dim=1)
-            proj = torch.zeros(xb.shape[0], self.proj_dim)
-            col = 0
-            for P in proj_blocks:
-                proj += flat[:, col:col + P.shape[0]] @ P
-                col += P.shape[0]
-            feats[start:start + xb.shape[0]] = (proj / norm).double()
-            with torch.no_grad():
-                logits = functional_call(model, (params, buffers), (xb,))
-                if logits.shape[-1] == 1 or logits.ndim == 1:
-                    z = logits.reshape(-1)
-                    m = torch.where(yb == 1, z, -z)
-                    p_correct = torch.sigmoid(m)
-                else:
-                    p_correct = torch.softmax(logits, dim=1)[torch.arange(xb.shape[0]), yb]
-            q[start:start + xb.shape[0]] = (1 - p_correct).double()
+            g, m = per_example(params, buffers, xb, yb)
+            if per_param is not None:
+                proj = None
+                for k, P in zip(names, per_param, strict=True):
+                    part = g[k].reshape(xb.shape[0], -1) @ P
+                    proj = part if proj is None else proj.add_(part)
+            else:
+                flat = torch.cat([g[k].reshape(xb.shape[0], -1) for k in names], dim=1)
+                proj = torch.zeros(xb.shape[0], self.proj_dim, device=X.device)
+                col = 0
+                for P in proj_blocks:
+                    proj += flat[:, col:col + P.shape[0]] @ P
+                    col += P.shape[0]
+                del flat
+            feats[start:start + xb.shape[0]] = proj / norm
+            q[start:start + xb.shape[0]] = torch.sigmoid(-m.detach())  # 1 - sigmoid(margin)
         return feats, q
 
-    # ---------------------------------------------------------------- API
-    def attribute(self, X_train, y_train, X_target, y_target) -> np.ndarray:
-        """Score matrix of shape (n_train, n_target); positive = helps the target's margin."""
-        torch = import_optional("torch", "TRAK attributions")
+    def _device(self, torch):
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+    def _check(self):
         if not self.checkpoints:
             raise UnskewInputError("TRAK needs at least one checkpoint (a state_dict).")
         if self.lambda_scale < 0 or self.lambda_reg < 0:
             raise UnskewInputError(f"TRAK's lambda_reg and lambda_scale must be non-negative; got "
                                    f"{self.lambda_reg} and {self.lambda_scale}.")
+
+    def terms(self, X_train, y_train, X_target, y_target) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per-checkpoint factors ``(Phi, R, Q)``: checkpoint ``c`` contributes ``Phi_c @ R_c.T``.
+
+        ``Phi_c`` (n_train x proj_dim) holds projected training gradients, ``R_c``
+        (n_target x proj_dim) the target gradients times the inverse kernel, and
+        ``Q_c`` (n_train,) the out-to-loss term. :meth:`attribute` averages
+        ``Phi_c R_c^T`` and ``Q_c`` over checkpoints and multiplies them; an
+        ensemble does the same over the factors of its members.
+        """
+        torch = import_optional("torch", "TRAK attributions")
+        self._check()
+        dev = self._device(torch)
+        Xtr = torch.as_tensor(np.asarray(X_train), dtype=torch.float32).to(dev)
+        ytr = torch.as_tensor(np.asarray(y_train)).long().to(dev)
+        Xta = torch.as_tensor(np.asarray(X_target), dtype=torch.float32).to(dev)
+        yta = torch.as_tensor(np.asarray(y_target)).long().to(dev)
+        names = [k for k, p in self.model.named_parameters() if p.requires_grad]
+        self.n_params_ = int(sum(p.numel() for k, p in self.model.named_parameters() if k in names))
+        proj_blocks = [P.to(dev) for P in self._projection_blocks(self.n_params_, torch)]
+        out = []
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            self.model.to(dev)
+            for ckpt in self.checkpoints:
+                self.model.load_state_dict(ckpt)
+                params = {k: v.detach() for k, v in self.model.named_parameters() if k in names}
+                buffers = {k: v.detach() for k, v in self.model.named_buffers()}
+                phi, q = self._featurize(Xtr, ytr, torch, proj_blocks, names, params, buffers)
+                phi_t, _ = self._featurize(Xta, yta, torch, proj_blocks, names, params, buffers)
+                phi64 = phi.double()
+                K = phi64.T @ phi64
+                mean_eig = float(torch.trace(K)) / K.shape[0]
+                lam = float(self.lambda_reg) + float(self.lambda_scale) * mean_eig
+                eye = torch.eye(K.shape[0], dtype=K.dtype, device=dev)
+                chol, info = torch.linalg.cholesky_ex(K + lam * eye)
+                d = torch.diagonal(chol)
+                # singular kernel (Cholesky fails, or its pivots span more than a float64 rank
+                # tolerance, as matrix_rank would judge): a tiny ridge, 1e-6 of the mean eigenvalue
+                if int(info) != 0 or float((d.min() / d.max()) ** 2) < K.shape[0] * 2.2e-16:
+                    lam = max(lam, 1e-6 * mean_eig)
+                    chol, info = torch.linalg.cholesky_ex(K + lam * eye)
+                    while int(info) != 0:  # rounding left it indefinite: grow the ridge tenfold
+                        lam *= 10
+                        chol, info = torch.linalg.cholesky_ex(K + lam * eye)
+                R = torch.cholesky_solve(phi_t.T.double(), chol).T.float()
+                out.append((phi.cpu().numpy(), R.cpu().numpy(), q.cpu().numpy()))
+        finally:
+            self.model.to("cpu")
+            self.model.train(was_training)
+        return out
+
+    # ---------------------------------------------------------------- API
+    def attribute(self, X_train, y_train, X_target, y_target) -> np.ndarray:
+        """Score matrix of shape (n_train, n_target); positive = helps the target's margin."""
+        self._check()
         arrays = [np.asarray(X_train), np.asarray(y_train), np.asarray(X_target), np.asarray(y_target)]
         self.cache_path_ = None
         if self.cache_dir is not None:
@@ -163,39 +246,22 @@ class TRAK:
             self.cache_path_ = Path(self.cache_dir) / f"trak-{key}.npy"
             if self.cache_path_.exists():
                 return np.load(self.cache_path_)
-        Xtr = torch.as_tensor(arrays[0], dtype=torch.float32)
-        ytr = torch.as_tensor(arrays[1]).long()
-        Xta = torch.as_tensor(arrays[2], dtype=torch.float32)
-        yta = torch.as_tensor(arrays[3]).long()
-        names = [k for k, p in self.model.named_parameters() if p.requires_grad]
-        self.n_params_ = int(sum(p.numel() for k, p in self.model.named_parameters() if k in names))
-        proj_blocks = self._projection_blocks(self.n_params_, torch)
-        scores = torch.zeros(Xtr.shape[0], Xta.shape[0], dtype=torch.float64)
-        q_sum = torch.zeros(Xtr.shape[0], dtype=torch.float64)
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            for ckpt in self.checkpoints:
-                self.model.load_state_dict(ckpt)
-                params = {k: v.detach() for k, v in self.model.named_parameters() if k in names}
-                buffers = {k: v.detach() for k, v in self.model.named_buffers()}
-                phi, q = self._featurize(Xtr, ytr, torch, proj_blocks, names, params, buffers)
-                phi_t, _ = self._featurize(Xta, yta, torch, proj_blocks, names, params, buffers)
-                K = phi.T @ phi
-                lam = float(self.lambda_reg) + float(self.lambda_scale) * float(torch.trace(K)) / K.shape[0]
-                eye = torch.eye(K.shape[0], dtype=K.dtype)
-                if lam == 0.0 and torch.linalg.matrix_rank(K) < K.shape[0]:
-                    lam = 1e-6 * float(torch.trace(K)) / K.shape[0]
-                sol = torch.linalg.solve(K + lam * eye, phi_t.T)
-                scores += phi @ sol
-                q_sum += q
-        finally:
-            self.model.train(was_training)
-        n_ck = len(self.checkpoints)
-        out = ((scores / n_ck) * (q_sum / n_ck)[:, None]).numpy()
+        out = combine_terms(self.terms(*arrays))
         if self.cache_path_ is not None:
             self.cache_path_.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.cache_path_.with_suffix(".tmp.npy")
             np.save(tmp, out)
             tmp.replace(self.cache_path_)
         return out
+
+
+def combine_terms(terms) -> np.ndarray:
+    """TRAK scores from per-checkpoint (or per-model) factors: ``mean_c(Phi_c R_c^T) * mean_c(Q_c)``."""
+    scores = None
+    q_sum = None
+    for phi, R, q in terms:
+        part = phi @ R.T
+        scores = part.astype(np.float64) if scores is None else scores + part
+        q_sum = q.astype(np.float64) if q_sum is None else q_sum + q
+    n = len(terms)
+    return (scores / n) * (q_sum / n)[:, None]

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
-from ...attribution import TRAK, LogisticInfluence, fit_logistic
+from ...attribution import TRAK, LogisticInfluence, TRAKEnsemble, fit_logistic
 from ...exceptions import UnskewInputError
 
 #: Removal rules of :class:`D3M` (the first is the default).
@@ -196,7 +196,22 @@ class D3M(BaseEstimator, ClassifierMixin):
         component to find the spurious feature, while D3M's group averages
         are not hurt by the noise (measured in ``docs/d3m.md``).
     cache_dir : str, optional
-        Where TRAK caches score matrices.
+        Where TRAK caches score matrices (single-run checkpoints only).
+    n_models : int or None, default=None
+        PyTorch estimators: average TRAK over this many independently trained
+        models (seeds ``random_state + 1..n``, each on a random half of the
+        training set, as in the TRAK and D3M papers) instead of checkpoints of
+        the base run; see :class:`unskew.attribution.TRAKEnsemble` and the
+        leave-one-out curve in ``docs/d3m.md``. ``None`` uses ``n_checkpoints``
+        checkpoints of the base model's run (one training instead of
+        ``n_models + 1``).
+    subset_fraction : float, default=0.5
+        Share of the training set each ensemble member sees.
+    n_jobs : int or None, default=None
+        Processes that train ensemble members (``None``: one per core).
+    random_state : int or None, default=None
+        Seeds the ensemble members and their subsets (``None``: the
+        estimator's own ``random_state``, else 0).
 
     Notes
     -----
@@ -235,11 +250,15 @@ class D3M(BaseEstimator, ClassifierMixin):
         Whether pseudo-groups were used.
     trak_lambda_ : float
         The relative TRAK ridge used (PyTorch estimators).
+    ensemble_members_ : list of dict
+        With ``n_models``: each member's seed, rows and seconds (fit, TRAK).
     """
 
     def __init__(self, estimator=None, *, C: float = 1.0, removal: str = "auto", k: int | None = None,
                  k_grid=None, max_fraction: float | None = None, proj_dim: int = 512,
-                 n_checkpoints: int | None = 5, trak_lambda: float | None = None, cache_dir=None):
+                 n_checkpoints: int | None = 5, trak_lambda: float | None = None, cache_dir=None,
+                 n_models: int | None = None, subset_fraction: float = 0.5, n_jobs: int | None = None,
+                 random_state: int | None = None):
         self.estimator = estimator
         self.C = C
         self.removal = removal
@@ -250,6 +269,10 @@ class D3M(BaseEstimator, ClassifierMixin):
         self.n_checkpoints = n_checkpoints
         self.trak_lambda = trak_lambda
         self.cache_dir = cache_dir
+        self.n_models = n_models
+        self.subset_fraction = subset_fraction
+        self.n_jobs = n_jobs
+        self.random_state = random_state
 
     # ------------------------------------------------------------- model glue
     def _fit_model(self, X, y, sample_weight=None, val=None):
@@ -273,7 +296,7 @@ class D3M(BaseEstimator, ClassifierMixin):
         idx = np.unique(np.round(np.linspace(len(ckpts) - 1, 0, n)).astype(int))
         return [ckpts[i] for i in idx]
 
-    def _attribute(self, model, X, y, X_val, y_val) -> np.ndarray:
+    def _attribute(self, model, X, y, X_val, y_val, val=None) -> np.ndarray:
         if isinstance(model, _LogisticModel):
             pos = model.classes_[1]
             infl = LogisticInfluence(l2=1.0 / self.C).fit(X, (y == pos).astype(int), model.sample_weight_, theta=model.theta_)
@@ -286,6 +309,17 @@ class D3M(BaseEstimator, ClassifierMixin):
                 )
         if not model.checkpoints_:
             raise UnskewInputError("The estimator kept no checkpoints; fit it with keep_checkpoints=True.")
+        if self.n_models is not None:
+            est = clone(self.estimator)
+            kwargs = {}
+            if val is not None and "X_val" in inspect.signature(est.fit).parameters:
+                kwargs = dict(zip(("X_val", "y_val", "groups_val"), val, strict=True))
+            ens = TRAKEnsemble(est, n_models=int(self.n_models), subset_fraction=self.subset_fraction,
+                               proj_dim=self.proj_dim, lambda_scale=self.trak_lambda_, n_jobs=self.n_jobs,
+                               random_state=self._seed(est))
+            S = ens.attribute(X, y, X_val, y_val, fit_kwargs=kwargs)
+            self.ensemble_members_ = ens.members_
+            return S
         encode = getattr(model, "encode_labels", lambda v: np.asarray(v))
         trak = TRAK(model.model_, self._checkpoints(model), proj_dim=self.proj_dim,
                     lambda_scale=self.trak_lambda_, cache_dir=self.cache_dir)
@@ -321,11 +355,14 @@ class D3M(BaseEstimator, ClassifierMixin):
         self.auto_ = groups_val is None
         if self.n_checkpoints is not None and not self.n_checkpoints >= 1:
             raise UnskewInputError(f"n_checkpoints must be at least 1 (or None for all); got {self.n_checkpoints!r}.")
+        if self.n_models is not None and not (isinstance(self.n_models, (int, np.integer)) and self.n_models >= 1):
+            raise UnskewInputError(f"n_models must be a positive integer (or None for checkpoints of one run); "
+                                   f"got {self.n_models!r}.")
         if self.trak_lambda is not None and not self.trak_lambda >= 0:
             raise UnskewInputError(f"trak_lambda must be a non-negative number or None; got {self.trak_lambda!r}.")
         self.trak_lambda_ = (10.0 if self.auto_ else 0.0) if self.trak_lambda is None else float(self.trak_lambda)
         self.base_estimator_ = self._fit_model(X, y, sample_weight, val=(X_val, y_val, groups_val))
-        S = self._attribute(self.base_estimator_, X, y, X_val, y_val)
+        S = self._attribute(self.base_estimator_, X, y, X_val, y_val, val=(X_val, y_val, groups_val))
         self.attributions_ = S
         if self.auto_:
             gv = auto_pseudo_groups(S, y_val)
@@ -385,6 +422,12 @@ class D3M(BaseEstimator, ClassifierMixin):
             self.estimator_ = self._fit_model(_take(X, self.keep_), y[self.keep_], sw, val=val)
         self.val_worst_group_accuracy_ = _worst_group_accuracy(y_val, self.estimator_.predict(X_val), gv)
         return self
+
+    def _seed(self, est) -> int:
+        if self.random_state is not None:
+            return int(self.random_state)
+        seed = est.get_params().get("random_state") if hasattr(est, "get_params") else None
+        return int(seed) if seed is not None else 0
 
     def _cap(self) -> float | None:
         if self.max_fraction is not None:
