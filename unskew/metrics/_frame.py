@@ -12,6 +12,7 @@ import pandas as pd
 from scipy import stats as _sps
 
 from .._stats import wilson_interval
+from ..data._groups import group_name
 from ..exceptions import UnskewInputError
 from ..report import to_jsonable
 from ._compute import (
@@ -29,7 +30,6 @@ from ._compute import (
     score_values,
     spec_of,
 )
-from ._encode import group_label
 from ._fairness import MEASURES, NEEDS, applicable_measures, make_ctx
 from ._groupstats import GroupStats
 
@@ -740,4 +740,4 @@ def privileged_mask(stats: GroupStats, privileged: Any) -> np.ndarray:
 
 
 def label_of(names, key) -> str:
-    return group_label(names, key)
+    return group_name(names, key)

@@ -30,16 +30,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..data._groups import encode_groups, encode_labels, group_name, sort_key
 from ..exceptions import UnskewInputError
 from ._encode import (
     as_float_array,
     as_label_array,
     default_pos_label,
-    encode_groups,
-    encode_labels,
-    group_label,
     merge_classes,
-    sort_key,
     unique_labels,
 )
 
@@ -180,7 +177,8 @@ class GroupStats:
         n = len(yt)
         if n == 0:
             raise UnskewInputError("y_true is empty; there is nothing to measure.")
-        g, keys, names = encode_groups(sensitive_features, n)
+        groups = encode_groups(sensitive_features, n, n_what="y_true")
+        g, keys, names = groups.codes, groups.keys, groups.columns
         G = len(keys)
         w = None
         if sample_weight is not None:
@@ -232,9 +230,9 @@ class GroupStats:
                 f"y_score (the score of the positive class) needs a binary target; the labels have {K} "
                 f"classes ({list(cls_arr)[:6]}). Leave out the scores for multiclass metrics."
             )
-        ti = encode_labels(yt, cls_arr)
+        ti, _ = encode_labels(yt, cls_arr, what="y_true")
         if yp is not None:
-            pi = encode_labels(yp, cls_arr)
+            pi, _ = encode_labels(yp, cls_arr, what="y_pred")
         else:
             pos_i = _index_of(cls_arr, pos_label)
             pi = np.where(s >= threshold, pos_i, 1 - pos_i)
@@ -411,7 +409,7 @@ class GroupStats:
     @property
     def labels(self) -> list[str]:
         """Group labels such as ``"sex=F & race=b"``."""
-        return [group_label(self.names, k) for k in self.keys]
+        return [group_name(self.names, k) for k in self.keys]
 
     @property
     def n_rows(self) -> int:
@@ -509,7 +507,7 @@ class GroupStats:
                     f"Cannot merge {first.task} statistics with {p.task} statistics; pass task= explicitly "
                     f"so that every chunk is treated alike."
                 )
-        keys = sorted({k for p in parts for k in p.keys}, key=lambda k: tuple(sort_key(v) for v in k))
+        keys = sorted({k for p in parts for k in p.keys}, key=sort_key)
         index = {k: i for i, k in enumerate(keys)}
         gmaps = [np.array([index[k] for k in p.keys], dtype=np.int64) for p in parts]
         G = len(keys)
