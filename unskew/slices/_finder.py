@@ -13,6 +13,7 @@ from .._stats import wilson_interval
 from ..exceptions import UnskewInputError
 from ._encode import Level, SliceEncoder, as_frame
 from ._lattice import search_lattice
+from ._report import slices_report
 from ._significance import CORRECTIONS, adjust_pvalues, is_binary_errors, row_errors, slice_tests
 
 RANKINGS = ("score", "effect_size", "size")
@@ -501,8 +502,6 @@ class SliceFinder:
 
     def report(self, dataset: dict | None = None, **kwargs) -> Any:
         """A :class:`~unskew.report.Report` of kind ``"slices"`` (see :func:`unskew.slices.slices_report`)."""
-        from ._report import slices_report
-
         return slices_report(self, dataset=dataset, **kwargs)
 
 
