@@ -10,7 +10,7 @@ from scipy import stats
 
 from .._stats import wilson_interval
 from ..data import Dataset
-from ..data._dataset import MISSING_GROUP
+from ..data._groups import MISSING as MISSING_GROUP
 from ..exceptions import UnskewInputError
 from ..report import Bar, Chart, Finding, Table
 from ._base import AuditContext, Check, register_check
