@@ -77,11 +77,19 @@ EXTRA_SPECS = {
 #: as ERM. One D3M run gives two rows: ``d3m`` (any k in the grid) and ``d3m_10pct`` (the best k
 #: removing at most 10%, from the same sweep).
 D3M_GRID = [0, 0.01, 0.025, 0.05, 0.075, 0.1, 0.2, 0.3]
+#: Issue 16: TRAK over an ensemble of ``n_models`` independently trained ERM models (own seed, random
+#: half of the training set) and the default removal rule ``auto`` (grid up to 20%, applied only if
+#: validation worst-group accuracy beats the base model). ``*_10pct`` rows: best k up to 10% from the
+#: same sweep, with the same no-gain guard.
+D3M_ENSEMBLE_GRID = [0, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2]
+D3M_ENSEMBLE_MODELS = 5
 D3M_SPECS = {
     "d3m": {"n_checkpoints": 5, "proj_dim": 512},
     "auto_d3m": {"n_checkpoints": 5, "proj_dim": 512},
+    "d3m_ensemble": {"n_models": D3M_ENSEMBLE_MODELS, "proj_dim": 512, "removal": "auto"},
+    "auto_d3m_ensemble": {"n_models": D3M_ENSEMBLE_MODELS, "proj_dim": 512, "removal": "auto"},
 }
-DERIVED = {"d3m_10pct": "d3m"}
+DERIVED = {"d3m_10pct": "d3m", "d3m_ensemble_10pct": "d3m_ensemble"}
 DEFAULT_METHODS = list(METHOD_SPECS) + list(D3M_SPECS)
 METHOD_SPECS.update(EXTRA_SPECS)
 
@@ -167,17 +175,24 @@ def run_d3m(dataset: str, method: str, seed: int, data, quick: bool) -> list[dic
     name, params = params_for(dataset, "erm", data, quick)
     est = METHODS[name](**params, random_state=seed, keep_checkpoints=True)
     tr, va = data.train, data.val
-    auto = method == "auto_d3m"
+    auto = method.startswith("auto_d3m")
+    spec = {"removal": "sweep", **D3M_SPECS[method]}
+    grid = D3M_ENSEMBLE_GRID if spec["removal"] == "auto" else D3M_GRID
     t0 = time.perf_counter()
-    d3m = D3M(est, removal="sweep", k_grid=D3M_GRID, **D3M_SPECS[method])
+    d3m = D3M(est, k_grid=grid, **spec)
     d3m.fit(tr.X, tr.y, X_val=va.X, y_val=va.y, groups_val=None if auto else va.g)
     seconds = time.perf_counter() - t0
     variants = [(method, d3m.estimator_, len(d3m.removed_), seconds)]
     if not auto:  # the best k removing at most 10%, from the same sweep
         sw = d3m.sweep_[d3m.sweep_["fraction_removed"] <= 0.1 + 1e-9]
-        k10 = int(sw.sort_values(["val_worst_group_accuracy", "val_accuracy", "k"],
-                                 ascending=[False, False, True]).iloc[0]["k"])
-        if k10 == len(d3m.removed_):
+        best10 = sw.sort_values(["val_worst_group_accuracy", "val_accuracy", "k"],
+                                ascending=[False, False, True]).iloc[0]
+        k10 = int(best10["k"])
+        if spec["removal"] == "auto" and not best10["val_worst_group_accuracy"] > d3m.val_worst_group_accuracy_base_:
+            k10 = 0  # the default's guard: no gain on validation, nothing removed
+        if k10 == 0:
+            model10, extra = d3m.base_estimator_, 0.0
+        elif k10 == len(d3m.removed_):
             model10, extra = d3m.estimator_, 0.0
         else:
             keep = np.ones(len(tr.y), dtype=bool)
@@ -185,13 +200,16 @@ def run_d3m(dataset: str, method: str, seed: int, data, quick: bool) -> list[dic
             t1 = time.perf_counter()
             model10 = d3m._fit_model(tr.X[keep], tr.y[keep], val=(va.X, va.y, va.g))
             extra = time.perf_counter() - t1
-        variants.append(("d3m_10pct", model10, k10, seconds + extra))
+        variants.append((f"{method}_10pct", model10, k10, seconds + extra))
     rows = []
     for label, model, k, secs in variants:
         row = {"dataset": dataset, "method": label, "seed": seed, "quick": quick, "seconds": secs,
                "best_epoch": model.best_epoch_, "epochs_run": None,
                "group_requirement": "none" if auto else "validation",
                "fraction_removed": k / len(tr.y), "trak_lambda": d3m.trak_lambda_,
+               "n_models": spec.get("n_models"), "removal_rule": spec["removal"],
+               "ensemble_member_seconds": [m["fit_seconds"] + m["trak_seconds"]
+                                           for m in getattr(d3m, "ensemble_members_", [])],
                "sweep": d3m.sweep_.to_dict("records")}
         row.update({f"test_{k_}": v for k_, v in evaluate(model.predict(data.test.X), data.test).items()})
         row.update({f"val_{k_}": v for k_, v in evaluate(model.predict(va.X), va).items()})

@@ -55,7 +55,7 @@ def _select_checkpoints(model, n: int) -> list:
 
 
 def _fit_member(estimator, X, y, X_target, y_target, idx, seed, fit_kwargs, trak_params, checkpoints_per_model,
-                threads):
+                threads, lambda_scales=None):
     """Train one member on ``idx`` and return its TRAK factors (runs in a worker process)."""
     import torch
 
@@ -71,7 +71,8 @@ def _fit_member(estimator, X, y, X_target, y_target, idx, seed, fit_kwargs, trak
     t_fit = time.perf_counter() - t0
     encode = getattr(est, "encode_labels", lambda v: np.asarray(v))
     trak = TRAK(est.model_, _select_checkpoints(est, checkpoints_per_model), **trak_params)
-    terms = trak.terms(est.attribution_inputs(X), encode(y), est.attribution_inputs(X_target), encode(y_target))
+    terms = trak.terms(est.attribution_inputs(X), encode(y), est.attribution_inputs(X_target), encode(y_target),
+                       lambda_scales=lambda_scales)
     return terms, {"seed": int(seed), "n_train": int(len(idx)), "fit_seconds": t_fit,
                    "trak_seconds": time.perf_counter() - t0 - t_fit}
 
@@ -157,8 +158,11 @@ class TRAKEnsemble:
         return jobs, max(1, cores // jobs)
 
     def attribute(self, X_train, y_train, X_target, y_target, *, fit_kwargs: dict | None = None,
-                  keep_terms: bool = False) -> np.ndarray:
+                  keep_terms: bool = False, lambda_scales=None):
         """Train the members and return the averaged TRAK matrix (n_train, n_target).
+
+        With ``lambda_scales`` (a sequence of relative ridges), return one matrix
+        per ridge, from the same members and gradients.
 
         ``fit_kwargs`` go to every member's ``fit`` (for example
         ``X_val=..., y_val=..., groups_val=...`` for epoch selection).
@@ -171,7 +175,7 @@ class TRAKEnsemble:
         seeds = [self.random_state + 1 + m for m in range(int(self.n_models))]
         jobs, threads = self._workers()
         args = [(self.estimator, X_train, y_train, X_target, y_target, idx, seed, fit_kwargs, trak_params,
-                 int(self.checkpoints_per_model), threads if jobs > 1 else 0)
+                 int(self.checkpoints_per_model), threads if jobs > 1 else 0, lambda_scales)
                 for idx, seed in zip(self.subsets_, seeds, strict=True)]
         if jobs == 1:
             results = [_fit_member(*a) for a in args]
@@ -182,4 +186,6 @@ class TRAKEnsemble:
         terms = [t for member_terms, _ in results for t in member_terms]
         self.members_ = [info for _, info in results]
         self.terms_ = [member_terms for member_terms, _ in results] if keep_terms else None
+        if lambda_scales is not None:
+            return [combine_terms(terms, index=i) for i in range(len(list(lambda_scales)))]
         return combine_terms(terms)

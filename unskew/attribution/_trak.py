@@ -183,8 +183,28 @@ class TRAK:
             raise UnskewInputError(f"TRAK's lambda_reg and lambda_scale must be non-negative; got "
                                    f"{self.lambda_reg} and {self.lambda_scale}.")
 
-    def terms(self, X_train, y_train, X_target, y_target) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    def _solve(self, K, phi_t, lambda_scale, torch):
+        """``(K + lambda I)^-1 Phi_target^T``, transposed, by Cholesky in float64."""
+        mean_eig = float(torch.trace(K)) / K.shape[0]
+        lam = float(self.lambda_reg) + float(lambda_scale) * mean_eig
+        eye = torch.eye(K.shape[0], dtype=K.dtype, device=K.device)
+        chol, info = torch.linalg.cholesky_ex(K + lam * eye)
+        d = torch.diagonal(chol)
+        # singular kernel (Cholesky fails, or its pivots span more than a float64 rank
+        # tolerance, as matrix_rank would judge): a tiny ridge, 1e-6 of the mean eigenvalue
+        if int(info) != 0 or float((d.min() / d.max()) ** 2) < K.shape[0] * 2.2e-16:
+            lam = max(lam, 1e-6 * mean_eig)
+            chol, info = torch.linalg.cholesky_ex(K + lam * eye)
+            while int(info) != 0:  # rounding left it indefinite: grow the ridge tenfold
+                lam *= 10
+                chol, info = torch.linalg.cholesky_ex(K + lam * eye)
+        return torch.cholesky_solve(phi_t.T.double(), chol).T.float()
+
+    def terms(self, X_train, y_train, X_target, y_target, *, lambda_scales=None) -> list[tuple]:
         """Per-checkpoint factors ``(Phi, R, Q)``: checkpoint ``c`` contributes ``Phi_c @ R_c.T``.
+
+        With ``lambda_scales`` (a sequence), ``R`` is a list with one matrix per
+        relative ridge, the gradients computed once (see ``combine_terms(index=)``).
 
         ``Phi_c`` (n_train x proj_dim) holds projected training gradients, ``R_c``
         (n_target x proj_dim) the target gradients times the inverse kernel, and
@@ -215,21 +235,9 @@ class TRAK:
                 phi_t, _ = self._featurize(Xta, yta, torch, proj_blocks, names, params, buffers)
                 phi64 = phi.double()
                 K = phi64.T @ phi64
-                mean_eig = float(torch.trace(K)) / K.shape[0]
-                lam = float(self.lambda_reg) + float(self.lambda_scale) * mean_eig
-                eye = torch.eye(K.shape[0], dtype=K.dtype, device=dev)
-                chol, info = torch.linalg.cholesky_ex(K + lam * eye)
-                d = torch.diagonal(chol)
-                # singular kernel (Cholesky fails, or its pivots span more than a float64 rank
-                # tolerance, as matrix_rank would judge): a tiny ridge, 1e-6 of the mean eigenvalue
-                if int(info) != 0 or float((d.min() / d.max()) ** 2) < K.shape[0] * 2.2e-16:
-                    lam = max(lam, 1e-6 * mean_eig)
-                    chol, info = torch.linalg.cholesky_ex(K + lam * eye)
-                    while int(info) != 0:  # rounding left it indefinite: grow the ridge tenfold
-                        lam *= 10
-                        chol, info = torch.linalg.cholesky_ex(K + lam * eye)
-                R = torch.cholesky_solve(phi_t.T.double(), chol).T.float()
-                out.append((phi.cpu().numpy(), R.cpu().numpy(), q.cpu().numpy()))
+                scales = [self.lambda_scale] if lambda_scales is None else list(lambda_scales)
+                Rs = [self._solve(K, phi_t, scale, torch).cpu().numpy() for scale in scales]
+                out.append((phi.cpu().numpy(), Rs[0] if lambda_scales is None else Rs, q.cpu().numpy()))
         finally:
             self.model.to("cpu")
             self.model.train(was_training)
@@ -255,11 +263,16 @@ class TRAK:
         return out
 
 
-def combine_terms(terms) -> np.ndarray:
-    """TRAK scores from per-checkpoint (or per-model) factors: ``mean_c(Phi_c R_c^T) * mean_c(Q_c)``."""
+def combine_terms(terms, index: int | None = None) -> np.ndarray:
+    """TRAK scores from per-checkpoint (or per-model) factors: ``mean_c(Phi_c R_c^T) * mean_c(Q_c)``.
+
+    ``index`` picks one ridge when the terms hold a list of ``R`` per ridge.
+    """
     scores = None
     q_sum = None
     for phi, R, q in terms:
+        if index is not None:
+            R = R[index]
         part = phi @ R.T
         scores = part.astype(np.float64) if scores is None else scores + part
         q_sum = q.astype(np.float64) if q_sum is None else q_sum + q
