@@ -216,8 +216,9 @@ def test_bad_settings_fail_before_any_training(monkeypatch):
         D3M(trak_lambda=-1.0).fit(X, y, X_val=X, y_val=y)
 
 
-def test_trak_ridge_defaults_to_zero_for_d3m_and_ten_for_auto_d3m():
+def test_trak_ridge_is_zero_for_d3m_and_chosen_on_validation_for_auto_d3m():
     pytest.importorskip("torch")
+    from unskew.mitigate.d3m._d3m import AUTO_TRAK_LAMBDA_GRID
     from unskew.train import ERMClassifier
 
     rng = np.random.default_rng(7)
@@ -228,13 +229,25 @@ def test_trak_ridge_defaults_to_zero_for_d3m_and_ten_for_auto_d3m():
 
     auto = D3M(est, removal="k", k=10, proj_dim=32).fit(X, y, X_val=Xv, y_val=yv)
     plain = D3M(est, removal="k", k=10, proj_dim=32).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
-    assert auto.trak_lambda_ == 10.0 and plain.trak_lambda_ == 0.0
-    # the ridge reaches TRAK: the same base model gives TRAK(lambda_scale=10)'s matrix, not the plain one
+    assert plain.trak_lambda_ == 0.0 and plain.ridge_selection_ is None
+    sel = auto.ridge_selection_
+    assert list(sel["trak_lambda"]) == list(AUTO_TRAK_LAMBDA_GRID)
+    # the kept ridge is the best candidate by validation worst pseudo-group accuracy, then accuracy
+    best = sel.sort_values(["val_worst_group_accuracy", "val_accuracy"], ascending=False, kind="stable").iloc[0]
+    assert auto.trak_lambda_ == best["trak_lambda"]
+    assert auto.val_worst_group_accuracy_ == pytest.approx(best["val_worst_group_accuracy"])
+    # and its attributions are TRAK with that ridge on the base model's checkpoints
+    m = auto.base_estimator_
+    expected = TRAK(m.model_, auto._checkpoints(m), proj_dim=32, lambda_scale=auto.trak_lambda_).attribute(
+        m.attribution_inputs(X), m.encode_labels(y), m.attribution_inputs(Xv), m.encode_labels(yv))
+    np.testing.assert_allclose(auto.attributions_, expected, rtol=1e-5, atol=1e-7 * np.abs(expected).max())
+    # a given ridge is used as is
     ridge = D3M(est, removal="k", k=10, proj_dim=32, trak_lambda=10.0).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
     m = ridge.base_estimator_
     expected = TRAK(m.model_, ridge._checkpoints(m), proj_dim=32, lambda_scale=10.0).attribute(
         m.attribution_inputs(X), m.encode_labels(y), m.attribution_inputs(Xv), m.encode_labels(yv))
     np.testing.assert_allclose(ridge.attributions_, expected)
+    assert ridge.trak_lambda_ == 10.0
     assert not np.allclose(plain.attributions_ / np.abs(plain.attributions_).max(),
                            ridge.attributions_ / np.abs(ridge.attributions_).max(), atol=1e-3)
 

@@ -34,11 +34,13 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
-from ...attribution import TRAK, LogisticInfluence, TRAKEnsemble, fit_logistic
+from ...attribution import TRAK, LogisticInfluence, TRAKEnsemble, combine_terms, fit_logistic
 from ...exceptions import UnskewInputError
 
 #: Removal rules of :class:`D3M` (the first is the default).
 REMOVAL_RULES = ("auto", "negative", "k", "sweep")
+#: Relative TRAK ridges Auto-D3M chooses from on validation data (PyTorch estimators, trak_lambda=None).
+AUTO_TRAK_LAMBDA_GRID = (0.0, 1.0, 10.0)
 #: Default cap on the share removed by ``removal="auto"``.
 AUTO_MAX_FRACTION = 0.2
 #: Default grid of shares tried by ``auto`` and ``sweep`` (capped for ``auto``).
@@ -191,10 +193,13 @@ class D3M(BaseEstimator, ClassifierMixin):
     trak_lambda : float or None, default=None
         Ridge added to TRAK's kernel, relative to its mean eigenvalue (see
         ``TRAK(lambda_scale=...)``); ``0`` is TRAK as published. ``None``
-        uses 0 for D3M and 10 for Auto-D3M: with the checkpoints of a single
-        run, unregularised TRAK rows are too noisy for their first principal
-        component to find the spurious feature, while D3M's group averages
-        are not hurt by the noise (measured in ``docs/d3m.md``).
+        uses 0 for D3M; for Auto-D3M it is chosen on validation data from
+        ``AUTO_TRAK_LAMBDA_GRID`` (0, 1, 10): the gradients are computed once,
+        each ridge gives its own pseudo-groups, removal and retrained model,
+        and the ridge whose model has the best validation worst pseudo-group
+        accuracy (the criterion that chooses ``k``; ties: higher accuracy,
+        then the smaller ridge) is kept (``ridge_selection_``). The fixed
+        value 10 it replaces was tuned on seed 0 of the benchmark suite.
     cache_dir : str, optional
         Where TRAK caches score matrices (single-run checkpoints only).
     n_models : int or None, default=None
@@ -250,6 +255,9 @@ class D3M(BaseEstimator, ClassifierMixin):
         Whether pseudo-groups were used.
     trak_lambda_ : float
         The relative TRAK ridge used (PyTorch estimators).
+    ridge_selection_ : DataFrame or None
+        Auto-D3M with a chosen ridge: per candidate, removed count and
+        validation worst pseudo-group and average accuracy.
     ensemble_members_ : list of dict
         With ``n_models``: each member's seed, rows and seconds (fit, TRAK).
     """
@@ -296,7 +304,8 @@ class D3M(BaseEstimator, ClassifierMixin):
         idx = np.unique(np.round(np.linspace(len(ckpts) - 1, 0, n)).astype(int))
         return [ckpts[i] for i in idx]
 
-    def _attribute(self, model, X, y, X_val, y_val, val=None) -> np.ndarray:
+    def _attribute(self, model, X, y, X_val, y_val, val=None, lambdas=None):
+        """The attribution matrix (a list of them, one per relative ridge, when ``lambdas`` is given)."""
         if isinstance(model, _LogisticModel):
             pos = model.classes_[1]
             infl = LogisticInfluence(l2=1.0 / self.C).fit(X, (y == pos).astype(int), model.sample_weight_, theta=model.theta_)
@@ -317,13 +326,17 @@ class D3M(BaseEstimator, ClassifierMixin):
             ens = TRAKEnsemble(est, n_models=int(self.n_models), subset_fraction=self.subset_fraction,
                                proj_dim=self.proj_dim, lambda_scale=self.trak_lambda_, n_jobs=self.n_jobs,
                                random_state=self._seed(est))
-            S = ens.attribute(X, y, X_val, y_val, fit_kwargs=kwargs)
+            S = ens.attribute(X, y, X_val, y_val, fit_kwargs=kwargs, lambda_scales=lambdas)
             self.ensemble_members_ = ens.members_
             return S
         encode = getattr(model, "encode_labels", lambda v: np.asarray(v))
         trak = TRAK(model.model_, self._checkpoints(model), proj_dim=self.proj_dim,
                     lambda_scale=self.trak_lambda_, cache_dir=self.cache_dir)
-        return trak.attribute(model.attribution_inputs(X), encode(y), model.attribution_inputs(X_val), encode(y_val))
+        args = (model.attribution_inputs(X), encode(y), model.attribution_inputs(X_val), encode(y_val))
+        if lambdas is not None:
+            terms = trak.terms(*args, lambda_scales=lambdas)
+            return [combine_terms(terms, index=i) for i in range(len(lambdas))]
+        return trak.attribute(*args)
 
     # ------------------------------------------------------------- fitting
     def fit(self, X, y, *, X_val, y_val, groups_val=None, sample_weight=None):
@@ -360,10 +373,33 @@ class D3M(BaseEstimator, ClassifierMixin):
                                    f"got {self.n_models!r}.")
         if self.trak_lambda is not None and not self.trak_lambda >= 0:
             raise UnskewInputError(f"trak_lambda must be a non-negative number or None; got {self.trak_lambda!r}.")
-        self.trak_lambda_ = (10.0 if self.auto_ else 0.0) if self.trak_lambda is None else float(self.trak_lambda)
+        self.trak_lambda_ = 0.0 if self.trak_lambda is None else float(self.trak_lambda)
         self.base_estimator_ = self._fit_model(X, y, sample_weight, val=(X_val, y_val, groups_val))
-        S = self._attribute(self.base_estimator_, X, y, X_val, y_val, val=(X_val, y_val, groups_val))
-        self.attributions_ = S
+        # Auto-D3M with a PyTorch model and no ridge given: the relative TRAK ridge is chosen on
+        # validation data, by the criterion that chooses k (worst pseudo-group accuracy after removal)
+        select = self.auto_ and self.trak_lambda is None and self.estimator is not None
+        lambdas = list(AUTO_TRAK_LAMBDA_GRID) if select else [self.trak_lambda_]
+        Ss = self._attribute(self.base_estimator_, X, y, X_val, y_val, val=(X_val, y_val, groups_val),
+                             lambdas=lambdas if select else None)
+        Ss = Ss if select else [Ss]
+        best, rows = None, []
+        for lam, S in zip(lambdas, Ss, strict=True):
+            state = self._remove(S, X, y, X_val, y_val, groups_val, sample_weight)
+            pred = state["estimator_"].predict(X_val)
+            rank = (state["val_worst_group_accuracy_"], float(np.mean(pred == y_val)))
+            rows.append({"trak_lambda": lam, "n_removed": len(state["removed_"]),
+                         "val_worst_group_accuracy": rank[0], "val_accuracy": rank[1]})
+            if best is None or rank > best[0]:  # ties keep the smaller ridge (earlier in the grid)
+                best = (rank, lam, state)
+        self.ridge_selection_ = pd.DataFrame(rows) if select else None
+        self.trak_lambda_ = float(best[1])
+        for name, value in best[2].items():
+            setattr(self, name, value)
+        return self
+
+    def _remove(self, S, X, y, X_val, y_val, groups_val, sample_weight) -> dict:
+        """Scores from one attribution matrix, the removal rule, and the retrained model (as attributes)."""
+        out = {"attributions_": S}
         if self.auto_:
             gv = auto_pseudo_groups(S, y_val)
             names = {g: f"class={self.classes_[g // 2]} / pseudo-group {g % 2}" for g in np.unique(gv)}
@@ -373,17 +409,17 @@ class D3M(BaseEstimator, ClassifierMixin):
                 raise UnskewInputError("groups_val has missing values; give every validation row a group.")
             gv = codes
             names = dict(enumerate(uniques))
-        self.val_groups_ = gv
+        out["val_groups_"] = gv
         proba = self.base_estimator_.predict_proba(X_val)
         col = np.searchsorted(self.classes_, y_val)
         nll = -np.log(np.clip(proba[np.arange(len(y_val)), col], 1e-12, 1))
         losses = {int(g): float(nll[gv == g].mean()) for g in np.unique(gv)}
-        self.group_losses_ = {names[g]: v for g, v in losses.items()}
+        out["group_losses_"] = {names[g]: v for g, v in losses.items()}
         scores, per_group, ids = group_alignment_scores(S, gv, losses)
-        self.scores_ = scores
-        self.group_attribution_ = pd.DataFrame(per_group, columns=[names[g] for g in ids])
+        out["scores_"] = scores
+        out["group_attribution_"] = pd.DataFrame(per_group, columns=[names[g] for g in ids])
         order = np.argsort(scores, kind="stable")
-        self.sweep_ = None
+        sweep = None
         # the retrained torch models select their epoch on the (pseudo-)groups
         val = (X_val, y_val, gv if self.auto_ else groups_val)
         # with real groups, removing nothing retrains the base model exactly; Auto-D3M's base
@@ -395,33 +431,35 @@ class D3M(BaseEstimator, ClassifierMixin):
         elif self.removal == "k":
             n_remove = int(self.k)
         else:  # auto or sweep; the grid already respects the cap
-            n_remove, model = self._sweep(X, y, X_val, y_val, gv, order, sample_weight, val, base)
+            n_remove, model, sweep = self._sweep(X, y, X_val, y_val, gv, order, sample_weight, val, base)
+        out["sweep_"] = sweep
         cap = self._cap()
         if cap is not None:
             n_remove = min(n_remove, int(cap * len(y)))
-        pred_base = self.base_estimator_.predict(X_val)
-        self.val_worst_group_accuracy_base_ = _worst_group_accuracy(y_val, pred_base, gv)
-        self.removal_applied_ = True
+        base_wga = _worst_group_accuracy(y_val, self.base_estimator_.predict(X_val), gv)
+        out["val_worst_group_accuracy_base_"] = base_wga
+        applied = True
         if self.removal == "auto" and n_remove > 0:
-            best = self.sweep_.loc[self.sweep_["k"] == n_remove, "val_worst_group_accuracy"].iloc[0]
-            if not best > self.val_worst_group_accuracy_base_:  # no gain on validation: remove nothing
-                n_remove, model, self.removal_applied_ = 0, self.base_estimator_, False
+            chosen = sweep.loc[sweep["k"] == n_remove, "val_worst_group_accuracy"].iloc[0]
+            if not chosen > base_wga:  # no gain on validation: remove nothing
+                n_remove, model, applied = 0, self.base_estimator_, False
         elif self.removal == "auto":
-            model, self.removal_applied_ = self.base_estimator_, False
-        self.removed_ = order[:n_remove]
-        self.keep_ = np.ones(len(y), dtype=bool)
-        self.keep_[self.removed_] = False
-        if len(np.unique(y[self.keep_])) < len(self.classes_):
+            model, applied = self.base_estimator_, False
+        out["removal_applied_"] = applied
+        removed = order[:n_remove]
+        keep = np.ones(len(y), dtype=bool)
+        keep[removed] = False
+        out["removed_"], out["keep_"] = removed, keep
+        if len(np.unique(y[keep])) < len(self.classes_):
             raise UnskewInputError("D3M would remove every example of a class; use removal='k' with a smaller k.")
         if model is None and n_remove == 0:
             model = base
-        if model is not None:
-            self.estimator_ = model
-        else:
-            sw = None if sample_weight is None else np.asarray(sample_weight)[self.keep_]
-            self.estimator_ = self._fit_model(_take(X, self.keep_), y[self.keep_], sw, val=val)
-        self.val_worst_group_accuracy_ = _worst_group_accuracy(y_val, self.estimator_.predict(X_val), gv)
-        return self
+        if model is None:
+            sw = None if sample_weight is None else np.asarray(sample_weight)[keep]
+            model = self._fit_model(_take(X, keep), y[keep], sw, val=val)
+        out["estimator_"] = model
+        out["val_worst_group_accuracy_"] = _worst_group_accuracy(y_val, model.predict(X_val), gv)
+        return out
 
     def _seed(self, est) -> int:
         if self.random_state is not None:
@@ -435,7 +473,7 @@ class D3M(BaseEstimator, ClassifierMixin):
         return AUTO_MAX_FRACTION if self.removal == "auto" else None
 
     def _sweep(self, X, y, X_val, y_val, gv, order, sample_weight, val, base):
-        """Retrain for each ``k`` in the grid; return the best ``k`` and its model (kept, not refitted)."""
+        """Retrain for each ``k`` in the grid; return the best ``k``, its model (kept, not refitted) and the table."""
         grid = self.k_grid if self.k_grid is not None else DEFAULT_GRID
         ks = sorted({int(round(k * len(y))) if k < 1 else int(k) for k in grid} | {0})
         cap = self._cap()
@@ -460,11 +498,11 @@ class D3M(BaseEstimator, ClassifierMixin):
             rank = (row["val_worst_group_accuracy"], row["val_accuracy"], -k)
             if best is None or rank > best[0]:
                 best = (rank, k, m)  # only the best model so far is kept
-        self.sweep_ = pd.DataFrame(rows)
+        sweep = pd.DataFrame(rows)
         if best is None:
             raise UnskewInputError(f"Every k in the sweep grid {ks} would remove all examples of a class; "
                                    f"use a k_grid with smaller values.")
-        return best[1], best[2]
+        return best[1], best[2], sweep
 
     # ------------------------------------------------------------- outputs
     def predict(self, X):
