@@ -104,15 +104,22 @@ def main():
     rng = np.random.default_rng(0)
     left_out = rng.choice(args.n_train, size=args.loo, replace=False)
     t0 = time.perf_counter()
-    loo = np.zeros((args.loo, args.n_target))
-    for s in range(args.loo_seeds):
+    cache = Path(args.out).with_name(f"trak_loo_truth_{args.n_train}_{args.n_target}_{args.loo}_{args.loo_seeds}_"
+                                     f"{args.steps}.npy")
+    loo = np.load(cache) if cache.exists() else None
+    for s in range(0 if loo is not None else args.loo_seeds):
+        if loo is None:
+            loo = np.zeros((args.loo, args.n_target))
         full, _ = fit_full_batch(mlp(d, 1000 + s), X, y, args.steps)
         base = margins(full, Xt, yt)
         for k, i in enumerate(left_out):
             keep = np.ones(args.n_train, dtype=bool)
             keep[i] = False
             loo[k] += base - margins(fit_full_batch(mlp(d, 1000 + s), X[keep], y[keep], args.steps)[0], Xt, yt)
-    loo /= args.loo_seeds
+    if not cache.exists():
+        loo /= args.loo_seeds
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.save(cache, loo)
     t_loo = time.perf_counter() - t0
     print(f"MLP 6-32-2, {args.n_train} train x {args.n_target} targets, proj_dim {args.proj_dim}; LOO ground truth "
           f"for {args.loo} examples x {args.loo_seeds} seeds in {t_loo:.0f} s")

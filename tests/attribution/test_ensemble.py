@@ -100,3 +100,37 @@ def test_ensemble_in_parallel_processes_gives_the_same_matrix():
     serial = TRAKEnsemble(est, n_models=2, proj_dim=16, n_jobs=1).attribute(X, y, Xt, yt)
     parallel = TRAKEnsemble(est, n_models=2, proj_dim=16, n_jobs=2).attribute(X, y, Xt, yt)
     np.testing.assert_allclose(serial, parallel, rtol=1e-3, atol=1e-6 * np.abs(serial).max())
+
+
+@pytest.mark.parametrize("n_out", [1, 2, 3])
+def test_linear_fast_path_matches_vmap(n_out):
+    rng = np.random.default_rng(n_out)
+    X = rng.normal(size=(90, 5)).astype(np.float32)
+    y = rng.integers(0, max(n_out, 2), 90)
+    torch.manual_seed(n_out)
+    net = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.ReLU(), torch.nn.Linear(7, 4, bias=False),
+                              torch.nn.Tanh(), torch.nn.Linear(4, n_out))
+    ckpts = [{k: v.clone() for k, v in net.state_dict().items()}]
+    fast = TRAK(net, ckpts, proj_dim=24, batch_size=32)
+    assert fast._linear_layers(torch, [k for k, _ in net.named_parameters()]) is not None
+    S_fast = fast.attribute(X, y, X[:12], y[:12])
+    S_vmap = TRAK(net, ckpts, proj_dim=24, batch_size=32, fast_path=False).attribute(X, y, X[:12], y[:12])
+    np.testing.assert_allclose(S_fast, S_vmap, rtol=1e-3, atol=1e-5 * np.abs(S_vmap).max())
+
+
+def test_models_with_other_parameters_use_vmap():
+    class Scaled(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(3, 2)
+            self.scale = torch.nn.Parameter(torch.ones(1))
+
+        def forward(self, x):
+            return self.lin(x) * self.scale
+
+    net = Scaled()
+    trak = TRAK(net, [net.state_dict()], proj_dim=8)
+    assert trak._linear_layers(torch, [k for k, _ in net.named_parameters()]) is None
+    X = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32)
+    S = trak.attribute(X, (X[:, 0] > 0).astype(int), X[:5], (X[:5, 0] > 0).astype(int))
+    assert S.shape == (20, 5) and np.isfinite(S).all()

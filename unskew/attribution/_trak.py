@@ -35,6 +35,20 @@ def _hash_update(h, arr) -> None:
     h.update(a.tobytes())
 
 
+def _margins(logits, y, torch):
+    """Correct-class margin per example (batched): ``logit_y - logsumexp(other logits)``."""
+    if logits.ndim == 1 or logits.shape[-1] == 1:
+        z = logits.reshape(-1)
+        return torch.where(y == 1, z, -z)
+    idx = torch.arange(logits.shape[0], device=logits.device)
+    correct = logits[idx, y]
+    if logits.shape[-1] == 2:
+        return correct - logits[idx, 1 - y]
+    others = logits.clone()
+    others[idx, y] = float("-inf")
+    return correct - others.logsumexp(dim=1)
+
+
 class TRAK:
     """TRAK attribution matrix for a PyTorch classifier.
 
@@ -64,6 +78,12 @@ class TRAK:
         Seed of the projection.
     cache_dir : str or Path, optional
         Folder for cached score matrices.
+    fast_path : bool, default=True
+        When every trainable parameter belongs to an ``nn.Linear`` layer used
+        once on 2-D inputs (MLPs, logistic heads), per-example gradients come
+        from one batched backward pass as outer products of each layer's
+        input and output gradient, instead of ``vmap`` over examples; the
+        result is the same (tested). Other models use ``vmap``.
     device : str, default="auto"
         Torch device for gradients and projections; ``auto`` is CUDA when
         ``torch.cuda.is_available()``, else the CPU. Results come back as
@@ -79,7 +99,7 @@ class TRAK:
 
     def __init__(self, model, checkpoints, *, proj_dim: int = 512, lambda_reg: float = 0.0,
                  lambda_scale: float = 0.0, batch_size: int = 512, seed: int = 0, cache_dir=None,
-                 device: str = "auto"):
+                 device: str = "auto", fast_path: bool = True):
         self.model = model
         self.checkpoints = checkpoints
         self.proj_dim = proj_dim
@@ -89,6 +109,7 @@ class TRAK:
         self.seed = seed
         self.cache_dir = cache_dir
         self.device = device
+        self.fast_path = fast_path
 
     # ---------------------------------------------------------------- helpers
     def _cache_key(self, arrays) -> str:
@@ -112,6 +133,70 @@ class TRAK:
             rows = min(block, n_params - start)
             blocks.append(torch.randn(rows, self.proj_dim, generator=gen, dtype=torch.float32))
         return blocks
+
+    def _linear_layers(self, torch, names):
+        """The ``nn.Linear`` modules holding every trainable parameter, or None (then vmap is used).
+
+        Per-example gradients of a Linear layer are outer products of the
+        gradient at its output and its input, which one ordinary backward pass
+        gives for a whole batch (examples do not interact in eval mode), so no
+        ``vmap`` over examples is needed.
+        """
+        layers, owned = [], {}
+        for mname, mod in self.model.named_modules():
+            if isinstance(mod, torch.nn.Linear):
+                layers.append((mname, mod))
+                for pname, _ in mod.named_parameters(recurse=False):
+                    owned[f"{mname}.{pname}" if mname else pname] = (len(layers) - 1, pname)
+        if not layers or not set(names) <= set(owned):
+            return None
+        return layers, owned
+
+    def _featurize_linear(self, X, y, torch, per_param, names, layers, owned):
+        inputs, outputs, calls = {}, {}, {}
+
+        def hook(idx):
+            def fn(mod, args, out):
+                calls[idx] = calls.get(idx, 0) + 1
+                inputs[idx] = args[0].detach()
+                outputs[idx] = out
+            return fn
+
+        handles = [mod.register_forward_hook(hook(i)) for i, (_, mod) in enumerate(layers)]
+        n = X.shape[0]
+        feats = torch.empty(n, self.proj_dim, dtype=torch.float32, device=X.device)
+        q = torch.empty(n, dtype=torch.float32, device=X.device)
+        norm = float(np.sqrt(self.n_params_))
+        try:
+            for start in range(0, n, self.batch_size):
+                xb = X[start:start + self.batch_size]
+                yb = y[start:start + self.batch_size]
+                inputs.clear(), outputs.clear(), calls.clear()
+                with torch.enable_grad():
+                    logits = self.model(xb)
+                    m = _margins(logits, yb, torch)
+                    used = sorted(outputs)
+                    if any(calls[i] != 1 for i in used) or any(inputs[i].dim() != 2 for i in used):
+                        return None  # a layer used twice, or on sequences: not a plain stack of Linears
+                    grads = torch.autograd.grad(m.sum(), [outputs[i] for i in used], allow_unused=True)
+                g_out = dict(zip(used, grads, strict=True))
+                proj = torch.zeros(xb.shape[0], self.proj_dim, device=X.device)
+                for k, P in zip(names, per_param, strict=True):
+                    idx, pname = owned[k]
+                    g = g_out.get(idx)
+                    if g is None:
+                        continue  # the parameter does not affect the output
+                    if pname == "weight":
+                        G = (g[:, :, None] * inputs[idx][:, None, :]).reshape(xb.shape[0], -1)
+                    else:
+                        G = g
+                    proj.add_(G @ P)
+                feats[start:start + xb.shape[0]] = proj / norm
+                q[start:start + xb.shape[0]] = torch.sigmoid(-m.detach())
+        finally:
+            for h in handles:
+                h.remove()
+        return feats, q
 
     def _featurize(self, X, y, torch, proj_blocks, names, params, buffers):
         """Projected margin gradients ``Phi`` (n x proj_dim, float32) and ``Q = 1 - p(correct)``.
@@ -142,14 +227,7 @@ class TRAK:
         norm = float(np.sqrt(sum(params[k].numel() for k in names)))
         # with the whole projection in memory, each parameter's gradient is projected by its
         # own rows of it: no concatenated (batch x n_params) copy
-        per_param = None
-        if sum(P.shape[0] for P in proj_blocks) * self.proj_dim <= 2 ** 27:  # 512 MB of float32
-            full = proj_blocks[0] if len(proj_blocks) == 1 else torch.cat(proj_blocks, dim=0)
-            per_param, col = [], 0
-            for k in names:
-                size = params[k].numel()
-                per_param.append(full[col:col + size])
-                col += size
+        per_param = self._per_param_projection(proj_blocks, names, torch)
         for start in range(0, n, self.batch_size):
             xb = X[start:start + self.batch_size]
             yb = y[start:start + self.batch_size]
@@ -170,6 +248,19 @@ class TRAK:
             feats[start:start + xb.shape[0]] = proj / norm
             q[start:start + xb.shape[0]] = torch.sigmoid(-m.detach())  # 1 - sigmoid(margin)
         return feats, q
+
+    def _per_param_projection(self, proj_blocks, names, torch):
+        """Each parameter's rows of the projection, when the whole of it fits in 512 MB (else None)."""
+        if sum(P.shape[0] for P in proj_blocks) * self.proj_dim > 2 ** 27:
+            return None
+        full = proj_blocks[0] if len(proj_blocks) == 1 else torch.cat(proj_blocks, dim=0)
+        sizes = dict(self.model.named_parameters())
+        out, col = [], 0
+        for k in names:
+            size = sizes[k].numel()
+            out.append(full[col:col + size])
+            col += size
+        return out
 
     def _device(self, torch):
         if self.device == "auto":
@@ -223,6 +314,8 @@ class TRAK:
         self.n_params_ = int(sum(p.numel() for k, p in self.model.named_parameters() if k in names))
         proj_blocks = [P.to(dev) for P in self._projection_blocks(self.n_params_, torch)]
         out = []
+        linear = self._linear_layers(torch, names) if self.fast_path else None
+        per_param = self._per_param_projection(proj_blocks, names, torch)
         was_training = self.model.training
         self.model.eval()
         try:
@@ -231,8 +324,18 @@ class TRAK:
                 self.model.load_state_dict(ckpt)
                 params = {k: v.detach() for k, v in self.model.named_parameters() if k in names}
                 buffers = {k: v.detach() for k, v in self.model.named_buffers()}
-                phi, q = self._featurize(Xtr, ytr, torch, proj_blocks, names, params, buffers)
-                phi_t, _ = self._featurize(Xta, yta, torch, proj_blocks, names, params, buffers)
+                feats = None
+                if linear is not None and per_param is not None:
+                    feats = self._featurize_linear(Xtr, ytr, torch, per_param, names, *linear)
+                    feats_t = self._featurize_linear(Xta, yta, torch, per_param, names, *linear) if feats else None
+                    if feats is None or feats_t is None:
+                        linear = None  # not a plain stack of Linear layers after all
+                        feats = None
+                if feats is None:
+                    feats = self._featurize(Xtr, ytr, torch, proj_blocks, names, params, buffers)
+                    feats_t = self._featurize(Xta, yta, torch, proj_blocks, names, params, buffers)
+                phi, q = feats
+                phi_t = feats_t[0]
                 phi64 = phi.double()
                 K = phi64.T @ phi64
                 scales = [self.lambda_scale] if lambda_scales is None else list(lambda_scales)
