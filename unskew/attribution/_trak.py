@@ -336,8 +336,9 @@ class TRAK:
                     feats_t = self._featurize(Xta, yta, torch, proj_blocks, names, params, buffers)
                 phi, q = feats
                 phi_t = feats_t[0]
-                phi64 = phi.double()
-                K = phi64.T @ phi64
+                # the kernel in float32 (the slow part of a float64 product), factorised in float64;
+                # a kernel left indefinite by rounding gets the growing jitter of _solve
+                K = (phi.T @ phi).double()
                 scales = [self.lambda_scale] if lambda_scales is None else list(lambda_scales)
                 Rs = [self._solve(K, phi_t, scale, torch).cpu().numpy() for scale in scales]
                 out.append((phi.cpu().numpy(), Rs[0] if lambda_scales is None else Rs, q.cpu().numpy()))

@@ -1,0 +1,57 @@
+"""Markdown table: D3M / Auto-D3M with a TRAK ensemble (issue 16) against the suite's baselines.
+
+Reads the D3M ensemble records (``bench/results/d3m_ensemble_runs.jsonl``, written by
+``bench_worst_group.py --methods d3m_ensemble,auto_d3m_ensemble --cache ...``) and the suite's
+records (``bench/results/worst_group_runs.jsonl``); for every dataset prints test worst-group /
+average accuracy for ERM, JTT, Group DRO and the previous single-run D3M (mean ± sd over the
+seeds present, and the seed-0 value), and the new rows for the seeds that were run.
+
+    python bench/report_d3m_ensemble.py
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).parent / "results"
+BASELINES = ["erm", "jtt", "group_dro", "d3m", "d3m_10pct", "auto_d3m"]
+NEW = ["d3m_ensemble", "d3m_ensemble_10pct", "auto_d3m_ensemble"]
+DATASETS = ["cmnist", "waterbirds", "celeba", "adult", "compas"]
+
+
+def load(name):
+    path = RESULTS / name
+    if not path.exists():
+        return []
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+def cell(rows, key="test_worst_group_accuracy"):
+    v = np.array([r[key] for r in rows]) * 100
+    if len(v) == 0:
+        return "-"
+    return f"{v.mean():.1f} ± {v.std(ddof=1):.1f}" if len(v) > 1 else f"{v[0]:.1f}"
+
+
+def main():
+    old = [r for r in load("worst_group_runs.jsonl") if not r.get("quick")]
+    new = [r for r in load("d3m_ensemble_runs.jsonl") if not r.get("quick")]
+    print("| dataset | method | seeds | test WGA (all seeds) | test WGA seed 0 | test acc seed 0 | removed seed 0 | models |")
+    print("|---|---|---|---|---|---|---|---|")
+    for ds in DATASETS:
+        for m in BASELINES + NEW:
+            rows = [r for r in (new if m in NEW else old) if r["dataset"] == ds and r["method"] == m]
+            if not rows:
+                continue
+            s0 = [r for r in rows if r["seed"] == 0]
+            removed = f"{100 * s0[0]['fraction_removed']:.1f}%" if s0 and "fraction_removed" in s0[0] else ""
+            models = s0[0].get("n_models") or "" if s0 else ""
+            print(f"| {ds} | {m} | {len(rows)} | {cell(rows)} | {cell(s0)} | "
+                  f"{cell(s0, 'test_accuracy')} | {removed} | {models} |")
+
+
+if __name__ == "__main__":
+    main()
