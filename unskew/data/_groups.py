@@ -417,21 +417,28 @@ def encode_labels(y: Any, classes: Any = None, *, what: str = "y", n: int | None
             a = arr.astype(np.int64, copy=False)
             if a.size and (a.min() < lo or a.max() > hi):
                 bad = a[(a < lo) | (a > hi)][0]
-                raise UnskewInputError(f"Label {plain(bad)!r} is not among the known labels {list(classes)[:10]}.")
+                raise _unknown_label(what, bad, classes)
             lut = np.full(hi - lo + 1, -1, dtype=np.intp)
             lut[np.asarray(classes, dtype=np.int64) - lo] = np.arange(len(classes))
             out = lut[a - lo] if lo else lut[a]
             if (out < 0).any():
                 bad = a[out < 0][0]
-                raise UnskewInputError(f"Label {plain(bad)!r} is not among the known labels {list(classes)[:10]}.")
+                raise _unknown_label(what, bad, classes)
             return out, classes
     codes, uniques = pd.factorize(arr)
     lookup = {plain(v): i for i, v in enumerate(classes.tolist())}
     try:
         lut = np.array([lookup[plain(v)] for v in uniques], dtype=np.intp)
     except KeyError as exc:
-        raise UnskewInputError(f"Label {exc.args[0]!r} is not among the known labels {list(classes)[:10]}.") from None
+        raise _unknown_label(what, exc.args[0], classes) from None
     return (lut[codes] if len(lut) else np.asarray(codes, dtype=np.intp)), classes
+
+
+def _unknown_label(what: str, value: Any, classes: np.ndarray) -> UnskewInputError:
+    return UnskewInputError(
+        f"{what} has the label {plain(value)!r}, never seen in training: it is not among the known labels "
+        f"{[plain(c) for c in classes.tolist()][:10]}."
+    )
 
 
 def _label_array(y: Any, what: str) -> np.ndarray:
