@@ -39,6 +39,7 @@ from threadpoolctl import threadpool_limits
 
 from .._stats import benjamini_hochberg, two_proportion_test, wilson_interval
 from ..data import Dataset
+from ..data._encoding import datetime_days  # re-exported: one datetime encoding
 from ..data._groups import attribute_codes, grid_codes, value_name
 from ..exceptions import UnskewInputError
 from ..report import Bar, Chart
@@ -219,17 +220,6 @@ def kish(w: np.ndarray | None, n: int) -> float:
 
 
 # --------------------------------------------------------------------------- sampling and models
-def datetime_days(s: pd.Series) -> np.ndarray:
-    """Days since 1970-01-01 as floats (NaN for missing); time zones are converted to UTC."""
-    if not pd.api.types.is_datetime64_any_dtype(s):
-        s = pd.to_datetime(s, errors="coerce", format="mixed")
-    if getattr(s.dt, "tz", None) is not None:
-        s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-    vals = s.to_numpy(dtype="datetime64[ns]")
-    out = (vals - np.datetime64("1970-01-01", "ns")) / np.timedelta64(1, "D")
-    return np.where(np.isnat(vals), np.nan, out).astype(np.float64)
-
-
 def capped_sample(idx: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndarray:
     """``idx`` itself when it has at most ``cap`` entries, else a sorted uniform sample of ``cap``."""
     if cap is None or len(idx) <= cap:
