@@ -14,7 +14,8 @@ enforces this). The helpers fall into five groups:
   :func:`groupings`, :func:`cell_codes` (mixed-radix intersections, so
   counting a grouping is one ``numpy.bincount``), :func:`cell_labels`,
   :func:`cell_values`, :func:`grouping_name`;
-* **counts per group**: :func:`group_totals` and :func:`kish`. Counts of rows,
+* **counts per group**: :func:`group_sums`, :func:`effective_sizes`,
+  :func:`group_totals` and :func:`kish`. Counts of rows,
   weights and squared weights per cell are sums, so counts computed on
   separate partitions of a table (by another engine) add up to the counts of
   the whole table;
@@ -200,16 +201,31 @@ def cell_values(sc, cols, flat, shape) -> list[str]:
 
 
 # --------------------------------------------------------------------------- counts per group
-def group_totals(codes: np.ndarray, n_cells: int, w: np.ndarray | None):
-    """Rows, weight sum and Kish effective size per cell."""
+def group_sums(codes: np.ndarray, n_cells: int, w: np.ndarray | None):
+    """Rows, weight sum and squared-weight sum per cell.
+
+    All three are sums over rows, so the sums of separate partitions of a
+    table add up to those of the whole table (without weights the weight sums
+    equal the rows). :func:`effective_sizes` turns them into Kish sizes.
+    """
     rows = np.bincount(codes, minlength=n_cells).astype(float)
     if w is None:
         return rows, rows.copy(), rows.copy()
-    wsum = np.bincount(codes, weights=w, minlength=n_cells)
-    w2 = np.bincount(codes, weights=w * w, minlength=n_cells)
+    return rows, np.bincount(codes, weights=w, minlength=n_cells), np.bincount(codes, weights=w * w, minlength=n_cells)
+
+
+def effective_sizes(wsum: np.ndarray, w2: np.ndarray, weighted: bool) -> np.ndarray:
+    """Kish effective size per cell, ``wsum**2 / w2`` (the rows themselves without weights)."""
+    if not weighted:
+        return wsum.copy()
     with np.errstate(invalid="ignore", divide="ignore"):
-        neff = np.where(w2 > 0, wsum**2 / w2, 0.0)
-    return rows, wsum, neff
+        return np.where(w2 > 0, wsum**2 / w2, 0.0)
+
+
+def group_totals(codes: np.ndarray, n_cells: int, w: np.ndarray | None):
+    """Rows, weight sum and Kish effective size per cell (see :func:`group_sums`)."""
+    rows, wsum, w2 = group_sums(codes, n_cells, w)
+    return rows, wsum, effective_sizes(wsum, w2, w is not None)
 
 
 def kish(w: np.ndarray | None, n: int) -> float:
@@ -560,12 +576,14 @@ __all__ = [
     "cell_values",
     "cross_val_proba",
     "datetime_days",
+    "effective_sizes",
     "finding_order",
     "flag_rates_by_group",
     "fmt_p",
     "gradient_boosting",
     "group_rate_charts",
     "group_rate_rows",
+    "group_sums",
     "group_totals",
     "grouping_name",
     "groupings",
