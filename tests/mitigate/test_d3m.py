@@ -283,3 +283,12 @@ def test_d3m_with_an_ensemble_of_independent_models():
     assert np.isin(g[d.removed_], [0, 3]).mean() > 0.8
     with pytest.raises(UnskewInputError, match="n_models"):
         D3M(est, n_models=0).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+
+
+def test_the_cap_itself_is_a_candidate_when_its_row_count_rounds_up():
+    rng = np.random.default_rng(11)
+    X, y, _ = _spurious(1049, 0.95, rng)  # 20% of 1049 = 209.8 rows -> 210
+    Xv, yv, gv = _spurious(300, 0.5, rng)
+    d = D3M(k_grid=[0, 0.1, 0.2]).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    assert list(d.sweep_["k"]) == [0, 105, 210]
+    assert len(d.removed_) <= 210

@@ -436,7 +436,7 @@ class D3M(BaseEstimator, ClassifierMixin):
         out["sweep_"] = sweep
         cap = self._cap()
         if cap is not None:
-            n_remove = min(n_remove, int(cap * len(y)))
+            n_remove = min(n_remove, int(round(cap * len(y))))
         base_wga = _worst_group_accuracy(y_val, self.base_estimator_.predict(X_val), gv)
         out["val_worst_group_accuracy_base_"] = base_wga
         applied = True
@@ -479,7 +479,7 @@ class D3M(BaseEstimator, ClassifierMixin):
         ks = sorted({int(round(k * len(y))) if k < 1 else int(k) for k in grid} | {0})
         cap = self._cap()
         if cap is not None:
-            ks = [k for k in ks if k <= cap * len(y)]
+            ks = [k for k in ks if k <= int(round(cap * len(y)))]
         rows, best = [], None
         for k in ks:
             keep = np.ones(len(y), dtype=bool)
