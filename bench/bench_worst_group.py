@@ -87,8 +87,8 @@ D3M_GRID = [0, 0.01, 0.025, 0.05, 0.075, 0.1, 0.2, 0.3]
 D3M_ENSEMBLE_GRID = [0, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2]
 D3M_ENSEMBLE_MODELS = 5
 D3M_SPECS = {
-    "d3m": {"n_checkpoints": 5, "proj_dim": 512},
-    "auto_d3m": {"n_checkpoints": 5, "proj_dim": 512},
+    "d3m": {"n_checkpoints": 5, "proj_dim": 512, "n_models": None, "trak_lambda": 0.0},
+    "auto_d3m": {"n_checkpoints": 5, "proj_dim": 512, "n_models": None, "trak_lambda": 10.0},
     "d3m_ensemble": {"n_models": D3M_ENSEMBLE_MODELS, "proj_dim": 512, "removal": "auto"},
     "auto_d3m_ensemble": {"n_models": D3M_ENSEMBLE_MODELS, "proj_dim": 512, "removal": "auto"},
 }

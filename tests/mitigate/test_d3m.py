@@ -165,7 +165,7 @@ def test_d3m_with_a_torch_estimator_uses_trak():
     X, y, g = _spurious(600, 0.95, rng)
     Xv, yv, gv = _spurious(200, 0.5, rng)
     est = ERMClassifier(model="logistic", max_epochs=3, batch_size=64, lr=0.05, random_state=0)
-    d = D3M(est, removal="k", k=60, proj_dim=32).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    d = D3M(est, removal="k", k=60, proj_dim=32, n_models=None).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
     assert isinstance(d.attributions_, np.ndarray) and d.attributions_.shape == (600, 200)
     assert len(d.removed_) == 60 and d.estimator_ is not d.base_estimator_
     # the examples TRAK marks as most harmful come mostly from the majority (spurious-agreeing) groups
@@ -227,8 +227,8 @@ def test_trak_ridge_is_zero_for_d3m_and_chosen_on_validation_for_auto_d3m():
     est = ERMClassifier(model="mlp", hidden_sizes=(8,), max_epochs=2, batch_size=64, random_state=0)
     from unskew.attribution import TRAK
 
-    auto = D3M(est, removal="k", k=10, proj_dim=32).fit(X, y, X_val=Xv, y_val=yv)
-    plain = D3M(est, removal="k", k=10, proj_dim=32).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    auto = D3M(est, removal="k", k=10, proj_dim=32, n_models=None).fit(X, y, X_val=Xv, y_val=yv)
+    plain = D3M(est, removal="k", k=10, proj_dim=32, n_models=None).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
     assert plain.trak_lambda_ == 0.0 and plain.ridge_selection_ is None
     sel = auto.ridge_selection_
     assert list(sel["trak_lambda"]) == list(AUTO_TRAK_LAMBDA_GRID)
@@ -242,7 +242,7 @@ def test_trak_ridge_is_zero_for_d3m_and_chosen_on_validation_for_auto_d3m():
         m.attribution_inputs(X), m.encode_labels(y), m.attribution_inputs(Xv), m.encode_labels(yv))
     np.testing.assert_allclose(auto.attributions_, expected, rtol=1e-5, atol=1e-7 * np.abs(expected).max())
     # a given ridge is used as is
-    ridge = D3M(est, removal="k", k=10, proj_dim=32, trak_lambda=10.0).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    ridge = D3M(est, removal="k", k=10, proj_dim=32, trak_lambda=10.0, n_models=None).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
     m = ridge.base_estimator_
     expected = TRAK(m.model_, ridge._checkpoints(m), proj_dim=32, lambda_scale=10.0).attribute(
         m.attribution_inputs(X), m.encode_labels(y), m.attribution_inputs(Xv), m.encode_labels(yv))
@@ -278,6 +278,7 @@ def test_d3m_with_an_ensemble_of_independent_models():
     Xv, yv, gv = _spurious(200, 0.5, rng)
     est = ERMClassifier(model="mlp", hidden_sizes=(16,), max_epochs=3, batch_size=64, lr=0.01, random_state=3)
     d = D3M(est, removal="k", k=60, proj_dim=32, n_models=3, n_jobs=1).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    assert D3M().n_models == 5  # the default, from the leave-one-out curve
     assert d.attributions_.shape == (600, 200)
     assert [m["seed"] for m in d.ensemble_members_] == [4, 5, 6]  # the estimator's seed + 1..n
     assert np.isin(g[d.removed_], [0, 3]).mean() > 0.8
