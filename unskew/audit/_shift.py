@@ -128,7 +128,7 @@ class FeatureHistogram:
     """
 
     feature: str
-    kind: str  # numeric, datetime or categorical
+    kind: str  # numeric, datetime, boolean or categorical (boolean is binned like categorical)
     labels: list[str]
     reference: np.ndarray
     comparison: np.ndarray
@@ -258,7 +258,7 @@ def measure_shift(ds: Dataset, cmp: Dataset, ctx: AuditContext | None = None, *,
                 h.ks_statistic, h.ks_p_value = float(ks.statistic), float(ks.pvalue)
         else:
             rc, cc, k, labels, new_values = level_codes(ds.frame[col], cmp.frame[col])
-            h = FeatureHistogram(col, "categorical", labels, np.bincount(rc, minlength=k),
+            h = FeatureHistogram(col, kind, labels, np.bincount(rc, minlength=k),
                                  np.bincount(cc, minlength=k), new_values=new_values)
         coded[col] = (rc, cc, k)
         histograms.append(h)
