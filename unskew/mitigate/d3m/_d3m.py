@@ -216,7 +216,7 @@ class D3M(BaseEstimator, ClassifierMixin):
     subset_fraction : float, default=0.5
         Share of the training set each ensemble member sees.
     n_jobs : int or None, default=None
-        Processes that train ensemble members (``None``: one per core).
+        Processes that train ensemble members (``None``: half the cores; in-process on 2 cores or fewer).
     random_state : int or None, default=None
         Seeds the ensemble members and their subsets (``None``: the
         estimator's own ``random_state``, else 0).
