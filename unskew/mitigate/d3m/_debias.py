@@ -8,13 +8,14 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from ..._registry import Registry
 from ...data import Dataset
 from ...data._encoding import tabular_encoder
-from ..._registry import Registry
 from ...exceptions import UnskewInputError
 from ...metrics import worst_group
 from ...report import Bar, Chart, CheckResult, Finding, Report, Table, sample_table
 from ._d3m import D3M
+
 
 # --- D3M method registry and option checks (issue 12; keep this block self-contained) ---
 @dataclass(frozen=True)
