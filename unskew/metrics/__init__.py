@@ -40,6 +40,7 @@ from ._functions import (
 )
 from ._groupstats import GroupStats
 from ._models import load_model, predict_with
+from ._worst import group_accuracies, worst_group
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -69,6 +70,7 @@ __all__ = [
     "expected_calibration_error",
     "four_fifths_rule",
     "generalized_entropy_index",
+    "group_accuracies",
     "group_metrics",
     "list_measures",
     "list_metrics",
@@ -79,5 +81,6 @@ __all__ = [
     "run_challenge_set",
     "statistical_parity_difference",
     "theil_index",
+    "worst_group",
     "worst_group_accuracy",
 ]
