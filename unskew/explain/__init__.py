@@ -5,18 +5,25 @@
   group summaries (:meth:`Explanation.by_group`) and the exact decomposition
   of the gap in mean output (or loss) between two groups
   (:meth:`Explanation.gap`).
+* per-group findings: :func:`attribution_differences`, :func:`proxy_share`
+  (over the audit's ``proxies`` result), :func:`ranking_stability`.
 * :func:`saliency`: non-negative (n, H, W) maps for PyTorch image models
   (gradients, SmoothGrad, integrated gradients, Grad-CAM) in bounded memory;
   :func:`region_share`, :func:`group_mean_maps` and the model-randomisation
   :func:`sanity_check` of Adebayo et al. (2018).
 """
 
+from ._findings import attribution_differences, flagged_proxies, proxy_share, ranking_stability
 from ._saliency import SALIENCY_METHODS, group_mean_maps, region_share, saliency, sanity_check
 from ._shap import Explanation, GapDecomposition, estimate_permutation_cost, explain, group_masks
 
 __all__ = [
     "SALIENCY_METHODS",
     "Explanation",
+    "attribution_differences",
+    "flagged_proxies",
+    "proxy_share",
+    "ranking_stability",
     "GapDecomposition",
     "estimate_permutation_cost",
     "explain",
