@@ -14,6 +14,7 @@
 """
 
 from ._findings import attribution_differences, flagged_proxies, proxy_share, ranking_stability
+from ._report import explain_report, saliency_section
 from ._saliency import SALIENCY_METHODS, group_mean_maps, region_share, saliency, sanity_check
 from ._shap import Explanation, GapDecomposition, estimate_permutation_cost, explain, group_masks
 
@@ -27,9 +28,11 @@ __all__ = [
     "GapDecomposition",
     "estimate_permutation_cost",
     "explain",
+    "explain_report",
     "group_masks",
     "group_mean_maps",
     "region_share",
     "saliency",
+    "saliency_section",
     "sanity_check",
 ]
