@@ -14,6 +14,13 @@ are comparable even on a busy machine):
   ``KernelExplainer`` and unskew's permutation estimator on ``--kernel-rows``
   rows with a 100-row background, plus unskew's exact TreeSHAP on the same rows
   (the error of each estimator against the exact values is printed).
+* ``spurious``: ERM against Group DRO (``unskew.train``) on the Coloured MNIST
+  and Waterbirds-style benchmarks (``bench/_wg_data.py``): the share of
+  integrated-gradients attribution on the colour (Coloured MNIST: the path
+  0 -> colourless digit -> coloured digit; the second segment only changes the
+  colour) and each saliency method's share of attribution on the background
+  (Waterbirds-style, outside the pasted object), with the sanity check of each
+  method. Small training budgets (``--epochs-*``) so it runs in minutes.
 * ``ig``: integrated gradients on ``--images`` 28x28 images with a 2-layer CNN,
   ``n_steps=50``: ``unskew.explain.saliency`` (automatic batching) against
   ``captum.attr.IntegratedGradients`` with ``internal_batch_size=256``. Each
@@ -177,12 +184,123 @@ def case_ig(n: int) -> dict:
     return out
 
 
+# ----------------------------------------------------------------------------- spurious cues
+def _fit(method, data, params, epochs, seed=0):
+    from unskew.train import METHODS
+
+    est = METHODS[method](**{**data.model_params, **params}, max_epochs=epochs, random_state=seed,
+                          keep_checkpoints=False)
+    tr, va = data.train, data.val
+    est.fit(tr.X, tr.y, groups=tr.g, sensitive=tr.s, X_val=va.X, y_val=va.y, groups_val=va.g)
+    return est
+
+
+def _worst_group_acc(est, part):
+    pred = est.predict(part.X)
+    accs = [float((pred[part.g == k] == part.y[part.g == k]).mean()) for k in np.unique(part.g)]
+    return float((pred == part.y).mean()), min(accs)
+
+
+def _waterbirds_masks(data):
+    """Object masks of the Waterbirds-style test images: the same objects, drawn with the same seeded
+    generator calls as bench/_wg_data.py (checked against the composed pixels)."""
+    import _wg_data as W
+
+    rng = np.random.default_rng(W.DATA_SEED)
+    fm = W.data_home() / "fashion-mnist"
+
+    def objects(prefix, n):
+        imgs = W._read_idx(fm / f"{prefix}-images-idx3-ubyte.gz")
+        labs = W._read_idx(fm / f"{prefix}-labels-idx1-ubyte.gz").astype(int)
+        keep = np.flatnonzero(np.isin(labs, W.TOPS + W.NOT_TOPS))
+        keep = rng.permutation(keep)[:n]
+        return imgs[keep].astype(np.float32) / 255.0
+
+    objects("train", 5000)
+    obj = objects("t10k", len(data.test))
+    mask = obj > 0.05
+    assert np.allclose(data.test.X[:, 0][mask], 0.6 * obj[mask]), "object masks do not match the data"
+    return mask
+
+
+def case_spurious(n_images: int, epochs_cmnist: int, epochs_wb: int) -> dict:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import _wg_data as W
+
+    from unskew.explain import (
+        SALIENCY_METHODS,
+        group_mean_maps,
+        region_share,
+        saliency,
+        sanity_check,
+    )
+
+    out = {}
+    # Coloured MNIST: share of integrated gradients on the colour, along the path 0 -> grey digit -> coloured digit
+    data = W.coloured_mnist()
+    te = data.test
+    idx = np.arange(min(n_images, len(te)))
+    X = te.X[idx]
+    img = X.reshape(len(X), 2, 14, 14)
+    grey = np.repeat(img.sum(axis=1, keepdims=True) / 2, 2, axis=1).reshape(len(X), -1)
+    res = {}
+    for method in ("erm", "group_dro"):
+        t0 = time.perf_counter()
+        est = _fit(method, data, {}, epochs_cmnist)
+        acc, wga = _worst_group_acc(est, te)
+        target = est.encode_labels(est.predict(X))
+        shape_part = saliency(est, grey, target=target, method="integrated_gradients", image_shape=(2, 14, 14))
+        colour_part = saliency(est, X, target=target, method="integrated_gradients", baseline=grey,
+                               image_shape=(2, 14, 14))
+        a, b = shape_part.sum(axis=(1, 2)), colour_part.sum(axis=(1, 2))
+        share = b / np.maximum(a + b, 1e-12)
+        by_group = {data.group_names[k]: float(share[te.g[idx] == k].mean()) for k in range(4)}
+        sanity = {m: sanity_check(est, X[:64], method=m, image_shape=(2, 14, 14))
+                  for m in SALIENCY_METHODS if m != "grad_cam"}  # an MLP has no convolution for Grad-CAM
+        res[method] = {"test_accuracy": acc, "test_worst_group_accuracy": wga, "colour_share": float(share.mean()),
+                       "colour_share_by_group": by_group, "sanity": sanity, "seconds": time.perf_counter() - t0,
+                       "epochs": epochs_cmnist}
+        print(f"[spurious] cmnist {method}: {json.dumps(res[method])}", flush=True)
+    out["cmnist"] = res
+    # Waterbirds-style: share of each saliency method's map on the background (outside the object)
+    data = W.waterbirds_fmnist()
+    te = data.test
+    masks = _waterbirds_masks(data)
+    idx = np.arange(min(n_images, len(te)))
+    X, bgmask = te.X[idx], ~masks[idx]
+    res = {}
+    for method in ("erm", "group_dro"):
+        t0 = time.perf_counter()
+        est = _fit(method, data, {}, epochs_wb)
+        acc, wga = _worst_group_acc(est, te)
+        row = {"test_accuracy": acc, "test_worst_group_accuracy": wga, "background_pixels": float(bgmask.mean()),
+               "epochs": epochs_wb}
+        for m in SALIENCY_METHODS:
+            maps = saliency(est, X, method=m, n_samples=10) if m == "smoothgrad" else saliency(est, X, method=m)
+            share = region_share(maps, bgmask)
+            row[f"{m}_background_share"] = float(np.nanmean(share))
+            row[f"{m}_background_share_by_group"] = {data.group_names[k]: float(np.nanmean(share[te.g[idx] == k]))
+                                                      for k in range(4)}
+            row[f"{m}_sanity"] = sanity_check(est, X[:64], method=m)
+            if m == "integrated_gradients":
+                means = group_mean_maps(maps, np.asarray(data.group_names, dtype=object)[te.g[idx]])
+                np.savez_compressed(f"/tmp/bench_explain_wb_{method}_mean_maps.npz", **means)
+        row["seconds"] = time.perf_counter() - t0
+        res[method] = row
+        print(f"[spurious] waterbirds {method}: {json.dumps(row)}", flush=True)
+    out["waterbirds"] = res
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=10000)
     ap.add_argument("--kernel-rows", type=int, default=20)
     ap.add_argument("--images", type=int, default=10000)
-    ap.add_argument("--cases", default="tree,kernel,ig")
+    ap.add_argument("--cases", default="tree,kernel,ig", help="tree, kernel, ig, spurious (comma-separated)")
+    ap.add_argument("--spurious-images", type=int, default=500, help="test images per spurious-cue measurement")
+    ap.add_argument("--epochs-cmnist", type=int, default=10)
+    ap.add_argument("--epochs-waterbirds", type=int, default=4)
     ap.add_argument("--quick", action="store_true", help="2,000 rows, 5 kernel rows, 1,000 images")
     ap.add_argument("--json", default=None, help="write the results here")
     ap.add_argument("--ig-worker", default=None, help=argparse.SUPPRESS)
@@ -200,6 +318,8 @@ def main() -> None:
         results["kernel"] = case_kernel(args.kernel_rows)
     if "ig" in cases:
         results["ig"] = case_ig(args.images)
+    if "spurious" in cases:
+        results["spurious"] = case_spurious(args.spurious_images, args.epochs_cmnist, args.epochs_waterbirds)
     results["load_end"] = os.getloadavg()
     if args.json:
         with open(args.json, "w") as fh:

@@ -148,6 +148,10 @@ def saliency(model, images, *, target=None, method: str = "integrated_gradients"
     if n_steps < 1 or n_samples < 1:
         raise UnskewInputError("n_steps and n_samples must be at least 1.")
     module, X, to_module = _module_and_inputs(model, images, image_shape)
+    if method == "integrated_gradients" and hasattr(model, "attribution_inputs") and module is not model:
+        # an unskew.train classifier: the baseline goes through the same preprocessing as the images
+        raw0 = np.zeros_like(np.asarray(images, np.float32)[:1]) if baseline is None else np.asarray(baseline, np.float32)
+        baseline = np.asarray(model.attribution_inputs(raw0), np.float32)
     n, C, H, W = X.shape
     if n == 0:
         return np.zeros((0, H, W), np.float32)
