@@ -441,9 +441,10 @@ def _unknown_label(what: str, value: Any, classes: np.ndarray) -> UnskewInputErr
     )
 
 
-def _label_array(y: Any, what: str) -> np.ndarray:
+def as_1d(y: Any, what: str) -> np.ndarray:
+    """A 1-D numpy array of ``y`` (Series, Index, polars/pyarrow, tensor, list; ``(n, 1)`` is flattened)."""
     if y is None:
-        raise UnskewInputError(f"{what} (the labels) is required.")
+        raise UnskewInputError(f"{what} is required.")
     if hasattr(y, "detach") and hasattr(y, "cpu"):
         y = y.detach().cpu().numpy()
     if isinstance(y, (pd.Series, pd.Index)):
@@ -455,7 +456,12 @@ def _label_array(y: Any, what: str) -> np.ndarray:
     if arr.ndim == 2 and 1 in arr.shape:
         arr = arr.ravel()
     if arr.ndim != 1:
-        raise UnskewInputError(f"{what} must be one-dimensional (one label per row); got shape {arr.shape}.")
+        raise UnskewInputError(f"{what} must be one-dimensional (one value per row); got shape {arr.shape}.")
+    return arr
+
+
+def _label_array(y: Any, what: str) -> np.ndarray:
+    arr = as_1d(y, what)
     if arr.dtype.kind in "fO":
         bad = int(pd.isna(arr).sum())
         if bad:

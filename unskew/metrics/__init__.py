@@ -17,10 +17,13 @@ from ._evaluate import DEFAULT_THRESHOLDS, Evaluation, evaluate
 from ._fairness import MEASURES, MeasureSpec, list_measures
 from ._frame import GroupMetrics
 from ._functions import (
+    AmbiguousPositiveLabelWarning,
+    UndefinedMetricWarning,
     average_odds_difference,
     between_group_generalized_entropy_index,
     between_group_theil_index,
     calibration_gap,
+    check_label_predictions,
     consistency_score,
     demographic_parity_difference,
     demographic_parity_ratio,
@@ -43,6 +46,9 @@ from ._models import load_model, predict_with
 from ._worst import group_accuracies, worst_group
 
 __all__ = [
+    "AmbiguousPositiveLabelWarning",
+    "UndefinedMetricWarning",
+    "check_label_predictions",
     "DEFAULT_THRESHOLDS",
     "MEASURES",
     "METRICS",
