@@ -438,7 +438,7 @@ def _linear_attributions(final, Z, Zbg, class_index, Zraw=None):
 
 # ----------------------------------------------------------------------------- permutation
 def _output_fn(model, output: str, class_index):
-    """callable(frame, y or None) -> per-row value, and the name of what it is."""
+    """(predict(frame) -> per-row model output, score(output, y or None) -> per-row value, name)."""
     if _is_classifier(model) and hasattr(model, "predict_proba"):
         classes = getattr(model, "classes_", None)
 
@@ -446,24 +446,27 @@ def _output_fn(model, output: str, class_index):
             return np.asarray(model.predict_proba(Xb), float)
 
         if output == "loss":
-            def f(Xb, yb):
-                p = proba(Xb)
+            def score_loss(p, yb):
                 idx = np.searchsorted(np.asarray(classes), yb) if classes is not None else np.asarray(yb, int)
                 return -np.log(np.clip(p[np.arange(len(p)), idx], 1e-12, 1.0))
-            return f, "loss"
+            return proba, score_loss, "loss"
         k = class_index if class_index is not None else (len(classes) - 1 if classes is not None else 1)
 
-        def g(Xb, yb=None):
-            return proba(Xb)[:, k]
-        return g, "probability"
-    if output == "loss":
-        def fl(Xb, yb):
-            return (np.asarray(model.predict(Xb), float).ravel() - np.asarray(yb, float)) ** 2
-        return fl, "loss"
+        def score_p(p, yb=None):
+            return p[:, k]
+        return proba, score_p, "probability"
 
-    def fp(Xb, yb=None):
+    def pred(Xb):
         return np.asarray(model.predict(Xb), float).ravel()
-    return fp, "prediction"
+
+    if output == "loss":
+        def score_se(v, yb):
+            return (v - np.asarray(yb, float)) ** 2
+        return pred, score_se, "loss"
+
+    def ident(v, yb=None):
+        return v
+    return pred, ident, "prediction"
 
 
 def _orderings(d: int, n_permutations: int, rng) -> np.ndarray:
@@ -505,7 +508,7 @@ def estimate_permutation_cost(model, X, background, *, n_permutations: int = 10,
     Returns a dict with ``seconds``, ``model_rows`` (rows the model is called
     on) and ``seconds_per_row``.
     """
-    f, _ = _output_fn(model, output, class_index)
+    predict, score, _ = _output_fn(model, output, class_index)
     rb = _Rebuild(X)
     bg = rb.array(background)
     n = len(X)
@@ -516,7 +519,7 @@ def estimate_permutation_cost(model, X, background, *, n_permutations: int = 10,
     if output == "loss" and getattr(model, "classes_", None) is not None:
         yb = np.repeat(np.asarray(model.classes_)[:1], len(probe))
     t0 = time.perf_counter()
-    f(rb(probe), yb)
+    score(predict(rb(probe)), yb)
     per_row = (time.perf_counter() - t0) / len(probe)
     rows = n * (P * max(d - 1, 0) * len(bg) + len(bg) + 1)
     return {"seconds": rows * per_row, "model_rows": int(rows), "seconds_per_row": per_row, "n_permutations": P}
@@ -524,7 +527,7 @@ def estimate_permutation_cost(model, X, background, *, n_permutations: int = 10,
 
 def _permutation_attributions(model, X, background, y, output, class_index, n_permutations, rng,
                               time_budget_s, on_estimate):
-    f, out_name = _output_fn(model, output, class_index)
+    predict, score, out_name = _output_fn(model, output, class_index)
     rb = _Rebuild(X)
     xs = rb.array(X)
     bg = rb.array(background)
@@ -556,8 +559,12 @@ def _permutation_attributions(model, X, background, y, output, class_index, n_pe
     values = np.zeros((n, d))
     base = np.zeros(n)
     yarr = None if y is None else np.asarray(y)
+    pred_bg = predict(rb(bg))
     if output == "model":
-        v_empty = float(np.mean(f(rb(bg), None)))
+        v_empty = float(np.mean(score(pred_bg, None)))
+    else:  # mean background loss for each distinct label, computed once
+        labels = np.unique(yarr)
+        v_label = {lab: float(np.mean(score(pred_bg, np.repeat(np.asarray([lab]), nb)))) for lab in labels}
     start = time.perf_counter()
     per_call = max(1, 200_000 // max(1, n_ord * max(d - 1, 1) * nb))
     for s in range(0, n, per_call):
@@ -567,12 +574,12 @@ def _permutation_attributions(model, X, background, y, output, class_index, n_pe
         yb = None
         if output == "loss":
             yb = np.concatenate([np.repeat(yarr[r:r + 1], n_ord * (d - 1) * nb) for r in rows]) if d > 1 else None
-        vals = f(rb(stacked), yb) if len(stacked) else np.zeros(0)
+        vals = score(predict(rb(stacked)), yb) if len(stacked) else np.zeros(0)
         vals = vals.reshape(len(rows), n_ord, max(d - 1, 0), nb).mean(axis=3) if d > 1 else None
-        full = f(rb(xs[s:s + len(rows)]), None if yarr is None else yarr[s:s + len(rows)])
+        full = score(predict(rb(xs[s:s + len(rows)])), None if yarr is None else yarr[s:s + len(rows)])
         for j, r in enumerate(rows):
             if output == "loss":
-                ve = float(np.mean(f(rb(bg), np.repeat(yarr[r:r + 1], nb))))
+                ve = v_label[yarr[r]]
             else:
                 ve = v_empty
             chain = np.empty((n_ord, d + 1))
