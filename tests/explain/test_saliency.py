@@ -118,3 +118,33 @@ def test_bad_input_is_named():
         saliency(net, _images(2), target=[0, 1, 2])
     with pytest.raises(UnskewInputError, match="torch.nn.Module"):
         saliency(object(), _images(2))
+
+
+def test_saliency_section_embeds_png_grids_and_validates(tmp_path):
+    import base64
+    import json
+    from importlib.resources import files as res
+
+    jsonschema = pytest.importorskip("jsonschema")
+    from unskew.explain import saliency_section
+    from unskew.report import Report
+
+    net, x = _cnn(), _images(10)
+    mask = np.zeros((12, 12), bool)
+    mask[:, :6] = True
+    sec = saliency_section(net, x, sensitive=np.array(["a", "b"] * 5), mask=mask, sanity_images=6,
+                           methods=("gradient", "grad_cam"))
+    assert set(sec.summary["methods"]) == {"gradient", "grad_cam"}
+    assert len(sec.images) == 2
+    png = base64.b64decode(sec.images[0].png)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    rep = Report(kind="explain", checks=[sec])
+    d = json.loads(rep.to_json())
+    jsonschema.validate(d, json.loads(res("unskew.report").joinpath("schema.json").read_text()))
+    html = rep.to_html()
+    assert html.count("data:image/png;base64,") == 2
+    # a forged image entry that is not a PNG is dropped by the renderer
+    d["checks"][0]["images"][0]["png"] = "PHNjcmlwdD4="
+    from unskew.report._html import render_html
+
+    assert render_html(d).count("data:image/png;base64,") == 1

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import UnskewInputError
-from ..report import Bar, Chart, CheckResult, Finding, Report, Table
+from ..report import Bar, Chart, CheckResult, Finding, Image, Report, Table
 
 DEFAULT_THRESHOLDS = {
     "proxy_share_warn": 0.25,
@@ -322,7 +322,9 @@ def saliency_section(model, images, *, sensitive=None, mask=None, methods=("grad
     t0 = time.perf_counter()
     n = len(images)
     groups = group_masks(sensitive, n) if sensitive is not None else {}
-    per_method, findings, charts, rows = {}, [], [], []
+    from ._png import map_grid
+
+    per_method, findings, charts, rows, pngs = {}, [], [], [], []
     status = "pass"
     for m in methods:
         try:
@@ -349,9 +351,14 @@ def saliency_section(model, images, *, sensitive=None, mask=None, methods=("grad
                                     severity="warn", subject=m, value=sc["spearman_mean"]))
         rows.append([m, info.get("region_share"), _r(sc["spearman_mean"]), "pass" if sc["passed"] else "fail"])
         per_method[m] = info
+        means = [(g, maps[k].mean(axis=0)) for g, k in groups.items() if k.any()][:8]
+        grid = map_grid([list(maps[:8]), [maps.mean(axis=0)] + [mm for _, mm in means]])
+        pngs.append(Image(f"{m}: examples (top row); mean map of all images, then of "
+                            f"{', '.join(g for g, _ in means) or 'no groups'} (bottom row)", grid,
+                            caption="each map scaled to its own maximum; brighter = more attribution"))
     return CheckResult(
         "saliency", "Where the image model looks", status=status, summary={"methods": per_method, "images": n},
-        findings=findings or [Finding("Every method passes the sanity check.")], charts=charts,
+        findings=findings or [Finding("Every method passes the sanity check.")], charts=charts, images=pngs,
         tables=[Table("Saliency methods", ["method", "share inside mask", "Spearman trained vs random",
                                            "sanity check"], rows)],
         thresholds={"sanity_spearman": threshold}, elapsed_s=time.perf_counter() - t0,
