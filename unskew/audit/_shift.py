@@ -10,6 +10,7 @@ from scipy import stats
 
 from .._stats import benjamini_hochberg
 from ..data import Dataset
+from ..data._encoding import FeatureEncoder
 from ..exceptions import UnskewInputError
 from ..report import Bar, Chart, Finding, Table
 from ._base import AuditContext, Check, register_check
@@ -26,7 +27,6 @@ from ._common import (
     union_sensitive_codes,
     worse,
 )
-from ._features import FeatureEncoder
 
 #: Smoothing added to every bin count before computing PSI (no empty bins).
 PSI_SMOOTHING = 0.5
@@ -128,7 +128,7 @@ class FeatureHistogram:
     """
 
     feature: str
-    kind: str  # numeric, datetime or categorical
+    kind: str  # numeric, datetime, boolean or categorical (boolean is binned like categorical)
     labels: list[str]
     reference: np.ndarray
     comparison: np.ndarray
@@ -258,7 +258,7 @@ def measure_shift(ds: Dataset, cmp: Dataset, ctx: AuditContext | None = None, *,
                 h.ks_statistic, h.ks_p_value = float(ks.statistic), float(ks.pvalue)
         else:
             rc, cc, k, labels, new_values = level_codes(ds.frame[col], cmp.frame[col])
-            h = FeatureHistogram(col, "categorical", labels, np.bincount(rc, minlength=k),
+            h = FeatureHistogram(col, kind, labels, np.bincount(rc, minlength=k),
                                  np.bincount(cc, minlength=k), new_values=new_values)
         coded[col] = (rc, cc, k)
         histograms.append(h)
