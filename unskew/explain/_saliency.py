@@ -35,7 +35,7 @@ from ..exceptions import UnskewInputError
 SALIENCY_METHODS = ("gradient", "smoothgrad", "integrated_gradients", "grad_cam")
 
 #: Input elements per forward/backward pass at most when ``batch_size`` is not given.
-AUTO_ELEMENTS = 1 << 18
+AUTO_ELEMENTS = 1 << 20
 
 
 def _torch():
