@@ -77,3 +77,14 @@ def test_debias_checks_options_before_reading_the_table(tmp_path, kwargs, match)
     # the file does not exist: an option error must come first
     with pytest.raises(UnskewInputError, match=match):
         debias(tmp_path / "absent.csv", target="y", sensitive="site", **kwargs)
+
+
+def test_d3m_sweep_worst_group_accuracy_is_the_metrics_one():
+    from unskew.metrics import worst_group
+    from unskew.mitigate.d3m._d3m import _worst_group_accuracy
+
+    rng = np.random.default_rng(3)
+    y, p = rng.integers(0, 2, 300), rng.integers(0, 2, 300)
+    g = rng.choice(["a", "b", "c"], 300)
+    direct = min(np.mean(p[g == k] == y[g == k]) for k in "abc")
+    assert _worst_group_accuracy(y, p, g) == pytest.approx(direct) == pytest.approx(worst_group(y, p, g)[1])

@@ -33,6 +33,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from ...attribution import TRAK, LogisticInfluence, fit_logistic
 from ...exceptions import UnskewInputError
+from ...metrics import worst_group
 
 
 class LowRank:
@@ -136,8 +137,10 @@ def _take(X, mask):
 
 
 def _worst_group_accuracy(y, pred, groups) -> float:
-    accs = [np.mean(pred[groups == g] == y[groups == g]) for g in np.unique(groups)]
-    return float(min(accs)) if accs else float("nan")
+    # the one worst-group accuracy (unskew.metrics.worst_group); issue 12
+    if len(y) == 0:
+        return float("nan")
+    return float(worst_group(y, pred, groups)[1])
 
 
 class D3M(BaseEstimator, ClassifierMixin):
