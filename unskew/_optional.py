@@ -17,6 +17,9 @@ EXTRAS = {
     "aif360": "peers",
     "imblearn": "peers",
     "cleanlab": "peers",
+    "numba": "explain",
+    "shap": "explain",
+    "captum": "explain",
 }
 
 

@@ -98,3 +98,39 @@ def test_cli_default_is_auto_and_rejects_bad_max_fraction(tmp_path):
     assert check["summary"]["removal_rule"] == "auto" and check["summary"]["fraction_removed"] <= 0.2
     bad = runner.invoke(app, ["debias", str(path), "--target", "y", "--sensitive", "site", "--max-fraction", "1.5"])
     assert bad.exit_code == 2 and "--max-fraction" in bad.output
+
+
+def test_d3m_methods_are_a_registry():
+    from unskew._registry import Registry
+    from unskew.mitigate.d3m import METHODS
+
+    assert isinstance(METHODS, Registry)
+    assert METHODS.names() == ["d3m", "auto-d3m"]
+    assert METHODS["d3m"].needs_groups and not METHODS["auto-d3m"].needs_groups
+    with pytest.raises(UnskewInputError, match="Did you mean 'auto-d3m'"):
+        debias(_table(n=50), target="y", method="auto_d3m")
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"removal": "all"}, "--removal must be one of auto, negative, k, sweep"),
+    ({"removal": "k"}, "--removal k needs --k"),
+    ({"removal": "k", "k": -1}, "--removal k needs --k"),
+    ({"val_fraction": 1.5}, "--val-fraction must be between 0 and 1"),
+    ({"val_fraction": 0}, "--val-fraction must be between 0 and 1"),
+    ({"C": 0}, "C .* must be a positive number"),
+])
+def test_debias_checks_options_before_reading_the_table(tmp_path, kwargs, match):
+    # the file does not exist: an option error must come first
+    with pytest.raises(UnskewInputError, match=match):
+        debias(tmp_path / "absent.csv", target="y", sensitive="site", **kwargs)
+
+
+def test_d3m_sweep_worst_group_accuracy_is_the_metrics_one():
+    from unskew.metrics import worst_group
+    from unskew.mitigate.d3m._d3m import _worst_group_accuracy
+
+    rng = np.random.default_rng(3)
+    y, p = rng.integers(0, 2, 300), rng.integers(0, 2, 300)
+    g = rng.choice(["a", "b", "c"], 300)
+    direct = min(np.mean(p[g == k] == y[g == k]) for k in "abc")
+    assert _worst_group_accuracy(y, p, g) == pytest.approx(direct) == pytest.approx(worst_group(y, p, g)[1])

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import Dataset
+from ..data._groups import plain
 from ..exceptions import UnskewInputError
 from ..report import CheckResult, Finding, Report, Status, Table
 from .pre import (
@@ -226,10 +227,10 @@ def _report_check(method, ds, before, after, before_w, after_w, frame, out, grou
         g, c = key
         if weighted:
             wb, wa = float(before_w.get(key, 0.0)), float(after_w.get(key, 0.0))
-            rows.append([str(g), _plain(c), int(before[key]), round(wb, 4), round(wa, 4),
+            rows.append([str(g), plain(c), int(before[key]), round(wb, 4), round(wa, 4),
                          round(wa / before[key], 6) if before[key] else None])
         else:
-            rows.append([str(g), _plain(c), int(before[key]), int(after[key])])
+            rows.append([str(g), plain(c), int(before[key]), int(after[key])])
     table = Table(title="Rows per (group, class) before and after", columns=cols, rows=rows)
     findings = []
     summary: dict[str, Any] = {"method": method, "n_rows_before": int(len(frame)), "n_rows_after": int(len(out))}
@@ -252,7 +253,7 @@ def _report_check(method, ds, before, after, before_w, after_w, frame, out, grou
         if rb and ra:
             gap_b = max(rb.values()) - min(rb.values())
             gap_a = max(ra.values()) - min(ra.values())
-            summary.update({"positive_label": _plain(pos), "positive_rate_before": rb, "positive_rate_after": ra,
+            summary.update({"positive_label": plain(pos), "positive_rate_before": rb, "positive_rate_after": ra,
                             "positive_rate_gap_before": gap_b, "positive_rate_gap_after": gap_a})
             what = "weighted " if weighted else ""
             findings.insert(0, Finding(
@@ -288,7 +289,3 @@ def _max_abs_corr(X: np.ndarray, S: np.ndarray) -> float:
     return float(np.abs(r).max()) if r.size else 0.0
 
 
-def _plain(v):
-    if isinstance(v, np.generic):
-        return v.item()
-    return v

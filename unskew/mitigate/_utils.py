@@ -24,8 +24,6 @@ from ..exceptions import UnskewInputError
 
 __all__ = ["MISSING", "encode_groups", "encode_labels", "lookup_groups", "plain"]
 
-#: Old name kept for callers not yet switched to :func:`plain`.
-_plain = plain
 
 
 def _to_frame_or_array(values: Any) -> Any:

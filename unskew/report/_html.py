@@ -387,6 +387,24 @@ def _table_view(table: dict) -> dict:
     }
 
 
+_BASE64 = None
+
+
+def _image_view(image) -> dict | None:
+    """An embedded PNG, only if it is plain base64 of a PNG (anything else is dropped)."""
+    import re
+
+    global _BASE64
+    if _BASE64 is None:
+        _BASE64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
+    if not isinstance(image, dict):
+        return None
+    png = str(image.get("png", ""))
+    if not png.startswith("iVBORw0KGgo") or len(png) > 200_000 or not _BASE64.match(png):
+        return None
+    return {"title": str(image.get("title", "")), "caption": str(image.get("caption", "")), "png": png}
+
+
 def _check_view(check: dict) -> dict:
     status = str(check.get("status", "pass"))
     summary = check.get("summary") or {}
@@ -416,6 +434,7 @@ def _check_view(check: dict) -> dict:
         "thresholds": list((check.get("thresholds") or {}).items()),
         "charts": charts,
         "tables": [_table_view(t) for t in check.get("tables") or [] if isinstance(t, dict)],
+        "images": [_image_view(i) for i in (check.get("images") or [])[:24] if _image_view(i)],
         "elapsed_s": check.get("elapsed_s"),
     }
 

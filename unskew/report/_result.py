@@ -266,6 +266,23 @@ def _cell(v):
     return str(v)
 
 
+#: Images a check may embed at most, and the largest PNG (base64 characters) each.
+MAX_IMAGES = 24
+MAX_IMAGE_CHARS = 200_000
+
+
+@dataclass
+class Image:
+    """A small PNG embedded in the report (a saliency map, a grid of maps): base64 of the PNG bytes."""
+
+    title: str
+    png: str
+    caption: str = ""
+
+    def to_dict(self) -> dict:
+        return {"title": str(self.title), "png": str(self.png), "caption": str(self.caption)}
+
+
 @dataclass
 class CheckResult:
     """The outcome of one check or one section of a report.
@@ -302,6 +319,7 @@ class CheckResult:
     thresholds: dict = field(default_factory=dict)
     charts: list[Chart] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
+    images: list[Image] = field(default_factory=list)
     scores: Any = None
     elapsed_s: float = 0.0
 
@@ -313,6 +331,12 @@ class CheckResult:
                              f"{[s.value for s in Status]}, got {self.status!r}") from None
 
     def to_dict(self) -> dict:
+        out = self._to_dict()
+        if self.images:  # optional key (schema 1.x minor addition): absent when there are none
+            out["images"] = [i.to_dict() for i in self.images[:MAX_IMAGES] if len(i.png) <= MAX_IMAGE_CHARS]
+        return out
+
+    def _to_dict(self) -> dict:
         return to_jsonable(
             {
                 "name": self.name,

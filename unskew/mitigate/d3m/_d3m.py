@@ -36,11 +36,12 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from ...attribution import TRAK, LogisticInfluence, TRAKEnsemble, combine_terms, fit_logistic
 from ...exceptions import UnskewInputError
+from ...metrics import worst_group
 
 #: Removal rules of :class:`D3M` (the first is the default).
 REMOVAL_RULES = ("auto", "negative", "k", "sweep")
 #: Relative TRAK ridges Auto-D3M chooses from on validation data (PyTorch estimators, trak_lambda=None).
-AUTO_TRAK_LAMBDA_GRID = (0.0, 1.0, 10.0)
+AUTO_TRAK_LAMBDA_GRID = (1.0, 10.0)
 #: Default cap on the share removed by ``removal="auto"``.
 AUTO_MAX_FRACTION = 0.2
 #: Default grid of shares tried by ``auto`` and ``sweep`` (capped for ``auto``).
@@ -148,9 +149,10 @@ def _take(X, mask):
 
 
 def _worst_group_accuracy(y, pred, groups) -> float:
-    from ...metrics import worst_group  # the one home of worst-group accuracy
-
-    return worst_group(np.asarray(y), np.asarray(pred), np.asarray(groups))[1]
+    # the one worst-group accuracy (unskew.metrics.worst_group); issue 12
+    if len(y) == 0:
+        return float("nan")
+    return float(worst_group(y, pred, groups)[1])
 
 
 class D3M(BaseEstimator, ClassifierMixin):
@@ -194,7 +196,8 @@ class D3M(BaseEstimator, ClassifierMixin):
         Ridge added to TRAK's kernel, relative to its mean eigenvalue (see
         ``TRAK(lambda_scale=...)``); ``0`` is TRAK as published. ``None``
         uses 0 for D3M; for Auto-D3M it is chosen on validation data from
-        ``AUTO_TRAK_LAMBDA_GRID`` (0, 1, 10): the gradients are computed once,
+        ``AUTO_TRAK_LAMBDA_GRID`` (1, 10; 0 is left out because its near-random
+        pseudo-groups win the comparison, see docs/d3m.md): the gradients are computed once,
         each ridge gives its own pseudo-groups, removal and retrained model,
         and the ridge whose model has the best validation worst pseudo-group
         accuracy (the criterion that chooses ``k``; ties: higher accuracy,

@@ -37,9 +37,9 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from ..._optional import import_optional
+from ...data._groups import plain
 from ...exceptions import UnskewInputError
 from .._utils import (
-    _plain,
     cell_counts,
     check_sample_weight,
     encode_groups,
@@ -269,7 +269,7 @@ class Reweighing(BaseEstimator):
         rows = []
         for gi, g in enumerate(labels):
             for ci, c in enumerate(classes):
-                rows.append((g, _plain(c), int(counts[gi, ci]), float(wcounts[gi, ci]), float(table[gi, ci])))
+                rows.append((g, plain(c), int(counts[gi, ci]), float(wcounts[gi, ci]), float(table[gi, ci])))
         self.table_ = pd.DataFrame(rows, columns=["group", "class", "count", "weighted_count", "weight"])
         self._table = table
         self.weights_ = w
