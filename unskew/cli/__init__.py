@@ -8,6 +8,7 @@ from . import _slices  # noqa: F401  (registers `unskew slices`)
 from . import _mitigate  # noqa: F401  (registers `unskew mitigate`)
 from . import _debias  # noqa: F401  (registers `unskew debias`)
 from . import _compare  # noqa: F401  (registers `unskew compare`)
+from . import _review  # noqa: F401  (registers `unskew review`)
 from ._app import app, run_app
 
 
