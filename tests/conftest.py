@@ -64,7 +64,6 @@ def postgres_url(tmp_path_factory):
     as_root = os.geteuid() == 0
     base = Path(tempfile.mkdtemp(prefix="unskew-pg-"))
     data = base / "data"
-    user = "postgres" if as_root else None
 
     def run(*cmd):
         full = [str(PG_BIN / cmd[0]), *cmd[1:]]
