@@ -66,4 +66,19 @@ def _write_table(frame, out: Path) -> None:
             tmp.unlink()
 
 
-__all__ = ["review_app", "EXIT_GATE"]
+
+@review_app.command("verify")
+@guarded
+def verify_cmd(
+    store: str = typer.Option(None, "--store", help=STORE_HELP),
+) -> None:
+    """Check the audit trail's hash chain; exit 0 only if it is intact, else name the first broken entry."""
+    from ..review._trail import verify
+    from ..store import open_store
+
+    res = verify(open_store(store))
+    if res.ok:
+        console.print(res.message())
+        return
+    console.print(f"[bold red]{res.message()}[/]")
+    raise typer.Exit(EXIT_GATE)
