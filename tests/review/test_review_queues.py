@@ -1,0 +1,118 @@
+import json
+
+import pandas as pd
+import pytest
+
+from unskew.exceptions import UnskewInputError
+from unskew.review import _queues as Q
+from unskew.review._auth import add_user
+from unskew.review._trail import verify
+from unskew.store import open_store
+
+
+@pytest.fixture
+def store(tmp_path):
+    return open_store(f"sqlite:///{tmp_path / 's.db'}")
+
+
+def test_import_audit_report(store, audited):
+    data, report = audited
+    s = Q.import_report(store, data, report, queue="adult", key="id")
+    assert s["items_added"] > 10 and s["flagged"]["label_quality"] > 0
+    qs = Q.list_queues(store)
+    assert qs[0]["name"] == "adult" and qs[0]["items"] == s["items_added"] == qs[0]["open"]
+    ann = add_user(store, "ann", "reviewer", password="pw-ann-123456")
+    it = Q.next_item(store, qs[0]["id"], ann.id)
+    d = Q.item_dict(it, Q.get_queue(store, qs[0]["id"]))
+    # the whole row, why it was flagged, the group's rate, the prediction and neighbours
+    assert set(pd.read_csv(data).columns) <= set(d["row"])
+    f = d["flags"][0]
+    assert {"check", "score", "group", "group_rate"} <= set(f)
+    assert len(d["neighbours"]) == 5 and all("label" in n for n in d["neighbours"])
+    # ordered by expected harm: the first items come from the noisier group (F)
+    assert f["group"] == "sex=F"
+    checks = {fl["check"] for i in _all_items(store) for fl in i.reason["flags"]}
+    assert {"label_quality", "outliers", "duplicates"} <= checks
+    # outlier rows and the conflicting duplicates are in the queue by their key
+    keys = {i.row_key for i in _all_items(store)}
+    assert {"r0", "r1", "r2", "r598", "r599"} <= keys
+    # importing again adds nothing
+    assert Q.import_report(store, data, report, queue="adult", key="id")["items_added"] == 0
+    assert verify(store).ok
+
+
+def _all_items(store):
+    from sqlalchemy import select
+
+    from unskew.store._review import ReviewItem
+
+    with store.session() as s:
+        return s.execute(select(ReviewItem).order_by(ReviewItem.position)).scalars().all()
+
+
+def test_import_rejects_wrong_table(store, audited, tmp_path):
+    data, report = audited
+    pd.read_csv(data).iloc[:100].to_csv(tmp_path / "small.csv", index=False)
+    with pytest.raises(UnskewInputError, match="the report analysed 600"):
+        Q.import_report(store, tmp_path / "small.csv", report)
+    (tmp_path / "x.json").write_text(json.dumps({"tool": "unskew", "kind": "audit", "checks": []}))
+    with pytest.raises(UnskewInputError, match="row-level checks"):
+        Q.import_report(store, data, tmp_path / "x.json")
+    with pytest.raises(UnskewInputError, match="--key 'nope'"):
+        Q.import_report(store, data, report, key="nope")
+
+
+def test_blind_reviews_agreement_adjudication_export(store, audited, tmp_path):
+    from unskew.review import apply_decisions
+
+    data, report = audited
+    s = Q.import_report(store, data, report, queue="q", key="id", reviews_required=2)
+    ann = add_user(store, "ann", "reviewer", password="pw-ann-123456")
+    bob = add_user(store, "bob", "reviewer", password="pw-bob-123456")
+    boss = add_user(store, "boss", "admin", password="pw-boss-123456")
+    qid = s["queue_id"]
+    first = Q.next_item(store, qid, ann.id)
+    Q.decide(store, first.id, ann, "relabel", label="1" if first.label == "0" else "0", comment="<b>x</b>")
+    with pytest.raises(Q.AlreadyDecided):
+        Q.decide(store, first.id, ann, "keep")
+    assert Q.get_item(store, first.id).status == "open"
+    assert Q.next_item(store, qid, ann.id).id != first.id  # ann gets the next one
+    assert Q.next_item(store, qid, bob.id).id == first.id  # bob still gets it, blind
+    Q.decide(store, first.id, bob, "keep")
+    assert Q.get_item(store, first.id).status == "disputed"
+    second = Q.next_item(store, qid, ann.id)
+    Q.decide(store, second.id, ann, "remove")
+    Q.decide(store, second.id, bob, "remove")
+    assert Q.get_item(store, second.id).status == "done"
+    third = Q.next_item(store, qid, ann.id)
+    Q.decide(store, third.id, ann, "keep")
+    Q.decide(store, third.id, bob, "keep")
+    ag = Q.queue_agreement(store, qid)
+    assert ag["method"] == "cohen" and ag["items"] == 3
+    from sklearn.metrics import cohen_kappa_score
+    lab = "relabel:" + ("1" if first.label == "0" else "0")
+    assert ag["kappa"] == pytest.approx(cohen_kappa_score([lab, "remove", "keep"], ["keep", "remove", "keep"]))
+    with pytest.raises(UnskewInputError, match="label"):
+        Q.adjudicate(store, first.id, boss, "relabel", label="7")
+    Q.adjudicate(store, first.id, boss, "relabel", label="1" if first.label == "0" else "0")
+    assert Q.get_item(store, first.id).status == "adjudicated"
+    frame, summ = Q.export_decisions(store, tmp_path / "dec.csv")
+    assert summ["items"] == 3 and summ["decisions"] == 5  # 1 adjudication + 2 + 2 agreeing reviews
+    cleaned, a = apply_decisions(data, tmp_path / "dec.csv", key="id")
+    assert a["relabelled"] == 1 and a["removed"] == 1 and a["conflicts"] == []
+    assert second.row_key not in set(cleaned["id"])
+    res = verify(store)
+    assert res.ok and res.entries >= 1 + 3 + 6 + 1 + 1  # import, users, decisions, adjudication, export
+
+
+def test_bad_decisions(store, audited):
+    data, report = audited
+    s = Q.import_report(store, data, report, queue="q", key="id")
+    ann = add_user(store, "ann", "reviewer", password="pw-ann-123456")
+    it = Q.next_item(store, s["queue_id"], ann.id)
+    with pytest.raises(UnskewInputError, match="action: 'delete'"):
+        Q.decide(store, it.id, ann, "delete")
+    with pytest.raises(UnskewInputError, match="label: a relabel needs"):
+        Q.decide(store, it.id, ann, "relabel")
+    Q.decide(store, it.id, ann, "skip")
+    assert Q.next_item(store, s["queue_id"], ann.id).id != it.id
