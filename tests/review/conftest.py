@@ -37,3 +37,48 @@ def audited(tmp_path_factory):
                 ignore=["id"])
     rep.save_json(d / "audit.json")
     return path, d / "audit.json"
+
+
+XSS_COL = '<script>alert("col")</script>'
+XSS_VAL = '<img src=x onerror=alert(1)>'
+
+
+def seed_queue(store, *, name="q", n=6, k=1, label_column="y", classes=("0", "1"), payloads=True):
+    """A queue with ``n`` row items (no audit needed); column names and values carry XSS payloads."""
+    from unskew.review._trail import append
+    from unskew.store._review import ReviewItem, ReviewQueue
+
+    cols = ["x", "job", label_column] + ([XSS_COL] if payloads else [])
+    with store.session() as s:
+        q = ReviewQueue(name=name, source="audit", data_source="test.csv", label_column=label_column,
+                        key_column=None, reviews_required=k, columns=cols, classes=list(classes), info={})
+        s.add(q)
+        s.flush()
+        for i in range(n):
+            row = {"x": i, "job": XSS_VAL if payloads and i == 0 else f"job{i}", label_column: str(i % 2)}
+            if payloads:
+                row[XSS_COL] = XSS_VAL
+            s.add(ReviewItem(queue_id=q.id, kind="row", row_key=str(i), row=row, label=str(i % 2),
+                             prediction=str(1 - i % 2), priority=float(n - i), position=i + 1, status="open",
+                             reason={"flags": [{"check": "label_quality", "score_name": "label_quality",
+                                                "score": 0.1 * i, "severity": 0.9, "group": f"sex={XSS_VAL}",
+                                                "group_rate": 0.2, "overall_rate": 0.1}],
+                                     "neighbours": [{"row_key": "9", "distance": 0.5, "label": XSS_VAL,
+                                                     "row": {"x": 9, XSS_COL: XSS_VAL}}]}))
+        append(s, "test", "import", {"queue": name})
+        return q.id
+
+
+@pytest.fixture
+def review_store(tmp_path):
+    """A store with admin/reviewer/viewer users (password ``pw-<name>-123456``), tokens and a queue."""
+    from unskew.review._auth import add_user, create_token
+    from unskew.store import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'review.db'}")
+    tokens = {}
+    for name, role in (("admin", "admin"), ("rev", "reviewer"), ("rev2", "reviewer"), ("view", "viewer")):
+        add_user(store, name, role, password=f"pw-{name}-123456")
+        tokens[name] = create_token(store, name)
+    qid = seed_queue(store)
+    return store, tokens, qid

@@ -82,3 +82,110 @@ def verify_cmd(
         return
     console.print(f"[bold red]{res.message()}[/]")
     raise typer.Exit(EXIT_GATE)
+
+
+@review_app.command("import")
+@guarded
+def import_cmd(
+    data: Path = typer.Argument(..., help="The table the report was made from (CSV or Parquet)."),
+    report: Path = typer.Option(..., "--report", "-r", help="Audit or slices JSON report, or the --removed CSV of `unskew debias`."),
+    store: str = typer.Option(None, "--store", help=STORE_HELP),
+    queue: str = typer.Option(None, "--queue", help="Queue name (default: the report's file name)."),
+    reviews: int = typer.Option(1, "--reviews", help="Independent blind reviews each item needs."),
+    key: str = typer.Option(None, "--key", help="Column identifying rows (default: row position)."),
+    predictions: str = typer.Option(None, "--predictions", "-p", help="Column with the model's prediction."),
+    target: str = typer.Option(None, "--target", "-t", help="Label column (default: from the report)."),
+    image_column: str = typer.Option(None, "--image-column", help="Column with image file paths (relative to DATA's folder) to show."),
+    na_values: str = typer.Option(None, "--na-values", help="Extra missing-value markers, comma-separated (as given to the audit)."),
+) -> None:
+    """Turn the flagged rows of a report into review items, ordered by expected harm to the worst-off group."""
+    from ..review._queues import import_report
+    from ..store import open_store
+    from ._app import split_list
+
+    s = import_report(open_store(store), data, report, queue=queue, reviews_required=reviews, key=key,
+                      predictions=predictions, target=target, image_column=image_column,
+                      na_values=split_list(na_values))
+    extra = f" ({s['items_existing']:,} already queued)" if s["items_existing"] else ""
+    console.print(f"Queue {s['queue']!r} (id {s['queue_id']}): {s['items_added']:,} items added{extra} from a {s['source']} report.")
+    if s.get("flagged"):
+        console.print("Flagged rows per check: " + ", ".join(f"{k} {v:,}" for k, v in s["flagged"].items()))
+
+
+@review_app.command("export")
+@guarded
+def export_cmd(
+    store: str = typer.Option(None, "--store", help=STORE_HELP),
+    out: Path = typer.Option(..., "--out", "-o", help="Decisions CSV to write."),
+    include_unresolved: bool = typer.Option(False, "--include-unresolved", help="Also write the reviews of disputed and open items."),
+) -> None:
+    """Write the resolved decisions (item, row key, action, new label, reviewer, time, comment) as CSV."""
+    from ..review._queues import export_decisions
+    from ..store import open_store
+
+    _, s = export_decisions(open_store(store), out, include_unresolved=include_unresolved)
+    console.print(f"{s['decisions']:,} decisions on {s['items']:,} items written to {out}.")
+    if s["unresolved_items"]:
+        console.print(f"{s['unresolved_items']:,} items are still disputed or waiting for reviews; they were left out.")
+
+
+user_app = typer.Typer(name="user", help="Manage review users.", no_args_is_help=True)
+review_app.add_typer(user_app, name="user")
+token_app = typer.Typer(name="token", help="Manage API tokens.", no_args_is_help=True)
+review_app.add_typer(token_app, name="token")
+
+
+@user_app.command("add")
+@guarded
+def user_add_cmd(
+    name: str = typer.Argument(..., help="User name."),
+    role: str = typer.Option(..., "--role", help="admin, reviewer or viewer."),
+    store: str = typer.Option(None, "--store", help=STORE_HELP),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input (else prompt)."),
+    no_password: bool = typer.Option(False, "--no-password", help="A token-only user (no browser login)."),
+) -> None:
+    """Add a user; the password is hashed with argon2."""
+    import sys
+
+    from ..review._auth import add_user
+    from ..store import open_store
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif no_password:
+        password = None
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    u = add_user(open_store(store), name, role, password=password)
+    console.print(f"User {u.name!r} added with role {u.role}.")
+
+
+@token_app.command("create")
+@guarded
+def token_create_cmd(
+    name: str = typer.Argument(..., help="User the token acts as."),
+    store: str = typer.Option(None, "--store", help=STORE_HELP),
+) -> None:
+    """Create an API bearer token for a user and print it (it is not shown again)."""
+    from ..review._auth import create_token
+    from ..store import open_store
+
+    typer.echo(create_token(open_store(store), name))
+
+
+@review_app.command("serve")
+@guarded
+def serve_cmd(
+    store: str = typer.Option(None, "--store", help=STORE_HELP),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback unless you say otherwise)."),
+    port: int = typer.Option(8080, "--port", help="Port."),
+    models: Path = typer.Option(None, "--models", help="Folder of .skops/.onnx models that challenge sets can be run against."),
+) -> None:
+    """Serve the review web UI and the JSON API."""
+    from ..review._app import serve
+
+    if not 0 < port < 65536:
+        fail_input(f"--port must be in 1..65535, got {port}.")
+    if models is not None and not models.is_dir():
+        fail_input(f"--models {models} is not a folder.")
+    serve(store, host=host, port=port, models_dir=models)
