@@ -24,6 +24,35 @@ def noisy_table(n: int = 600, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch):
+    """argon2 with small cost in tests (the machine is shared); the parameters are stored in each hash."""
+    from unskew.review import _auth
+
+    monkeypatch.setattr(_auth, "HASH_PARAMS", {"time_cost": 1, "memory_cost": 1024, "parallelism": 1})
+
+
+@pytest.fixture(scope="session")
+def _migrated_db(tmp_path_factory):
+    from unskew.store import open_store
+
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    open_store(f"sqlite:///{path}").dispose()
+    return path
+
+
+@pytest.fixture
+def sqlite_store(tmp_path, _migrated_db):
+    """An empty migrated SQLite store (a copy of one migrated once per session)."""
+    import shutil
+
+    from unskew.store import open_store
+
+    path = tmp_path / "review.db"
+    shutil.copy(_migrated_db, path)
+    return open_store(f"sqlite:///{path}")
+
+
 @pytest.fixture(scope="session")
 def audited(tmp_path_factory):
     """(data path, audit report path) of the noisy table."""
@@ -70,12 +99,11 @@ def seed_queue(store, *, name="q", n=6, k=1, label_column="y", classes=("0", "1"
 
 
 @pytest.fixture
-def review_store(tmp_path):
+def review_store(sqlite_store):
     """A store with admin/reviewer/viewer users (password ``pw-<name>-123456``), tokens and a queue."""
     from unskew.review._auth import add_user, create_token
-    from unskew.store import open_store
 
-    store = open_store(f"sqlite:///{tmp_path / 'review.db'}")
+    store = sqlite_store
     tokens = {}
     for name, role in (("admin", "admin"), ("rev", "reviewer"), ("rev2", "reviewer"), ("view", "viewer")):
         add_user(store, name, role, password=f"pw-{name}-123456")

@@ -7,12 +7,11 @@ from unskew.exceptions import UnskewInputError
 from unskew.review import _queues as Q
 from unskew.review._auth import add_user
 from unskew.review._trail import verify
-from unskew.store import open_store
 
 
 @pytest.fixture
-def store(tmp_path):
-    return open_store(f"sqlite:///{tmp_path / 's.db'}")
+def store(sqlite_store):
+    return sqlite_store
 
 
 def test_import_audit_report(store, audited):

@@ -20,6 +20,9 @@ SESSION_HOURS = 12
 MAX_FAILED_LOGINS = 5
 LOGIN_WINDOW = timedelta(minutes=5)
 _NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,100}$")
+#: argon2id parameters (argon2-cffi's defaults, RFC 9106's second recommendation); new hashes use
+#: these, existing hashes verify with the parameters stored in them.
+HASH_PARAMS: dict = {}
 
 
 class RateLimited(UnskewInputError):
@@ -31,7 +34,7 @@ def _hasher():
         from argon2 import PasswordHasher
     except ImportError as exc:  # pragma: no cover
         raise MissingExtraError("argon2-cffi", "review", "review passwords") from exc
-    return PasswordHasher()
+    return PasswordHasher(**HASH_PARAMS)
 
 
 def sha256(text: str) -> str:
