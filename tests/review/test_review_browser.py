@@ -31,17 +31,34 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def served(sqlite_store, tmp_path):
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, _migrated_db):
+    """One server for the module; each test works on its own queues."""
     from unskew.review._auth import add_user
+    from unskew.store import open_store
 
-    store = sqlite_store
-    for name, role in (("admin", "admin"), ("rev", "reviewer"), ("rev2", "reviewer")):
-        add_user(store, name, role, password=f"pw-{name}-123456")
-    single = seed_queue(store, name="single", n=4, k=1)
-    blind = seed_queue(store, name="blind", n=4, k=2, payloads=False)
-    with Server(store.url, log=tmp_path / "server.log") as srv:
-        yield srv, store, single, blind
+    d = tmp_path_factory.mktemp("served")
+    shutil.copy(_migrated_db, d / "review.db")
+    store = open_store(f"sqlite:///{d / 'review.db'}")
+    from unskew.review import _auth
+
+    saved, _auth.HASH_PARAMS = _auth.HASH_PARAMS, {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
+    try:
+        for name, role in (("admin", "admin"), ("rev", "reviewer"), ("rev2", "reviewer")):
+            add_user(store, name, role, password=f"pw-{name}-123456")
+    finally:
+        _auth.HASH_PARAMS = saved
+    with Server(store.url, log=d / "server.log") as srv:
+        yield srv, store
+
+
+@pytest.fixture
+def queues(served, request):
+    srv, store = served
+    tag = request.node.name[-20:]
+    single = seed_queue(store, name=f"single-{tag}", n=4, k=1)
+    blind = seed_queue(store, name=f"blind-{tag}", n=4, k=2, payloads=False)
+    return srv, store, single, blind
 
 
 def new_page(browser, srv, name):
@@ -64,14 +81,14 @@ def submit_key(page, key):
         page.keyboard.press(key)
 
 
-def decisions(store):
+def decisions(store, *queue_ids):
     from unskew.review._queues import all_decisions
 
-    return all_decisions(store)
+    return [d for d in all_decisions(store) if d["queue_id"] in queue_ids]
 
 
-def test_login_keyboard_review_and_relabel(browser, served):
-    srv, store, single, _ = served
+def test_login_keyboard_review_and_relabel(browser, queues):
+    srv, store, single, _ = queues
     page = new_page(browser, srv, "rev")
     page.goto(f"/queues/{single}/next")
     assert page.locator("#decision-form").is_visible()
@@ -86,7 +103,7 @@ def test_login_keyboard_review_and_relabel(browser, served):
     page.keyboard.press("Escape")
     submit_key(page, "r")
     submit_key(page, "x")
-    d = decisions(store)
+    d = decisions(store, single)
     assert [(x["action"], x["new_label"]) for x in d] == [("keep", None), ("relabel", "1"), ("remove", None)]
     assert d[1]["comment"] == "looks mislabelled"
     assert page.dialogs == []  # no injected script ran
@@ -97,10 +114,10 @@ def test_login_keyboard_review_and_relabel(browser, served):
     assert "/login" in page.url
 
 
-def test_blind_two_reviewers_kappa_and_adjudication(browser, served):
+def test_blind_two_reviewers_kappa_and_adjudication(browser, queues):
     from sklearn.metrics import cohen_kappa_score
 
-    srv, store, _, blind = served
+    srv, store, _, blind = queues
     a, b = new_page(browser, srv, "rev"), new_page(browser, srv, "rev2")
     plan_a, plan_b = ["k", "x", "k", "k"], ["k", "x", "x", "k"]
     for key_a, key_b in zip(plan_a, plan_b, strict=True):
@@ -121,18 +138,18 @@ def test_blind_two_reviewers_kappa_and_adjudication(browser, served):
     submit_key(adm, "r")
     assert adm.url == srv.url + "/adjudication"
     assert adm.locator("#no-disputes").is_visible()
-    last = decisions(store)[-1]
+    last = decisions(store, blind)[-1]
     assert last["kind"] == "adjudication" and last["action"] == "relabel" and last["new_label"] == "1"
     adm.goto("/trail")
     assert "intact" in adm.locator("#verify").inner_text()
 
 
-def test_challenge_case_export_and_apply(browser, served, tmp_path):
+def test_challenge_case_export_and_apply(browser, queues, tmp_path):
     from typer.testing import CliRunner
 
     from unskew.cli import app
 
-    srv, store, single, _ = served
+    srv, store, single, _ = queues
     page = new_page(browser, srv, "rev")
     page.goto("/challenges")
     page.fill("#new-set input[name=name]", "night shift")
@@ -165,7 +182,7 @@ def test_challenge_case_export_and_apply(browser, served, tmp_path):
     submit_key(page, "r")
     adm = new_page(browser, srv, "admin")
     with adm.expect_download() as dl:
-        adm.evaluate("window.location.href = '/export.csv'")
+        adm.evaluate(f"window.location.href = '/export.csv?queue={single}'")
     dec = tmp_path / "decisions.csv"
     dl.value.save_as(dec)
     table = pd.DataFrame({"x": range(4), "job": [f"job{i}" for i in range(4)], "y": [0, 1, 0, 1]})

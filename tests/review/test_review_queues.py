@@ -7,6 +7,7 @@ from unskew.exceptions import UnskewInputError
 from unskew.review import _queues as Q
 from unskew.review._auth import add_user
 from unskew.review._trail import verify
+from unskew.store import open_store
 
 
 @pytest.fixture
@@ -115,3 +116,20 @@ def test_bad_decisions(store, audited):
         Q.decide(store, it.id, ann, "relabel")
     Q.decide(store, it.id, ann, "skip")
     assert Q.next_item(store, s["queue_id"], ann.id).id != it.id
+
+
+def test_decisions_and_trail_on_postgres_and_sqlite(store_url):
+    """The same flow on both databases (items seeded directly: no audit needed)."""
+    from conftest import seed_queue
+
+    store = open_store(store_url)
+    qid = seed_queue(store, n=3, k=2, payloads=False)
+    a = add_user(store, "a", "reviewer")
+    b = add_user(store, "b", "reviewer")
+    it = Q.next_item(store, qid, a.id)
+    Q.decide(store, it.id, a, "keep")
+    Q.decide(store, it.id, b, "remove")
+    assert Q.get_item(store, it.id).status == "disputed"
+    with pytest.raises(Q.AlreadyDecided):
+        Q.decide(store, it.id, b, "keep")
+    assert len(Q.all_decisions(store)) == 2 and verify(store).ok

@@ -118,12 +118,13 @@ def export_cmd(
     store: str = typer.Option(None, "--store", help=STORE_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="Decisions CSV to write."),
     include_unresolved: bool = typer.Option(False, "--include-unresolved", help="Also write the reviews of disputed and open items."),
+    queue: str = typer.Option(None, "--queue", help="Only this queue (name or id)."),
 ) -> None:
     """Write the resolved decisions (item, row key, action, new label, reviewer, time, comment) as CSV."""
     from ..review._queues import export_decisions
     from ..store import open_store
 
-    _, s = export_decisions(open_store(store), out, include_unresolved=include_unresolved)
+    _, s = export_decisions(open_store(store), out, include_unresolved=include_unresolved, queue=queue)
     console.print(f"{s['decisions']:,} decisions on {s['items']:,} items written to {out}.")
     if s["unresolved_items"]:
         console.print(f"{s['unresolved_items']:,} items are still disputed or waiting for reviews; they were left out.")

@@ -388,12 +388,12 @@ def create_app(store: Any = None, *, models_dir: str | Path | None = None, secur
         return html(page("trail.html", request, request.state.user, entries=entries(st, 200), check=verify(st)))
 
     @_route("GET", "/export.csv", "admin")
-    def export_csv(request: Request):
-        frame, _ = Q.export_decisions(st, None)
+    def export_csv(request: Request, queue: int | None = None):
+        frame, _ = Q.export_decisions(st, None, queue=queue)
         from ._trail import append
 
         with st.session() as s:
-            append(s, request.state.user.name, "export", {"out": "download", "decisions": len(frame)})
+            append(s, request.state.user.name, "export", {"out": "download", "queue": queue, "decisions": len(frame)})
         buf = io.StringIO()
         frame.to_csv(buf, index=False)
         return Response(buf.getvalue(), media_type="text/csv",

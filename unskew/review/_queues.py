@@ -560,7 +560,9 @@ def decide(store: Any, item_id: int, user, action: str, label: Any = None, comme
         raise UnskewInputError("comment: at most 5000 characters.")
     try:
         with store.session() as s:
-            it = s.get(ReviewItem, int(item_id))
+            # the row lock keeps concurrent reviews of one item from exceeding k (PostgreSQL; SQLite
+            # transactions already hold the write lock from BEGIN IMMEDIATE)
+            it = s.get(ReviewItem, int(item_id), with_for_update=True)
             if it is None:
                 raise LookupError(f"item {item_id}")
             q = s.get(ReviewQueue, it.queue_id)
@@ -602,7 +604,7 @@ def adjudicate(store: Any, item_id: int, admin, action: str, label: Any = None, 
 
     try:
         with store.session() as s:
-            it = s.get(ReviewItem, int(item_id))
+            it = s.get(ReviewItem, int(item_id), with_for_update=True)
             if it is None:
                 raise LookupError(f"item {item_id}")
             if it.status != "disputed":
@@ -680,12 +682,13 @@ def queue_agreement(store: Any, queue_id: int) -> dict:
 
 
 def export_decisions(store: Any, out: str | Path | None = None, *, actor: str = "cli",
-                     include_unresolved: bool = False) -> tuple[pd.DataFrame, dict]:
+                     include_unresolved: bool = False, queue: str | int | None = None) -> tuple[pd.DataFrame, dict]:
     """The resolved decisions as the table ``unskew review apply`` and ``unskew retrain --decisions`` read.
 
     An item counts when it is ``done`` (its reviews agree: one line per review) or ``adjudicated``
     (the adjudication's line). A slice decision is written once per row of the slice. Disputed and
     open items are left out and counted (``include_unresolved`` writes every review instead).
+    ``queue`` (a name or id) limits the export to one queue.
     The file is written whole (temporary file renamed into place) and the export is logged.
     """
     import os
@@ -697,9 +700,15 @@ def export_decisions(store: Any, out: str | Path | None = None, *, actor: str = 
     with store.session() as s:
         items = {i.id: i for i in s.execute(select(ReviewItem)).scalars()}
         queues = {q.id: q for q in s.execute(select(ReviewQueue)).scalars()}
+    qid = None
+    if queue is not None:
+        match = [q.id for q in queues.values() if q.name == str(queue) or str(q.id) == str(queue)]
+        if not match:
+            raise UnskewInputError(f"--queue {queue!r}: no such queue; queues: {', '.join(q.name for q in queues.values())}.")
+        qid = match[0]
     rows = []
     unresolved = set()
-    for d in all_decisions(store):
+    for d in all_decisions(store, queue_id=qid):
         it = items[d["item_id"]]
         if it.status == "adjudicated":
             if d["kind"] != "adjudication":
@@ -731,7 +740,7 @@ def export_decisions(store: Any, out: str | Path | None = None, *, actor: str = 
             if tmp.exists():
                 tmp.unlink()
         with store.session() as s:
-            append(s, actor, "export", {"out": str(out), **summary})
+            append(s, actor, "export", {"out": str(out), "queue": qid, **summary})
     return frame, summary
 
 
