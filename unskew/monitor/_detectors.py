@@ -126,6 +126,16 @@ def binned_ks(ref: np.ndarray, cur: np.ndarray) -> float:
     return float(np.abs(np.cumsum(ref / ref.sum()) - np.cumsum(cur / cur.sum())).max())
 
 
+def fisher_greater(k_ref: float, n_ref: float, k: float, n: float) -> float:
+    """One-sided Fisher exact p-value that the window's rate k/n is below the reference's k_ref/n_ref.
+
+    Both are samples, so the reference's own sampling error is accounted for."""
+    if n <= 0 or n_ref <= 0:
+        return 1.0
+    table = [[int(k_ref), int(n_ref - k_ref)], [int(k), int(n - k)]]
+    return float(_st.fisher_exact(table, alternative="greater").pvalue)
+
+
 def one_sided_drop(p_ref: float, n_ref: float, k: float, n: float) -> float:
     """p-value that a window's rate k/n is below the reference rate (two-proportion z-test)."""
     if n <= 0 or n_ref <= 0:
@@ -275,7 +285,8 @@ class OutOfDistribution:
     title = "Out-of-distribution rows"
     explanation = ("Each row's HBOS score (sum over features of -log of the reference frequency of its bin) against the "
                    "threshold at the reference's 99th percentile. The share above it per group and window is tested "
-                   "against the reference rate (binomial, one-sided, BH); alert from twice that rate and +2 points.")
+                   "against the group's reference rate (at least 1%; one-sided Fisher exact test, BH); alert from three "
+                   "times that rate and at least +3 points.")
 
     def run(self, ctx: Context):
         ref = ctx.profile.data["ood"]
@@ -289,18 +300,15 @@ class OutOfDistribution:
             for g, k, n in items:
                 if n < ctx.p("min_support", 30):
                     continue
-                # each group against its own reference rate (rare groups score higher by construction)
+                # each group against its own reference rate (rare groups score higher by construction);
+                # the reference rate is in-sample (optimistic), hence the nominal 1% floor and the margins below
                 base = ref["rate"] if g == ALL or g not in ref["by_group"] else ref["by_group"][g]
                 m = n_ref if g == ALL or g not in groups else groups[g]
-                base = max(base, 1.0 / max(m, 1))
+                base = max(base, 1.0 - ref.get("quantile", 0.99))
                 rate = k / n
                 series.setdefault(g, []).append(rate)
-                pv = 1.0 - one_sided_drop(base, m, k, n) if k / n > base else 1.0
-                pv = min(pv, float(_st.binomtest(int(k), int(n), min(1.0, base + 1.96 * math.sqrt(base * (1 - base) / m)),
-                                                 alternative="greater").pvalue)) if g in groups or g == ALL else pv
-                if g != ALL and g not in groups:  # a group the reference lacks: vs the overall rate
-                    pv = float(_st.binomtest(int(k), int(n), max(ref["rate"], 1e-3), alternative="greater").pvalue)
-                floor = rate >= max(2 * base, base + 0.02)
+                pv = fisher_greater(n - k, n, m - round(base * m), m) if rate > base else 1.0
+                floor = rate >= max(3 * base, base + 0.03)
                 tests.append(Test(self.name, w["label"], w["index"], group=None if g == ALL else g,
                                   p_value=pv, effect=rate, floor_met=floor,
                                   severity="fail" if rate >= max(5 * base, base + 0.1) else "warn",
@@ -317,7 +325,7 @@ class GroupPerformance:
     name = "performance"
     title = "Per-group performance (labelled rows)"
     explanation = ("Accuracy per group and window on the rows whose labels have arrived (Wilson intervals), against the "
-                   "model's accuracy on the reference rows: one-sided two-proportion test (BH); alert from a 5-point drop, "
+                   "model's accuracy on the reference rows: one-sided Fisher exact test, reference vs window (BH); alert from a 5-point drop, "
                    "fail from 10. Label coverage is the labelled share of the window's rows.")
 
     def run(self, ctx: Context):
@@ -340,9 +348,7 @@ class GroupPerformance:
                 r = perf.get(g)
                 if n < min_n or r is None or not r.get("n"):
                     continue
-                # exact binomial against the reference accuracy's upper 95% bound (it is estimated too)
-                p_ref = min(1.0, r["accuracy"] + 1.645 * math.sqrt(r["accuracy"] * (1 - r["accuracy"]) / r["n"]))
-                pv = float(_st.binomtest(int(k), int(n), p_ref, alternative="less").pvalue)
+                pv = fisher_greater(r["correct"], r["n"], k, n)
                 drop = r["accuracy"] - acc
                 tests.append(Test(self.name, w["label"], w["index"], group=None if g == ALL else g, p_value=pv,
                                   effect=drop, floor_met=drop >= ctx.p("accuracy_drop", 0.05),
@@ -397,7 +403,8 @@ class EstimatedPerformance:
                 if n < ctx.p("min_support", 30) or r is None or not r.get("n"):
                     continue
                 drop = r["accuracy"] - est
-                pv = float(_st.norm.sf(drop / math.sqrt(r["accuracy"] * (1 - r["accuracy"]) / n + 1e-12)))
+                ra = r["accuracy"]
+                pv = float(_st.norm.sf(drop / math.sqrt(est * (1 - est) / n + ra * (1 - ra) / r["n"] + 1e-12)))
                 tests.append(Test(self.name, w["label"], w["index"], group=None if g == ALL else g, p_value=pv,
                                   effect=drop, floor_met=drop >= ctx.p("accuracy_drop", 0.05),
                                   severity="fail" if drop >= ctx.p("accuracy_drop_fail", 0.10) else "warn",

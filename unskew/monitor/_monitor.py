@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections import defaultdict
 from collections.abc import Sequence
@@ -13,7 +14,7 @@ import pandas as pd
 
 from ..exceptions import UnskewInputError
 from ._aggregate import label_payload, merge_into, prediction_payload
-from ._profile import PRED, SCORE, Profile, build_profile, group_names, label_str, to_pandas
+from ._profile import PRED, SCORE, Profile, build_profile, group_names, label_str, py, to_pandas
 
 #: Rows per aggregate block; row-count windows are multiples of it.
 DEFAULT_BLOCK_ROWS = 500
@@ -51,20 +52,16 @@ def _ids(frame: pd.DataFrame, col: str, what: str) -> np.ndarray:
     u, c = np.unique(ids.astype(str), return_counts=True)
     if (c > 1).any():
         raise UnskewInputError(
-            f"Id column {col!r} repeats {u[c > 1][0]!r} within one {what}; ids must be unique per row."
+            f"Id column {col!r} repeats {str(u[c > 1][0])!r} within one {what}; ids must be unique per row."
         )
     return ids.astype(str)
 
 
 def _jsonable_rows(frame: pd.DataFrame) -> list[dict]:
-    out = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    for r in out:
-        for k, v in r.items():
-            if isinstance(v, np.generic):
-                r[k] = v.item()
-            elif isinstance(v, (pd.Timestamp, datetime)):
-                r[k] = v.isoformat()
-    return out
+    """Rows as JSON-ready dicts (missing -> None, times as ISO strings), via pandas' C writer."""
+    import json
+
+    return json.loads(frame.to_json(orient="records", date_format="iso", double_precision=15))
 
 
 def parse_window(window: str | int) -> tuple[str, int]:
@@ -237,7 +234,7 @@ class Monitor:
             bad = ~np.isfinite(sc) | (sc < 0) | (sc > 1)
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
-                raise UnskewInputError(f"Scores column {scol!r} row {i} is {frame[scol].iloc[i]!r}; scores must be numbers in [0, 1].")
+                raise UnskewInputError(f"Scores column {scol!r} row {i} is {py(frame[scol].iloc[i])!r}; scores must be numbers in [0, 1].")
         ids = _ids(frame, id, "batch") if id else None
         if ids is None:
             import uuid
@@ -341,7 +338,7 @@ class Monitor:
                            max_seq=int(seq[js].max()), min_ts=tmin, max_ts=tmax, n=0, payload={}, labels={})
                 s.add(b)
                 s.flush()
-            b.payload = merge_into(dict(b.payload), part)
+            b.payload = merge_into(copy.deepcopy(b.payload), part)
             b.n = int(b.n + len(js))
             b.min_seq, b.max_seq = min(b.min_seq, int(seq[js].min())), max(b.max_seq, int(seq[js].max()))
             b.min_ts, b.max_ts = min(b.min_ts, tmin), max(b.max_ts, tmax)
@@ -354,7 +351,7 @@ class Monitor:
                          "batch_id": batch.id, "bucket_id": int(bucket_ids[j]), "group_key": prep["groups"][i],
                          "features": records[j], "prediction": prep["yp"][i],
                          "score": None if sc is None else float(sc[i]), "ood_score": float(prep["ood"][i])})
-        s.execute(sa.insert(PredictionRow), rows)
+        s.connection().execute(PredictionRow.__table__.insert(), rows)
         queue = []
         thr = prof.data["ood"]["threshold"]
         for j, i in enumerate(idx):
@@ -367,7 +364,7 @@ class Monitor:
                               "group_key": prep["groups"][i],
                               "detail": {"row": records[j], "prediction": prep["yp"][i], "why": prep["new"][i]}})
         if queue:
-            s.execute(sa.insert(QueueItem), queue)
+            s.connection().execute(QueueItem.__table__.insert(), queue)
         out["queued"] = len(queue)
         days_keep = m.config.get("retention_days")
         if days_keep is not None:
@@ -413,13 +410,13 @@ class Monitor:
                 chunk = ids[i:i + _CHUNK].tolist()
                 for r in s.execute(sa.select(PredictionRow.id, PredictionRow.row_id, PredictionRow.group_key,
                                              PredictionRow.prediction, PredictionRow.label, PredictionRow.bucket_id,
-                                             PredictionRow.version, PredictionRow.features)
+                                             PredictionRow.version)
                                    .where(PredictionRow.model_id == m.id, PredictionRow.row_id.in_(chunk))):
                     found[r.row_id] = r
             label_of = dict(zip(ids.tolist(), y.tolist(), strict=True))
             add: dict[int, list] = defaultdict(list)
             sub: dict[int, list] = defaultdict(list)
-            updates, queue, n_same = [], [], 0
+            updates, queue, fixed, n_same = [], [], [], 0
             now = utcnow()
             for rid, r in found.items():
                 new = label_of[rid]
@@ -429,19 +426,26 @@ class Monitor:
                 if r.label is not None:
                     sub[r.bucket_id].append((r.group_key, r.label, r.prediction))
                 add[r.bucket_id].append((r.group_key, new, r.prediction))
-                updates.append({"id": r.id, "label": new, "label_at": now})
+                updates.append({"b_id": r.id, "b_label": new, "b_at": now})
                 if new != r.prediction:
                     queue.append((rid, r))
+                elif r.label is not None:
+                    fixed.append(rid)
             for bid in set(add) | set(sub):
                 b = s.scalar(sa.select(Bucket).where(Bucket.id == bid).with_for_update())
-                lab = dict(b.labels)
+                lab = copy.deepcopy(b.labels)
                 for rows, sign in ((add.get(bid, []), 1), (sub.get(bid, []), -1)):
                     if rows:
                         g, yt, yp = (np.array(c, dtype=object) for c in zip(*rows, strict=True))
                         merge_into(lab, label_payload(g, yt, yp, pos), sign)
                 b.labels = lab
             if updates:
-                s.execute(sa.update(PredictionRow), updates)
+                t = PredictionRow.__table__
+                s.connection().execute(t.update().where(t.c.id == sa.bindparam("b_id"))
+                                       .values(label=sa.bindparam("b_label"), label_at=sa.bindparam("b_at")), updates)
+            if fixed:  # a corrected label made the prediction right: it leaves the queue
+                s.execute(sa.delete(QueueItem).where(QueueItem.model_id == m.id, QueueItem.reason == "wrong_prediction",
+                                                     QueueItem.row_id.in_(fixed)))
             if queue:
                 have = set()
                 qids = [rid for rid, _ in queue]
@@ -449,12 +453,17 @@ class Monitor:
                     have.update(s.scalars(sa.select(QueueItem.row_id).where(
                         QueueItem.model_id == m.id, QueueItem.reason == "wrong_prediction",
                         QueueItem.row_id.in_(qids[i:i + _CHUNK]))))
+                need = [rid for rid, _ in queue if rid not in have]
+                feats = {}
+                for i in range(0, len(need), _CHUNK):
+                    feats.update(s.execute(sa.select(PredictionRow.row_id, PredictionRow.features).where(
+                        PredictionRow.model_id == m.id, PredictionRow.row_id.in_(need[i:i + _CHUNK]))).all())
                 items = [{"model_id": m.id, "row_id": rid, "reason": "wrong_prediction", "score": None,
                           "group_key": r.group_key,
-                          "detail": {"row": r.features, "prediction": r.prediction, "label": label_of[rid]}}
+                          "detail": {"row": feats.get(rid), "prediction": r.prediction, "label": label_of[rid]}}
                          for rid, r in queue if rid not in have]
                 if items:
-                    s.execute(sa.insert(QueueItem), items)
+                    s.connection().execute(QueueItem.__table__.insert(), items)
             n_unmatched = len(ids) - len(found)
             s.add(Batch(model_id=m.id, kind="labels", n_rows=len(ids), n_new=len(updates),
                         n_duplicate=n_same, n_updated=len(updates)))

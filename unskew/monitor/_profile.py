@@ -43,19 +43,38 @@ def to_pandas(table: Any, what: str = "table") -> pd.DataFrame:
 def label_str(values: Any) -> np.ndarray:
     """Labels as strings (``1.0`` -> ``"1"``), missing as None, so stored labels compare exactly."""
     s = pd.Series(values)
-    out = np.empty(len(s), dtype=object)
+    n = len(s)
     isna = s.isna().to_numpy()
-    vals = s.to_numpy(dtype=object)
-    for i, v in enumerate(vals):
-        if isna[i]:
-            out[i] = None
-        elif isinstance(v, (float, np.floating)) and float(v).is_integer():
-            out[i] = str(int(v))
-        elif isinstance(v, (bool, np.bool_)):
-            out[i] = str(bool(v))
-        else:
-            out[i] = str(v)
+    out = np.empty(n, dtype=object)
+    if pd.api.types.is_bool_dtype(s):
+        out[:] = s.astype(str).to_numpy(dtype=object)
+    elif pd.api.types.is_integer_dtype(s):
+        out[:] = s.astype(str).to_numpy(dtype=object)
+    elif pd.api.types.is_float_dtype(s):
+        vals = s.to_numpy(dtype=float, na_value=np.nan)
+        integral = np.isfinite(vals) & (vals == np.round(vals))
+        out[integral] = vals[integral].astype(np.int64).astype(str)
+        rest = ~integral & ~isna
+        out[rest] = [str(v) for v in vals[rest]]
+    elif pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty"):
+        out[:] = s.astype(str).to_numpy(dtype=object)
+    else:
+        for i, v in enumerate(s.to_numpy(dtype=object)):
+            if isna[i]:
+                continue
+            if isinstance(v, (float, np.floating)) and float(v).is_integer():
+                out[i] = str(int(v))
+            elif isinstance(v, (bool, np.bool_)):
+                out[i] = str(bool(v))
+            else:
+                out[i] = str(v)
+    out[isna] = None
     return out
+
+
+def py(v: Any) -> Any:
+    """numpy scalars -> Python scalars, so messages show ``1.5`` rather than ``np.float64(1.5)``."""
+    return v.item() if isinstance(v, np.generic) else v
 
 
 def _require(frame: pd.DataFrame, cols: Sequence[str], role: str, source: str) -> None:
@@ -127,13 +146,13 @@ class Profile:
                 if bad.any():
                     i = int(np.flatnonzero(bad.to_numpy())[0])
                     raise UnskewInputError(
-                        f"Column {col!r} is numeric in the reference but row {i} has {s.iloc[i]!r}; "
+                        f"Column {col!r} is numeric in the reference but row {i} has {py(s.iloc[i])!r}; "
                         f"send numbers (or leave the value empty for missing)."
                     )
                 x = num.to_numpy(dtype=float)
                 if np.isinf(x).any():
                     i = int(np.flatnonzero(np.isinf(x))[0])
-                    raise UnskewInputError(f"Column {col!r} row {i} is {x[i]!r}; values must be finite.")
+                    raise UnskewInputError(f"Column {col!r} row {i} is {py(x[i])!r}; values must be finite.")
                 edges = np.asarray(f["edges"], dtype=float)
                 codes = np.searchsorted(edges, x, side="right")
                 codes = np.where(np.isnan(x), len(edges) + 1, codes)
