@@ -96,3 +96,6 @@ def test_cli_apply(tmp_path):
     r = CliRunner().invoke(app, ["review", "apply", str(tmp_path / "t.csv"), str(tmp_path / "d.csv"),
                                  "--out", str(tmp_path / "c2.csv")])
     assert r.exit_code == 2 and "--target" in r.output and not (tmp_path / "c2.csv").exists()
+    r = CliRunner().invoke(app, ["review", "apply", str(tmp_path / "t.csv"), str(tmp_path / "d.csv"),
+                                 "--out", str(tmp_path / "c.xlsx"), "--target", "y"])
+    assert r.exit_code == 2 and ".csv" in r.output

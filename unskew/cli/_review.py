@@ -29,10 +29,13 @@ def apply_cmd(
     keep_removed: bool = typer.Option(False, "--keep-removed", help="Keep removed rows, marked 'remove'."),
 ) -> None:
     """Relabel and remove the rows of DATA that the decisions name; mark and count what changed."""
+    from ..report._files import check_output_path, table_format, write_table
     from ..review import apply_decisions
 
+    table_format(out, "--out")
+    check_output_path(out, "--out")
     cleaned, summary = apply_decisions(data, decisions, key=key, target=target, keep_removed=keep_removed)
-    _write_table(cleaned, out)
+    write_table(cleaned, out, "--out")
     console.print(
         f"{summary['rows_in']:,} rows in, {summary['rows_out']:,} out: {summary['relabelled']:,} relabelled, "
         f"{summary['removed']:,} removed, {summary['kept']:,} kept, {summary['escalated']:,} escalated, "
@@ -45,26 +48,6 @@ def apply_cmd(
         for c in summary["conflicts"][:10]:
             console.print(f"  row {c['row_key']}: {' -> '.join(c['actions'])}")
     console.print(f"Cleaned table: {out}")
-
-
-def _write_table(frame, out: Path) -> None:
-    """Write whole or not at all: to a temporary file renamed into place."""
-    import os
-
-    out = Path(out)
-    if not out.parent.exists():
-        fail_input(f"The folder of --out does not exist: {out.parent}")
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-    try:
-        if out.suffix.lower() in (".parquet", ".pq"):
-            frame.to_parquet(tmp, index=False)
-        else:
-            frame.to_csv(tmp, index=False)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
 
 
 @review_app.command("verify")

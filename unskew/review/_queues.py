@@ -691,8 +691,6 @@ def export_decisions(store: Any, out: str | Path | None = None, *, actor: str = 
     ``queue`` (a name or id) limits the export to one queue.
     The file is written whole (temporary file renamed into place) and the export is logged.
     """
-    import os
-
     from sqlalchemy import select
 
     from ..store._review import ReviewItem, ReviewQueue
@@ -729,16 +727,10 @@ def export_decisions(store: Any, out: str | Path | None = None, *, actor: str = 
     summary = {"decisions": len(frame), "items": int(frame["item_id"].nunique()) if len(frame) else 0,
                "unresolved_items": len(unresolved)}
     if out is not None:
-        out = Path(out)
-        if not out.parent.exists():
-            raise UnskewInputError(f"The folder of --out does not exist: {out.parent}")
-        tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-        try:
-            frame.to_csv(tmp, index=False)
-            os.replace(tmp, out)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        from ..report._files import check_output_path, write_table
+
+        out = check_output_path(out, "--out")
+        write_table(frame, out, "--out")
         with store.session() as s:
             append(s, actor, "export", {"out": str(out), "queue": qid, **summary})
     return frame, summary
