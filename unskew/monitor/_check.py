@@ -113,7 +113,8 @@ def run_check(monitor, name: str, *, window: Any = "10000", webhook: str | None 
         + _alert_table(sorted(alerts, key=lambda t: (t.window_index, t.severity != "fail")), "Alerts"),
         elapsed_s=time.perf_counter() - t0)
     return Report(kind="monitor", checks=[overview, *checks],
-                  dataset={"name": name, "rows": overview.summary["rows"], "windows": len(wins),
+                  dataset={"source": f"monitored model {name}", "name": name, "n_rows": overview.summary["rows"],
+                           "rows": overview.summary["rows"], "windows": len(wins),
                            "reference_rows": prof.data["n"], "sensitive": prof.sensitive},
                   parameters={"window": str(window), "fdr": q, **{k: v for k, v in params.items() if k != "fdr"}})
 

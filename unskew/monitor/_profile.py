@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..data._groups import MISSING as MISSING_GROUP
+from ..data._groups import group_name as group_label
 from ..exceptions import UnskewInputError
-from ..metrics._encode import MISSING_GROUP, group_label
 
 PROFILE_VERSION = 1
 PRED = "__prediction__"
