@@ -10,6 +10,7 @@ from . import _debias  # noqa: F401  (registers `unskew debias`)
 from . import _compare  # noqa: F401  (registers `unskew compare`)
 from . import _review  # noqa: F401  (registers `unskew review`)
 from . import _monitor  # noqa: F401  (registers `unskew monitor`)
+from . import _train  # noqa: F401  (registers `unskew train` and `unskew retrain`)
 from ._app import app, run_app
 
 

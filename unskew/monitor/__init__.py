@@ -11,6 +11,7 @@ returns the failure queue as a DataFrame.
 from ._detectors import benjamini_hochberg, detectors
 from ._monitor import Monitor, parse_window
 from ._profile import Profile, build_profile
+from ._retrain import predict_frame, retrain, save_model, train_methods, train_table
 
 
 def failure_queue(store=None, name: str = "", reasons=None):
@@ -24,4 +25,17 @@ def failure_queue(store=None, name: str = "", reasons=None):
     return Monitor(store).queue(name, reasons=reasons)
 
 
-__all__ = ["Monitor", "Profile", "benjamini_hochberg", "build_profile", "detectors", "failure_queue", "parse_window"]
+__all__ = [
+    "Monitor",
+    "Profile",
+    "benjamini_hochberg",
+    "build_profile",
+    "detectors",
+    "failure_queue",
+    "parse_window",
+    "predict_frame",
+    "retrain",
+    "save_model",
+    "train_methods",
+    "train_table",
+]

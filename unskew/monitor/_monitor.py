@@ -596,6 +596,39 @@ def _new_subpop_flags(prof: Profile, groups: np.ndarray, raw: dict) -> list:
     return out
 
 
+#: Types outside skops' default trusted set that scikit-learn models saved by ``unskew train`` contain
+#: (data types and tree predictors: plain data, no code). Anything else is refused.
+SKOPS_EXTRA_TRUSTED = frozenset({"numpy.dtype", "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"})
+
+
+def load_skops(data: bytes | str | Any, what: str = "the model") -> Any:
+    """Load skops bytes or a ``.skops`` path, trusting only skops' defaults plus :data:`SKOPS_EXTRA_TRUSTED`."""
+    from pathlib import Path
+
+    from .._optional import import_optional
+
+    sio = import_optional("skops.io", "loading .skops models")
+    if isinstance(data, (str, Path)):
+        path = Path(data)
+        if not path.exists():
+            raise UnskewInputError(f"Model file not found: {path}")
+        if path.suffix.lower() != ".skops":
+            raise UnskewInputError(f"{path}: the monitor stores models as .skops files (never pickle).")
+        data = path.read_bytes()
+        what = str(path)
+    try:
+        untrusted = sio.get_untrusted_types(data=data)
+    except Exception as exc:
+        raise UnskewInputError(f"Cannot read {what} as a skops file: {exc}") from None
+    bad = [t for t in untrusted if t not in SKOPS_EXTRA_TRUSTED]
+    if bad:
+        raise UnskewInputError(
+            f"{what} contains types that skops does not trust: {', '.join(bad[:8])}. Loading them can run code; "
+            f"save the model with `unskew train` or with types skops trusts."
+        )
+    return sio.loads(data, trusted=list(untrusted) or None)
+
+
 def _model_and_bytes(model: Any) -> tuple[Any, bytes | None]:
     if model is None:
         return None, None
@@ -605,22 +638,13 @@ def _model_and_bytes(model: Any) -> tuple[Any, bytes | None]:
 
     sio = import_optional("skops.io", "storing models in the monitor")
     if isinstance(model, (str, Path)):
-        from ..metrics._models import load_model
-
-        path = Path(model)
-        if path.suffix.lower() != ".skops":
-            raise UnskewInputError(f"--model {path}: the monitor stores models as .skops files (never pickle).")
-        est = load_model(path)
-        return est, path.read_bytes()
+        est = load_skops(model)
+        return est, Path(model).read_bytes()
     return model, sio.dumps(model)
 
 
 def _load_blob(blob: bytes):
-    from .._optional import import_optional
-
-    sio = import_optional("skops.io", "loading stored models")
-    untrusted = sio.get_untrusted_types(data=blob)
-    return sio.loads(blob, trusted=untrusted or None)  # stored by init from a file that passed load_model's check
+    return load_skops(blob, "the stored model")
 
 
 __all__ = ["Monitor", "parse_window", "PRED", "SCORE", "build_profile"]
