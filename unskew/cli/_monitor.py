@@ -136,3 +136,16 @@ def queue_cmd(
     console.print(f"{len(q):,} queued rows ({', '.join(f'{k}: {v:,}' for k, v in counts.items()) or 'none'}).",
                   highlight=False)
     print_written("Queue", out)
+
+
+@monitor_app.command("serve")
+@guarded
+def serve_cmd(
+    store: str = typer.Option(None, "--store", help=STORE_HELP),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default)."),
+    port: int = typer.Option(8080, "--port", help="Port."),
+) -> None:
+    """Serve POST /v1/models/{name}/predictions and /labels (bearer token from $UNSKEW_MONITOR_TOKEN)."""
+    from ..monitor._server import serve
+
+    serve(store, host=host, port=port, echo=lambda m: console.print(m, highlight=False, markup=False))
