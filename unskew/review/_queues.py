@@ -497,19 +497,47 @@ def item_dict(item, queue=None) -> dict:
     return d
 
 
-def next_item(store: Any, queue_id: int, user_id: int):
-    """The highest-priority open item of the queue this user has not reviewed (skipped ones last), or None."""
-    from sqlalchemy import exists, select
+CLAIM_MINUTES = 10
 
-    from ..store._review import ReviewDecision, ReviewItem, ReviewSkip
 
+def next_item(store: Any, queue_id: int, user_id: int, *, claim: bool = True):
+    """The highest-priority open item of the queue for this reviewer, or None.
+
+    Left out: items the reviewer has decided, and items whose reviews plus live claims of other
+    reviewers already make the queue's k (so concurrent reviewers are handed different items).
+    Items the reviewer skipped come last. With ``claim`` the item is claimed for
+    ``CLAIM_MINUTES`` minutes.
+    """
+    from datetime import timedelta
+
+    from sqlalchemy import and_, delete, exists, func, select
+
+    from ..store._base import utcnow
+    from ..store._review import ReviewClaim, ReviewDecision, ReviewItem, ReviewQueue, ReviewSkip
+
+    now = utcnow()
     with store.session() as s:
+        q = s.get(ReviewQueue, int(queue_id))
+        if q is None:
+            raise LookupError(f"queue {queue_id}")
         decided = exists().where(ReviewDecision.item_id == ReviewItem.id, ReviewDecision.reviewer_id == user_id)
         skipped = exists().where(ReviewSkip.item_id == ReviewItem.id, ReviewSkip.user_id == user_id)
-        base = select(ReviewItem).where(ReviewItem.queue_id == int(queue_id), ReviewItem.status == "open", ~decided)
-        it = s.execute(base.where(~skipped).order_by(ReviewItem.position).limit(1)).scalar_one_or_none()
-        if it is None:
-            it = s.execute(base.order_by(ReviewItem.position).limit(1)).scalar_one_or_none()
+        n_reviews = (select(func.count()).where(ReviewDecision.item_id == ReviewItem.id,
+                                                ReviewDecision.kind == "review").scalar_subquery())
+        n_claims = (select(func.count()).where(ReviewClaim.item_id == ReviewItem.id, ReviewClaim.user_id != user_id,
+                                               ReviewClaim.until > now).scalar_subquery())
+        mine = exists().where(ReviewClaim.item_id == ReviewItem.id, ReviewClaim.user_id == user_id,
+                              ReviewClaim.until > now)
+        base = select(ReviewItem).where(ReviewItem.queue_id == q.id, ReviewItem.status == "open", ~decided)
+        free = base.where(and_(n_reviews + n_claims < q.reviews_required) | mine)
+        it = None
+        for stmt in (free.where(~skipped), free, base.where(~skipped), base):
+            it = s.execute(stmt.order_by(ReviewItem.position).limit(1)).scalar_one_or_none()
+            if it is not None:
+                break
+        if it is not None and claim:
+            s.execute(delete(ReviewClaim).where(ReviewClaim.item_id == it.id, ReviewClaim.user_id == user_id))
+            s.add(ReviewClaim(item_id=it.id, user_id=user_id, until=now + timedelta(minutes=CLAIM_MINUTES)))
         return it
 
 
@@ -551,10 +579,10 @@ def decide(store: Any, item_id: int, user, action: str, label: Any = None, comme
     and ``disputed`` (to adjudication) otherwise; ``escalate`` sends it to adjudication at once.
     ``skip`` records nothing but moves the item to the back of this reviewer's queue.
     """
-    from sqlalchemy import select
+    from sqlalchemy import delete, select
     from sqlalchemy.exc import IntegrityError
 
-    from ..store._review import ReviewDecision, ReviewItem, ReviewQueue, ReviewSkip
+    from ..store._review import ReviewClaim, ReviewDecision, ReviewItem, ReviewQueue, ReviewSkip
 
     if comment is not None and len(comment) > 5000:
         raise UnskewInputError("comment: at most 5000 characters.")
@@ -568,6 +596,7 @@ def decide(store: Any, item_id: int, user, action: str, label: Any = None, comme
             q = s.get(ReviewQueue, it.queue_id)
             action, label = _check_action(action, label, q, allow_skip=True)
             if action == "skip":
+                s.execute(delete(ReviewClaim).where(ReviewClaim.item_id == it.id, ReviewClaim.user_id == user.id))
                 if s.execute(select(ReviewSkip).where(ReviewSkip.item_id == it.id,
                                                       ReviewSkip.user_id == user.id)).first() is None:
                     s.add(ReviewSkip(item_id=it.id, user_id=user.id))
@@ -578,6 +607,7 @@ def decide(store: Any, item_id: int, user, action: str, label: Any = None, comme
             d = ReviewDecision(item_id=it.id, reviewer_id=user.id, kind="review", action=action,
                                new_label=label, comment=comment or None)
             s.add(d)
+            s.execute(delete(ReviewClaim).where(ReviewClaim.item_id == it.id, ReviewClaim.user_id == user.id))
             s.flush()
             reviews = s.execute(select(ReviewDecision).where(ReviewDecision.item_id == it.id,
                                                              ReviewDecision.kind == "review")).scalars().all()

@@ -91,7 +91,7 @@ class ReviewItem(Base):
     __tablename__ = "review_items"
     __table_args__ = (
         UniqueConstraint("queue_id", "row_key", name="uq_review_items_queue_row"),
-        Index("ix_review_items_queue_status", "queue_id", "status", "priority"),
+        Index("ix_review_items_queue_status", "queue_id", "status", "position"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     queue_id: Mapped[int] = mapped_column(ForeignKey("review_queues.id", ondelete="CASCADE"), nullable=False)
@@ -135,6 +135,17 @@ class ReviewSkip(Base):
     item_id: Mapped[int] = mapped_column(ForeignKey("review_items.id", ondelete="CASCADE"), nullable=False)
     user_id: Mapped[int] = mapped_column(ForeignKey("review_users.id", ondelete="CASCADE"), nullable=False)
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+
+
+class ReviewClaim(Base):
+    """An item handed to a reviewer by "next": others are not handed it while claims fill its k reviews."""
+
+    __tablename__ = "review_claims"
+    __table_args__ = (UniqueConstraint("item_id", "user_id", name="uq_review_claims_item_user"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("review_items.id", ondelete="CASCADE"), nullable=False)
+    user_id: Mapped[int] = mapped_column(ForeignKey("review_users.id", ondelete="CASCADE"), nullable=False)
+    until: Mapped[datetime] = mapped_column(DateTime, nullable=False)
 
 
 class ChallengeSet(Base):
