@@ -70,8 +70,9 @@ def verify_cmd(
 @review_app.command("import")
 @guarded
 def import_cmd(
-    data: Path = typer.Argument(..., help="The table the report was made from (CSV or Parquet)."),
-    report: Path = typer.Option(..., "--report", "-r", help="Audit or slices JSON report, or the --removed CSV of `unskew debias`."),
+    data: Path = typer.Argument(None, help="The table the report was made from (CSV or Parquet)."),
+    report: Path = typer.Option(None, "--report", "-r", help="Audit or slices JSON report, or the --removed CSV of `unskew debias`."),
+    monitor: str = typer.Option(None, "--monitor", help="Import the failure queue of this monitored model instead (no DATA/--report)."),
     store: str = typer.Option(None, "--store", help=STORE_HELP),
     queue: str = typer.Option(None, "--queue", help="Queue name (default: the report's file name)."),
     reviews: int = typer.Option(1, "--reviews", help="Independent blind reviews each item needs."),
@@ -82,13 +83,20 @@ def import_cmd(
     na_values: str = typer.Option(None, "--na-values", help="Extra missing-value markers, comma-separated (as given to the audit)."),
 ) -> None:
     """Turn the flagged rows of a report into review items, ordered by expected harm to the worst-off group."""
-    from ..review._queues import import_report
+    from ..review._queues import import_monitor_queue, import_report
     from ..store import open_store
     from ._app import split_list
 
-    s = import_report(open_store(store), data, report, queue=queue, reviews_required=reviews, key=key,
-                      predictions=predictions, target=target, image_column=image_column,
-                      na_values=split_list(na_values))
+    if monitor is not None:
+        if data is not None or report is not None:
+            fail_input("Give either --monitor NAME or DATA with --report, not both.")
+        s = import_monitor_queue(open_store(store), monitor, queue=queue, reviews_required=reviews)
+    else:
+        if data is None or report is None:
+            fail_input("Give DATA and --report REPORT (or --monitor NAME for the monitoring failure queue).")
+        s = import_report(open_store(store), data, report, queue=queue, reviews_required=reviews, key=key,
+                          predictions=predictions, target=target, image_column=image_column,
+                          na_values=split_list(na_values))
     extra = f" ({s['items_existing']:,} already queued)" if s["items_existing"] else ""
     console.print(f"Queue {s['queue']!r} (id {s['queue_id']}): {s['items_added']:,} items added{extra} from a {s['source']} report.")
     if s.get("flagged"):

@@ -767,3 +767,76 @@ def export_decisions(store: Any, out: str | Path | None = None, *, actor: str = 
 
 
 assert set(REVIEW_ACTIONS) | {"skip"} == set(ACTIONS)
+
+
+#: Severity of each monitoring failure reason (a wrong prediction is certain harm).
+MONITOR_SEVERITY = {"wrong_prediction": 1.0, "new_subpopulation": 0.9, "ood": 0.6}
+
+
+def import_monitor_queue(store: Any, name: str, *, queue: str | None = None, reviews_required: int = 1,
+                         reasons: list[str] | None = None, actor: str = "cli") -> dict:
+    """Turn the monitoring failure queue of model ``name`` into review items.
+
+    Uses :func:`unskew.monitor.failure_queue`; one item per production row id, keeping every
+    reason, the row's stored columns, its prediction and (when it arrived) its label. Priority
+    is ``severity x (group's share of the queued rows / the largest group's share)``, where
+    severity is 1 for a wrong prediction, 0.9 for a row of a new subpopulation and 0.6 times
+    the OOD score's percentile for an out-of-distribution row; the group's rate shown is its
+    share of the queued rows (the monitor does not store each group's total here).
+    """
+    from sqlalchemy import select
+
+    from ..monitor import failure_queue
+    from ..store._review import ReviewItem, ReviewQueue
+
+    if reviews_required < 1:
+        raise UnskewInputError(f"--reviews must be at least 1, got {reviews_required}.")
+    fq = failure_queue(store, name, reasons=reasons)
+    if fq.empty:
+        raise UnskewInputError(f"The failure queue of model {name!r} is empty; nothing to review.")
+    meta = {"row_id", "reason", "score", "group", "prediction", "label", "queued_at"}
+    feat_cols = [c for c in fq.columns if c not in meta]
+    ood_pct = fq["score"].where(fq["reason"] == "ood").rank(pct=True)
+    share = fq.drop_duplicates("row_id")["group"].fillna("(none)").value_counts(normalize=True)
+    worst = float(share.max()) if len(share) else 1.0
+    items: dict[str, dict] = {}
+    for i, r in fq.iterrows():
+        rid = str(r["row_id"])
+        g = None if pd.isna(r["group"]) else str(r["group"])
+        sev = MONITOR_SEVERITY.get(str(r["reason"]), 0.5)
+        if r["reason"] == "ood" and not pd.isna(ood_pct.iloc[i]):
+            sev *= float(ood_pct.iloc[i])
+        gshare = float(share.get(g if g is not None else "(none)", 0.0))
+        it = items.setdefault(rid, {"row": {c: jsonable(r[c]) for c in feat_cols}, "flags": [], "priority": 0.0,
+                                    "prediction": _label_text(r["prediction"]), "label": _label_text(r["label"])})
+        it["flags"].append({"check": f"monitor:{r['reason']}", "score_name": "score", "score": jsonable(r["score"]),
+                            "severity": sev, "group": g, "group_rate": gshare, "overall_rate": None})
+        it["priority"] = max(it["priority"], sev * gshare / worst)
+    order = sorted(items.items(), key=lambda kv: -kv[1]["priority"])
+    qname = queue or f"monitor-{name}"
+    with store.session() as s:
+        q = s.execute(select(ReviewQueue).where(ReviewQueue.name == qname)).scalar_one_or_none()
+        if q is None:
+            q = ReviewQueue(name=qname, source="monitor", data_source=f"monitor:{name}", label_column="label",
+                            key_column="row_id", reviews_required=reviews_required, columns=feat_cols,
+                            classes=sorted({t for t in (_label_text(v) for v in pd.concat([fq["label"], fq["prediction"]])
+                                                        .dropna().unique()) if t is not None}),
+                            info={"model": name})
+            s.add(q)
+            s.flush()
+        elif q.source != "monitor":
+            raise UnskewInputError(f"Queue {qname!r} holds {q.source} items; use another --queue.")
+        existing = set(s.execute(select(ReviewItem.row_key).where(ReviewItem.queue_id == q.id)).scalars())
+        start = (s.execute(select(ReviewItem.position).where(ReviewItem.queue_id == q.id)
+                           .order_by(ReviewItem.position.desc()).limit(1)).scalar() or 0)
+        added = 0
+        for n, (rid, it) in enumerate(order):
+            if rid in existing:
+                continue
+            s.add(ReviewItem(queue_id=q.id, kind="row", row_key=rid, row=it["row"], label=it["label"],
+                             prediction=it["prediction"], priority=float(it["priority"]), position=start + n + 1,
+                             reason=jsonable({"flags": it["flags"], "neighbours": []}), status="open"))
+            added += 1
+        append(s, actor, "import", {"queue": qname, "queue_id": q.id, "monitor": name, "items_added": added})
+        return {"queue_id": q.id, "queue": qname, "source": "monitor", "items_added": added,
+                "items_existing": len(order) - added, "rows": len(order), "flagged": fq["reason"].value_counts().to_dict()}
