@@ -69,20 +69,19 @@ def main(out: Path) -> None:
             return page
 
         bob, carol = login("bob"), login("carol")
-        plans = {"bob": "kkxk2rkx", "carol": "kkxkkkkx"}  # "2r": relabel to the second class
+        plans = {"bob": "kkxkpkx", "carol": "kkxkkkkx"}  # "p": relabel to the model's prediction
         for who, page in (("bob", bob), ("carol", carol)):
             page.goto("/queues/1/next")
             if who == "bob":
                 page.screenshot(path=str(img / "review-review.png"), full_page=True)
             keys = plans[who]
             i = 0
-            while i < len(keys):
-                if keys[i].isdigit():
-                    page.keyboard.press(keys[i])
-                    i += 1
+            for key in keys:
+                if key == "p":
+                    page.select_option("#label", page.locator("#prediction").inner_text())
+                    key = "r"
                 with page.expect_navigation():
-                    page.keyboard.press(keys[i])
-                i += 1
+                    page.keyboard.press(key)
         carol.goto("/")
         carol.screenshot(path=str(img / "review-queue.png"), full_page=True)
         carol.goto("/queues/1")
@@ -90,8 +89,9 @@ def main(out: Path) -> None:
         alice = login("alice")
         alice.goto("/adjudication")
         alice.screenshot(path=str(img / "review-adjudication.png"), full_page=True)
-        alice.locator("table.adjudication a.button").first.click()
-        alice.keyboard.press("2")
+        with alice.expect_navigation():
+            alice.locator("table.adjudication a.button").first.click()
+        alice.select_option("#label", alice.locator("#prediction").inner_text())
         with alice.expect_navigation():
             alice.keyboard.press("r")
         # a red-team case, prefilled from an item and edited

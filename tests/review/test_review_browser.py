@@ -129,6 +129,9 @@ def test_blind_two_reviewers_kappa_and_adjudication(browser, queues):
     b.goto(f"/queues/{blind}")
     kappa = cohen_kappa_score(["keep", "remove", "keep", "keep"], ["keep", "remove", "remove", "keep"])
     assert f"{kappa:.3f}" in b.locator("#kappa").inner_text()
+    assert "on 4 items with several reviews" in b.locator("#kappa").inner_text()
+    b.goto("/")
+    assert "method" not in b.locator("table.queues").inner_text()  # counts, not dict methods
     adm = new_page(browser, srv, "admin")
     adm.goto("/adjudication")
     rows = adm.locator("table.adjudication tbody tr")

@@ -98,7 +98,7 @@ def import_cmd(
                           predictions=predictions, target=target, image_column=image_column,
                           na_values=split_list(na_values))
     extra = f" ({s['items_existing']:,} already queued)" if s["items_existing"] else ""
-    console.print(f"Queue {s['queue']!r} (id {s['queue_id']}): {s['items_added']:,} items added{extra} from a {s['source']} report.")
+    console.print(f"Queue {s['queue']!r} (id {s['queue_id']}): {s['items_added']:,} items added{extra} from the {s['source']} report.")
     if s.get("flagged"):
         console.print("Flagged rows per check: " + ", ".join(f"{k} {v:,}" for k, v in s["flagged"].items()))
 
