@@ -133,3 +133,49 @@ def test_decisions_and_trail_on_postgres_and_sqlite(store_url):
     with pytest.raises(Q.AlreadyDecided):
         Q.decide(store, it.id, b, "keep")
     assert len(Q.all_decisions(store)) == 2 and verify(store).ok
+
+
+def test_import_slices_report_and_slice_decision_export(store, tmp_path):
+    import numpy as np
+    from conftest import noisy_table
+
+    from unskew.review import apply_decisions
+    from unskew.slices import find_slices
+
+    t = noisy_table(800, seed=3)
+    rng = np.random.default_rng(0)
+    t["pred"] = np.where((t["job"] == "c") & (t["x2"] > 0), 1 - t["y"], t["y"])  # the model fails on a slice
+    t["pred"] = np.where(rng.random(len(t)) < 0.05, 1 - t["pred"], t["pred"])
+    t.to_csv(tmp_path / "t.csv", index=False)
+    res = find_slices(tmp_path / "t.csv", target="y", predictions="pred", exclude=["id"], top_k=3)
+    res.report.save_json(tmp_path / "slices.json")
+    s = Q.import_report(store, tmp_path / "t.csv", tmp_path / "slices.json", queue="slices", key="id")
+    assert s["source"] == "slices" and s["items_added"] >= 1
+    ann = add_user(store, "ann", "reviewer")
+    it = Q.next_item(store, s["queue_id"], ann.id)
+    d = Q.item_dict(it)
+    assert it.kind == "slice" and d["size"] == len(it.reason["rows"]) and d["sample"]
+    Q.decide(store, it.id, ann, "remove", comment="drop the slice")
+    frame, summ = Q.export_decisions(store, tmp_path / "d.csv", queue="slices")
+    assert len(frame) == d["size"] and set(frame["row_key"]) == set(it.reason["row_keys"])
+    cleaned, a = apply_decisions(tmp_path / "t.csv", tmp_path / "d.csv", key="id")
+    assert a["removed"] == d["size"] and len(cleaned) == 800 - d["size"]
+
+
+def test_import_debias_removed_rows(store, tmp_path):
+    from conftest import noisy_table
+
+    t = noisy_table(200)
+    t.to_csv(tmp_path / "t.csv", index=False)
+    removed = t.iloc[[17, 3, 99]].copy()
+    removed.insert(0, "row", [17, 3, 99])
+    removed.insert(1, "score", [-0.9, -0.5, -0.1])
+    removed.to_csv(tmp_path / "removed.csv", index=False)
+    s = Q.import_report(store, tmp_path / "t.csv", tmp_path / "removed.csv", queue="d3m", key="id")
+    assert s["source"] == "debias" and s["items_added"] == 3
+    ann = add_user(store, "ann", "reviewer")
+    assert Q.next_item(store, s["queue_id"], ann.id).row_key == "r17"  # most harmful first
+    removed.loc[removed.index[0], "x1"] = 123.0
+    removed.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(UnskewInputError, match="column 'x1'"):
+        Q.import_report(store, tmp_path / "t.csv", tmp_path / "bad.csv", queue="d3m2")
