@@ -75,7 +75,6 @@ def main(out: Path) -> None:
             if who == "bob":
                 page.screenshot(path=str(img / "review-review.png"), full_page=True)
             keys = plans[who]
-            i = 0
             for key in keys:
                 if key == "p":
                     page.select_option("#label", page.locator("#prediction").inner_text())
