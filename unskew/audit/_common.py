@@ -14,7 +14,8 @@ enforces this). The helpers fall into five groups:
   :func:`groupings`, :func:`cell_codes` (mixed-radix intersections, so
   counting a grouping is one ``numpy.bincount``), :func:`cell_labels`,
   :func:`cell_values`, :func:`grouping_name`;
-* **counts per group**: :func:`group_totals` and :func:`kish`. Counts of rows,
+* **counts per group**: :func:`group_sums`, :func:`effective_sizes`,
+  :func:`group_totals` and :func:`kish`. Counts of rows,
   weights and squared weights per cell are sums, so counts computed on
   separate partitions of a table (by another engine) add up to the counts of
   the whole table;
@@ -39,6 +40,7 @@ from threadpoolctl import threadpool_limits
 
 from .._stats import benjamini_hochberg, two_proportion_test, wilson_interval
 from ..data import Dataset
+from ..data._encoding import datetime_days  # re-exported: one datetime encoding
 from ..data._groups import attribute_codes, grid_codes, value_name
 from ..exceptions import UnskewInputError
 from ..report import Bar, Chart
@@ -199,16 +201,31 @@ def cell_values(sc, cols, flat, shape) -> list[str]:
 
 
 # --------------------------------------------------------------------------- counts per group
-def group_totals(codes: np.ndarray, n_cells: int, w: np.ndarray | None):
-    """Rows, weight sum and Kish effective size per cell."""
+def group_sums(codes: np.ndarray, n_cells: int, w: np.ndarray | None):
+    """Rows, weight sum and squared-weight sum per cell.
+
+    All three are sums over rows, so the sums of separate partitions of a
+    table add up to those of the whole table (without weights the weight sums
+    equal the rows). :func:`effective_sizes` turns them into Kish sizes.
+    """
     rows = np.bincount(codes, minlength=n_cells).astype(float)
     if w is None:
         return rows, rows.copy(), rows.copy()
-    wsum = np.bincount(codes, weights=w, minlength=n_cells)
-    w2 = np.bincount(codes, weights=w * w, minlength=n_cells)
+    return rows, np.bincount(codes, weights=w, minlength=n_cells), np.bincount(codes, weights=w * w, minlength=n_cells)
+
+
+def effective_sizes(wsum: np.ndarray, w2: np.ndarray, weighted: bool) -> np.ndarray:
+    """Kish effective size per cell, ``wsum**2 / w2`` (the rows themselves without weights)."""
+    if not weighted:
+        return wsum.copy()
     with np.errstate(invalid="ignore", divide="ignore"):
-        neff = np.where(w2 > 0, wsum**2 / w2, 0.0)
-    return rows, wsum, neff
+        return np.where(w2 > 0, wsum**2 / w2, 0.0)
+
+
+def group_totals(codes: np.ndarray, n_cells: int, w: np.ndarray | None):
+    """Rows, weight sum and Kish effective size per cell (see :func:`group_sums`)."""
+    rows, wsum, w2 = group_sums(codes, n_cells, w)
+    return rows, wsum, effective_sizes(wsum, w2, w is not None)
 
 
 def kish(w: np.ndarray | None, n: int) -> float:
@@ -219,17 +236,6 @@ def kish(w: np.ndarray | None, n: int) -> float:
 
 
 # --------------------------------------------------------------------------- sampling and models
-def datetime_days(s: pd.Series) -> np.ndarray:
-    """Days since 1970-01-01 as floats (NaN for missing); time zones are converted to UTC."""
-    if not pd.api.types.is_datetime64_any_dtype(s):
-        s = pd.to_datetime(s, errors="coerce", format="mixed")
-    if getattr(s.dt, "tz", None) is not None:
-        s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-    vals = s.to_numpy(dtype="datetime64[ns]")
-    out = (vals - np.datetime64("1970-01-01", "ns")) / np.timedelta64(1, "D")
-    return np.where(np.isnat(vals), np.nan, out).astype(np.float64)
-
-
 def capped_sample(idx: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndarray:
     """``idx`` itself when it has at most ``cap`` entries, else a sorted uniform sample of ``cap``."""
     if cap is None or len(idx) <= cap:
@@ -570,12 +576,14 @@ __all__ = [
     "cell_values",
     "cross_val_proba",
     "datetime_days",
+    "effective_sizes",
     "finding_order",
     "flag_rates_by_group",
     "fmt_p",
     "gradient_boosting",
     "group_rate_charts",
     "group_rate_rows",
+    "group_sums",
     "group_totals",
     "grouping_name",
     "groupings",

@@ -417,26 +417,34 @@ def encode_labels(y: Any, classes: Any = None, *, what: str = "y", n: int | None
             a = arr.astype(np.int64, copy=False)
             if a.size and (a.min() < lo or a.max() > hi):
                 bad = a[(a < lo) | (a > hi)][0]
-                raise UnskewInputError(f"Label {plain(bad)!r} is not among the known labels {list(classes)[:10]}.")
+                raise _unknown_label(what, bad, classes)
             lut = np.full(hi - lo + 1, -1, dtype=np.intp)
             lut[np.asarray(classes, dtype=np.int64) - lo] = np.arange(len(classes))
             out = lut[a - lo] if lo else lut[a]
             if (out < 0).any():
                 bad = a[out < 0][0]
-                raise UnskewInputError(f"Label {plain(bad)!r} is not among the known labels {list(classes)[:10]}.")
+                raise _unknown_label(what, bad, classes)
             return out, classes
     codes, uniques = pd.factorize(arr)
     lookup = {plain(v): i for i, v in enumerate(classes.tolist())}
     try:
         lut = np.array([lookup[plain(v)] for v in uniques], dtype=np.intp)
     except KeyError as exc:
-        raise UnskewInputError(f"Label {exc.args[0]!r} is not among the known labels {list(classes)[:10]}.") from None
+        raise _unknown_label(what, exc.args[0], classes) from None
     return (lut[codes] if len(lut) else np.asarray(codes, dtype=np.intp)), classes
 
 
-def _label_array(y: Any, what: str) -> np.ndarray:
+def _unknown_label(what: str, value: Any, classes: np.ndarray) -> UnskewInputError:
+    return UnskewInputError(
+        f"{what} has the label {plain(value)!r}, never seen in training: it is not among the known labels "
+        f"{[plain(c) for c in classes.tolist()][:10]}."
+    )
+
+
+def as_1d(y: Any, what: str) -> np.ndarray:
+    """A 1-D numpy array of ``y`` (Series, Index, polars/pyarrow, tensor, list; ``(n, 1)`` is flattened)."""
     if y is None:
-        raise UnskewInputError(f"{what} (the labels) is required.")
+        raise UnskewInputError(f"{what} is required.")
     if hasattr(y, "detach") and hasattr(y, "cpu"):
         y = y.detach().cpu().numpy()
     if isinstance(y, (pd.Series, pd.Index)):
@@ -448,7 +456,12 @@ def _label_array(y: Any, what: str) -> np.ndarray:
     if arr.ndim == 2 and 1 in arr.shape:
         arr = arr.ravel()
     if arr.ndim != 1:
-        raise UnskewInputError(f"{what} must be one-dimensional (one label per row); got shape {arr.shape}.")
+        raise UnskewInputError(f"{what} must be one-dimensional (one value per row); got shape {arr.shape}.")
+    return arr
+
+
+def _label_array(y: Any, what: str) -> np.ndarray:
+    arr = as_1d(y, what)
     if arr.dtype.kind in "fO":
         bad = int(pd.isna(arr).sum())
         if bad:
