@@ -224,25 +224,19 @@ def _level_mask(frame: pd.DataFrame, cond: dict) -> np.ndarray:
 # ---------------------------------------------------------------------------- neighbours
 def _neighbours(frame: pd.DataFrame, features: list[str], positions: list[int], label: str | None,
                 k: int = N_NEIGHBOURS) -> dict[int, list]:
-    """The ``k`` nearest other rows of each flagged row (standardised numbers, one-hot categories)."""
+    """The ``k`` nearest other rows of each flagged row, in the shared tabular encoding
+    (:func:`unskew.data._encoding.tabular_encoder`: standardised numbers, one-hot categories)."""
     from sklearn.neighbors import NearestNeighbors
 
     feats = [f for f in features if f in frame.columns and f != label]
     if not feats or not positions or len(frame) < 2:
         return {}
-    parts = []
-    for c in feats:
-        s = frame[c]
-        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-            x = pd.to_numeric(s, errors="coerce").astype(float)
-            sd = x.std() or 1.0
-            parts.append(((x - x.mean()) / sd).fillna(0.0).to_numpy()[:, None])
-        else:
-            top = s.astype("string").fillna("(missing)")
-            keep = top.value_counts().index[:30]
-            top = top.where(top.isin(keep), "(other)")
-            parts.append(pd.get_dummies(top).to_numpy(float) * math.sqrt(0.5))
-    X = np.hstack(parts)
+    from ..data._encoding import tabular_encoder
+
+    try:
+        X = tabular_encoder(frame, feats, min_frequency=5).fit_transform(frame[feats])
+    except UnskewInputError:
+        return {}  # no numeric or categorical column to measure distance on
     nn = NearestNeighbors(n_neighbors=min(k + 1, len(frame))).fit(X)
     dist, idx = nn.kneighbors(X[positions])
     out = {}
