@@ -57,11 +57,22 @@ def _ids(frame: pd.DataFrame, col: str, what: str) -> np.ndarray:
     return ids.astype(str)
 
 
-def _jsonable_rows(frame: pd.DataFrame) -> list[dict]:
-    """Rows as JSON-ready dicts (missing -> None, times as ISO strings), via pandas' C writer."""
-    import json
+def _json_lines(frame: pd.DataFrame) -> list[str]:
+    """One JSON object string per row (missing -> null, times as ISO strings), via pandas' C writer."""
+    if len(frame) == 0:
+        return []
+    text = frame.to_json(orient="records", lines=True, date_format="iso", double_precision=15)
+    return text.rstrip("\n").split("\n")
 
-    return json.loads(frame.to_json(orient="records", date_format="iso", double_precision=15))
+
+def _rows_table():
+    """``monitor_rows`` with ``features`` typed as text, to insert JSON that pandas already wrote."""
+    import sqlalchemy as sa
+
+    from ..store import PredictionRow
+
+    cols = [sa.column(c.name, sa.Text if c.name == "features" else c.type) for c in PredictionRow.__table__.columns]
+    return sa.table("monitor_rows", *cols)
 
 
 def parse_window(window: str | int) -> tuple[str, int]:
@@ -343,7 +354,7 @@ class Monitor:
             b.min_seq, b.max_seq = min(b.min_seq, int(seq[js].min())), max(b.max_seq, int(seq[js].max()))
             b.min_ts, b.max_ts = min(b.min_ts, tmin), max(b.max_ts, tmax)
             bucket_ids[js] = b.id
-        records = _jsonable_rows(prep["frame"].iloc[idx])
+        records = _json_lines(prep["frame"].iloc[idx])
         rows = []
         sc = prep["sc"]
         for j, i in enumerate(idx):
@@ -351,18 +362,28 @@ class Monitor:
                          "batch_id": batch.id, "bucket_id": int(bucket_ids[j]), "group_key": prep["groups"][i],
                          "features": records[j], "prediction": prep["yp"][i],
                          "score": None if sc is None else float(sc[i]), "ood_score": float(prep["ood"][i])})
-        s.connection().execute(PredictionRow.__table__.insert(), rows)
+        conn = s.connection()
+        if conn.dialect.name == "sqlite":  # JSON is text there: store pandas' JSON as written
+            conn.execute(_rows_table().insert(), rows)
+        else:  # PostgreSQL types the column json: bind objects
+            import json as _j
+
+            for r in rows:
+                r["features"] = _j.loads(r["features"])
+            conn.execute(PredictionRow.__table__.insert(), rows)
+        import json as _json
+
         queue = []
         thr = prof.data["ood"]["threshold"]
         for j, i in enumerate(idx):
             if prep["ood"][i] > thr:
                 queue.append({"model_id": m.id, "row_id": ids[i], "reason": "ood", "score": float(prep["ood"][i]),
                               "group_key": prep["groups"][i],
-                              "detail": {"row": records[j], "prediction": prep["yp"][i], "threshold": thr}})
+                              "detail": {"row": _json.loads(records[j]), "prediction": prep["yp"][i], "threshold": thr}})
             if prep["new"][i]:
                 queue.append({"model_id": m.id, "row_id": ids[i], "reason": "new_subpopulation", "score": None,
                               "group_key": prep["groups"][i],
-                              "detail": {"row": records[j], "prediction": prep["yp"][i], "why": prep["new"][i]}})
+                              "detail": {"row": _json.loads(records[j]), "prediction": prep["yp"][i], "why": prep["new"][i]}})
         if queue:
             s.connection().execute(QueueItem.__table__.insert(), queue)
         out["queued"] = len(queue)
