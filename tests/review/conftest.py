@@ -110,3 +110,30 @@ def review_store(sqlite_store):
         tokens[name] = create_token(store, name)
     qid = seed_queue(store)
     return store, tokens, qid
+
+
+@pytest.fixture(scope="session")
+def _imported_db(tmp_path_factory, _migrated_db, audited):
+    """A store holding queue "q" (k = 2) imported from the audited table, once per session."""
+    import shutil
+
+    from unskew.review._queues import import_report
+    from unskew.store import open_store
+
+    path = tmp_path_factory.mktemp("imported") / "imported.db"
+    shutil.copy(_migrated_db, path)
+    store = open_store(f"sqlite:///{path}")
+    summary = import_report(store, audited[0], audited[1], queue="q", key="id", reviews_required=2)
+    store.dispose()
+    return path, summary
+
+
+@pytest.fixture
+def imported_store(tmp_path, _imported_db):
+    """(store, import summary): a fresh copy of the imported store."""
+    import shutil
+
+    from unskew.store import open_store
+
+    shutil.copy(_imported_db[0], tmp_path / "imported.db")
+    return open_store(f"sqlite:///{tmp_path / 'imported.db'}"), dict(_imported_db[1])

@@ -62,11 +62,11 @@ def test_import_rejects_wrong_table(store, audited, tmp_path):
         Q.import_report(store, data, report, key="nope")
 
 
-def test_blind_reviews_agreement_adjudication_export(store, audited, tmp_path):
+def test_blind_reviews_agreement_adjudication_export(imported_store, audited, tmp_path):
     from unskew.review import apply_decisions
 
     data, report = audited
-    s = Q.import_report(store, data, report, queue="q", key="id", reviews_required=2)
+    store, s = imported_store
     ann = add_user(store, "ann", "reviewer", password="pw-ann-123456")
     bob = add_user(store, "bob", "reviewer", password="pw-bob-123456")
     boss = add_user(store, "boss", "admin", password="pw-boss-123456")
@@ -105,9 +105,8 @@ def test_blind_reviews_agreement_adjudication_export(store, audited, tmp_path):
     assert res.ok and res.entries >= 1 + 3 + 6 + 1 + 1  # import, users, decisions, adjudication, export
 
 
-def test_bad_decisions(store, audited):
-    data, report = audited
-    s = Q.import_report(store, data, report, queue="q", key="id")
+def test_bad_decisions(imported_store):
+    store, s = imported_store
     ann = add_user(store, "ann", "reviewer", password="pw-ann-123456")
     it = Q.next_item(store, s["queue_id"], ann.id)
     with pytest.raises(UnskewInputError, match="action: 'delete'"):
