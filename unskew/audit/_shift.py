@@ -10,6 +10,7 @@ from scipy import stats
 
 from .._stats import benjamini_hochberg
 from ..data import Dataset
+from ..data._encoding import FeatureEncoder
 from ..exceptions import UnskewInputError
 from ..report import Bar, Chart, Finding, Table
 from ._base import AuditContext, Check, register_check
@@ -26,7 +27,6 @@ from ._common import (
     union_sensitive_codes,
     worse,
 )
-from ._features import FeatureEncoder
 
 #: Smoothing added to every bin count before computing PSI (no empty bins).
 PSI_SMOOTHING = 0.5

@@ -190,7 +190,8 @@ def attribute_codes(values: Any) -> tuple[np.ndarray, list]:
     codes : ndarray of int64
         ``levels[codes[i]]`` is row ``i``'s value.
     levels : list
-        Distinct values as Python scalars, missing (if any) last as :data:`MISSING`.
+        The distinct values that occur, as Python scalars, missing (if any)
+        last as :data:`MISSING`.
 
     Example
     -------
@@ -198,25 +199,28 @@ def attribute_codes(values: Any) -> tuple[np.ndarray, list]:
     (array([1, 2, 0, 1]), ['a', 'b', '(missing)'])
     """
     s = values if isinstance(values, pd.Series) else _as_series(values, "values")
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        raw = np.asarray(s.cat.codes, dtype=np.int64)
-        uniques = [plain(v) for v in s.cat.categories]
-    else:
+    try:  # a sorted factorisation is usually already in group order (no remapping below)
+        raw, uniq = pd.factorize(s, sort=True, use_na_sentinel=True)
+    except TypeError:  # unorderable mixed values
         raw, uniq = pd.factorize(s, sort=False, use_na_sentinel=True)
-        raw = np.asarray(raw, dtype=np.int64)
-        uniques = [plain(v) for v in uniq]
+    raw = np.asarray(raw, dtype=np.int64)
+    # only the values that occur (a categorical's unused categories are not groups)
+    uniques = [plain(v) for v in np.asarray(uniq, dtype=object)]
     keys = [sort_key(v) for v in uniques]
     order = sorted(range(len(uniques)), key=keys.__getitem__)
     levels = [uniques[i] for i in order if keys[i][0] != 3]
-    n_missing_levels = len(uniques) - len(levels)
-    has_missing = bool(n_missing_levels) or bool((raw < 0).any())
-    rank = np.empty(len(uniques) + 1, dtype=np.int64)
-    rank[np.asarray(order, dtype=np.int64)] = np.arange(len(uniques))
-    rank[[i for i in range(len(uniques)) if keys[i][0] == 3]] = len(levels)
-    rank[-1] = len(levels)  # raw code -1 (missing) -> the MISSING level
-    if has_missing:
+    missing_like = [i for i in range(len(uniques)) if keys[i][0] == 3]
+    any_na = bool((raw < 0).any())
+    if order == list(range(len(uniques))) and not missing_like:
+        codes = np.where(raw < 0, len(levels), raw) if any_na else raw
+    else:
+        rank = np.empty(len(uniques) + 1, dtype=np.int64)
+        rank[np.asarray(order, dtype=np.int64)] = np.arange(len(uniques))
+        rank[missing_like] = len(levels)
+        rank[-1] = len(levels)  # raw code -1 (missing) -> the MISSING level
+        codes = rank[raw]
+    if any_na or missing_like:
         levels.append(MISSING)
-    codes = rank[raw]
     return codes, levels
 
 
