@@ -35,19 +35,20 @@ def sh(*cmd, stdin=None):
 
 
 def main(out: Path) -> None:
-    from playwright.sync_api import sync_playwright
 
     from unskew.datasets import load_adult
 
     out.mkdir(parents=True, exist_ok=True)
     img = ROOT / "docs" / "img"
     img.mkdir(parents=True, exist_ok=True)
-    adult = load_adult("train")
-    adult.insert(0, "id", [f"a{i}" for i in range(len(adult))])
     data = out / "adult.csv"
-    adult.to_csv(data, index=False)
     store = f"sqlite:///{out / 'review.db'}"
     u = [sys.executable, "-m", "unskew"]
+    if (out / "review.db").exists():  # resume a run that stopped after the import
+        return browse(out, data, store, u, img)
+    adult = load_adult("train")
+    adult.insert(0, "id", [f"a{i}" for i in range(len(adult))])
+    adult.to_csv(data, index=False)
     sh(*u, "audit", str(data), "--target", "income", "--sensitive", "sex,race", "--ignore", "id",
        "--checks", "label_quality,outliers,duplicates", "--json", str(out / "audit.json"), "--quiet")
     sh(*u, "review", "import", str(data), "--report", str(out / "audit.json"), "--store", store,
@@ -55,6 +56,21 @@ def main(out: Path) -> None:
     for name, role in (("alice", "admin"), ("bob", "reviewer"), ("carol", "reviewer")):
         sh(*u, "review", "user", "add", name, "--role", role, "--store", store, "--password-stdin",
            stdin=f"{name}-password\n")
+    browse(out, data, store, u, img)
+
+
+def other_label(page) -> str:
+    """The class a relabel goes to: the model's prediction, else the first class that is not the label."""
+    if page.locator("#prediction").count():
+        return page.locator("#prediction").inner_text()
+    given = page.locator("#given-label").inner_text()
+    options = [o for o in page.locator("#label option").all_inner_texts() if o not in ("—", given)]
+    return options[0]
+
+
+def browse(out, data, store, u, img) -> None:
+    from playwright.sync_api import sync_playwright
+
     with Server(store, log=out / "server.log") as srv, sync_playwright() as p:
         b = p.chromium.launch(executable_path=shutil.which("chromium"), args=ARGS, headless=True)
 
@@ -77,7 +93,7 @@ def main(out: Path) -> None:
             keys = plans[who]
             for key in keys:
                 if key == "p":
-                    page.select_option("#label", page.locator("#prediction").inner_text())
+                    page.select_option("#label", other_label(page))
                     key = "r"
                 with page.expect_navigation():
                     page.keyboard.press(key)
@@ -90,7 +106,7 @@ def main(out: Path) -> None:
         alice.screenshot(path=str(img / "review-adjudication.png"), full_page=True)
         with alice.expect_navigation():
             alice.locator("table.adjudication a.button").first.click()
-        alice.select_option("#label", alice.locator("#prediction").inner_text())
+        alice.select_option("#label", other_label(alice))
         with alice.expect_navigation():
             alice.keyboard.press("r")
         # a red-team case, prefilled from an item and edited
