@@ -36,30 +36,19 @@ def train_methods() -> list[str]:
 
 
 def _pipeline(frame: pd.DataFrame, features: Sequence[str], learner: str, seed: int):
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
-    from sklearn.pipeline import Pipeline, make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    """The shared tabular encoding (``unskew.data._encoding.tabular_encoder``) plus the learner."""
+    from sklearn.pipeline import Pipeline
 
-    num = [c for c in features if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
-    cat = [c for c in features if c not in num]
-    parts = []
-    if num:
-        parts.append(("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), num))
-    if cat:
-        parts.append(("cat", make_pipeline(SimpleImputer(strategy="constant", fill_value="(missing)"),
-                                           OneHotEncoder(handle_unknown="ignore", min_frequency=5, dtype="float64")), cat))
+    from ..data._encoding import tabular_encoder
+
+    enc = tabular_encoder(_as_str_frame(frame, features), list(features))
     if learner == "hgb":
         from sklearn.ensemble import HistGradientBoostingClassifier
 
-        est = HistGradientBoostingClassifier(random_state=seed)
-        from sklearn.preprocessing import FunctionTransformer
-
-        return Pipeline([("encode", ColumnTransformer(parts, sparse_threshold=0)), ("dense", FunctionTransformer()),
-                         ("model", est)])
+        return Pipeline([("encode", enc), ("model", HistGradientBoostingClassifier(random_state=seed))])
     from sklearn.linear_model import LogisticRegression
 
-    return Pipeline([("encode", ColumnTransformer(parts)), ("model", LogisticRegression(max_iter=2000))])
+    return Pipeline([("encode", enc), ("model", LogisticRegression(max_iter=2000))])
 
 
 def _as_str_frame(frame: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
