@@ -225,3 +225,31 @@ def test_form_review_flow_and_challenge_set(app_env, tmp_path):
     (tmp_path / "c.csv").write_text(csv)
     assert len(load_challenge_set(tmp_path / "c.csv")) == 2
     assert verify(store).ok
+
+
+def test_run_challenge_set_against_a_model(review_store, tmp_path):
+    import numpy as np
+    import pandas as pd
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+
+    from unskew.review import _challenges as C
+
+    store, tokens, qid = review_store
+    X = pd.DataFrame({"x": np.arange(-50, 50, dtype=float)})
+    model = LogisticRegression().fit(X, (X["x"] > 0).astype(int))
+    models = tmp_path / "models"
+    models.mkdir()
+    sio.dump(model, models / "m.skops")
+    cs = C.create_set(store, "threshold", ["x"], "y", actor="t")
+    for x, exp, tag in ((10, "1", "easy"), (-10, "0", "easy"), (-20, "1", "hard")):
+        C.add_case(store, cs.id, {"x": str(x)}, exp, tags=tag, actor="t")
+    app = create_app(store, models_dir=models)
+    c = login(app, "rev")
+    page = c.get(f"/challenges/{cs.id}").text
+    assert "<option>m.skops</option>" in page
+    r = c.post(f"/challenges/{cs.id}/run", data={"model": "m.skops", "csrf_token": csrf_of(c, f"/challenges/{cs.id}")})
+    assert r.status_code == 200
+    assert "1 of 3 cases fail" in r.text and "hard" in r.text
+    r = c.post(f"/challenges/{cs.id}/run", data={"model": "../../etc/passwd", "csrf_token": csrf_of(c)})
+    assert r.status_code == 422 and "not a model" in r.text

@@ -178,3 +178,23 @@ def test_import_debias_removed_rows(store, tmp_path):
     removed.to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(UnskewInputError, match="column 'x1'"):
         Q.import_report(store, tmp_path / "t.csv", tmp_path / "bad.csv", queue="d3m2")
+
+
+def test_challenge_set_leaves_out_key_and_reserved_columns(store, tmp_path):
+    from unskew.metrics._challenge import load_challenge_set
+    from unskew.review import _challenges as C
+
+    cs = C.create_set(store, "s", ["id", "age", "Tags", "y", "job"], "y", actor="t", exclude=["id"])
+    assert cs.columns == ["age", "job"]
+    C.add_case(store, cs.id, {"age": "30", "job": "a"}, "1", tags="x", actor="t")
+    C.add_case(store, cs.id, {"age": "40", "job": "b"}, "0", actor="t")
+    C.remove_case(store, cs.id, C.cases(store, cs.id)[0].id, actor="t")
+    assert len(C.export_set(store, cs.id, 2)) == 2 and len(C.export_set(store, cs.id)) == 1
+    frame = C.export_set(store, cs.id, 2)
+    assert list(frame.columns) == ["id", "age", "job", "expected", "tags", "rationale"]
+    frame.to_csv(tmp_path / "c.csv", index=False)
+    assert len(load_challenge_set(tmp_path / "c.csv")) == 2
+    with pytest.raises(UnskewInputError, match="job"):
+        C.add_case(store, cs.id, {"age": "1"}, "1", actor="t")
+    with pytest.raises(UnskewInputError, match="version"):
+        C.export_set(store, cs.id, 9)

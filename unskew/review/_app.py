@@ -306,7 +306,7 @@ def create_app(store: Any = None, *, models_dir: str | Path | None = None, secur
         except (ValueError, LookupError):
             raise UnskewInputError("queue_id: choose the queue whose table the cases follow.") from None
         cs = C.create_set(st, f.get("name", ""), queue.columns, queue.label_column or "", actor=request.state.user.name,
-                          queue_id=queue.id)
+                          queue_id=queue.id, exclude=[queue.key_column] if queue.key_column else None)
         return redirect(f"/challenges/{cs.id}")
 
     @_route("GET", "/challenges/{set_id}", "viewer")

@@ -12,9 +12,17 @@ from ..exceptions import UnskewInputError
 from ._trail import append
 
 
+#: Columns of the challenge-set file itself; table columns with these names are left out of a set.
+RESERVED = ("id", "expected", "tags", "rationale", "prediction", "predicted", "y_pred")
+
+
 def create_set(store: Any, name: str, columns: list[str], label_column: str, *, actor: str,
-               queue_id: int | None = None):
-    """A new, empty challenge set (version 0) over ``columns`` with expected labels for ``label_column``."""
+               queue_id: int | None = None, exclude: list[str] | None = None):
+    """A new, empty challenge set (version 0) over ``columns`` with expected labels for ``label_column``.
+
+    The label column, the columns in ``exclude`` (a queue's row key) and the names the
+    challenge-set file uses itself (:data:`RESERVED`) are left out.
+    """
     from sqlalchemy import select
 
     from ..store._review import ChallengeSet
@@ -22,7 +30,8 @@ def create_set(store: Any, name: str, columns: list[str], label_column: str, *, 
     name = (name or "").strip()
     if not name or len(name) > 200:
         raise UnskewInputError("name: give the challenge set a name (at most 200 characters).")
-    cols = [str(c) for c in columns if str(c) != label_column]
+    skip = {label_column, *(exclude or []), *RESERVED}
+    cols = [str(c) for c in columns if str(c) not in skip and str(c).lower() not in RESERVED]
     if not cols:
         raise UnskewInputError("columns: a challenge set needs at least one input column.")
     with store.session() as s:
