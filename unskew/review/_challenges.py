@@ -11,7 +11,6 @@ import pandas as pd
 from ..exceptions import UnskewInputError
 from ._trail import append
 
-
 #: Columns of the challenge-set file itself; table columns with these names are left out of a set.
 RESERVED = ("id", "expected", "tags", "rationale", "prediction", "predicted", "y_pred")
 
