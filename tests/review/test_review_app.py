@@ -253,3 +253,26 @@ def test_run_challenge_set_against_a_model(review_store, tmp_path):
     assert "1 of 3 cases fail" in r.text and "hard" in r.text
     r = c.post(f"/challenges/{cs.id}/run", data={"model": "../../etc/passwd", "csrf_token": csrf_of(c)})
     assert r.status_code == 422 and "not a model" in r.text
+
+
+def test_image_of_an_item_is_served_from_the_data_folder_only(review_store, tmp_path):
+    from unskew.store._review import ReviewItem, ReviewQueue
+
+    store, tokens, qid = review_store
+    root = tmp_path / "data"
+    (root / "imgs").mkdir(parents=True)
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+    (root / "imgs" / "a.png").write_bytes(png)
+    (tmp_path / "secret.png").write_bytes(b"secret")
+    with store.session() as s:
+        q = s.get(ReviewQueue, qid)
+        q.info = {"image_column": "path", "image_root": str(root)}
+        for item_id, path in ((1, "imgs/a.png"), (2, "../secret.png"), (3, "imgs/missing.png")):
+            it = s.get(ReviewItem, item_id)
+            it.row = {**it.row, "path": path}
+    c = login(create_app(store), "rev")
+    r = c.get("/items/1/image")
+    assert r.status_code == 200 and r.content == png and r.headers["content-type"] == "image/png"
+    assert '<img class="item-image" src="/items/1/image"' in c.get("/items/1").text
+    assert c.get("/items/2/image").status_code == 404  # outside the data folder
+    assert c.get("/items/3/image").status_code == 404
