@@ -113,6 +113,10 @@ def test_api_tokens_and_roles(app_env):
     assert c.post("/api/v1/items/9999/decisions", headers=h["rev"], json={"action": "keep"}).status_code == 404
     r = c.post(f"/api/v1/items/{item['id'] + 1}/decisions", headers=h["rev"], content=b"[1")
     assert r.status_code == 422
+    from unskew.review._auth import revoke_tokens
+
+    assert revoke_tokens(store, "rev2") == 1
+    assert c.get("/api/v1/queues", headers=h["rev2"]).status_code == 401  # revoked
     decs = c.get("/api/v1/decisions", headers=h["view"]).json()
     assert len(decs) == 1 and decs[0]["reviewer"] == "rev" and decs[0]["comment"] == "clear case"
     assert verify(store).ok

@@ -165,6 +165,20 @@ def token_create_cmd(
     typer.echo(create_token(open_store(store), name))
 
 
+@token_app.command("revoke")
+@guarded
+def token_revoke_cmd(
+    name: str = typer.Argument(..., help="User whose tokens to revoke."),
+    store: str = typer.Option(None, "--store", help=STORE_HELP),
+) -> None:
+    """Revoke every API token of a user."""
+    from ..review._auth import revoke_tokens
+    from ..store import open_store
+
+    n = revoke_tokens(open_store(store), name)
+    console.print(f"{n} token{'s' if n != 1 else ''} of {name!r} revoked.")
+
+
 @review_app.command("serve")
 @guarded
 def serve_cmd(

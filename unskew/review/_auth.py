@@ -207,3 +207,19 @@ def logout(store: Any, cookie: str | None) -> None:
 
 def csrf_ok(expected: str | None, given: str | None) -> bool:
     return bool(expected) and bool(given) and hmac.compare_digest(str(expected), str(given))
+
+
+def revoke_tokens(store: Any, name: str, *, actor: str = "cli") -> int:
+    """Revoke every API token of a user; returns how many were live."""
+    from sqlalchemy import select, update
+
+    from ..store._review import ReviewToken, ReviewUser
+
+    with store.session() as s:
+        u = s.execute(select(ReviewUser).where(ReviewUser.name == name)).scalar_one_or_none()
+        if u is None:
+            raise UnskewInputError(f"No user {name!r}.")
+        n = s.execute(update(ReviewToken).where(ReviewToken.user_id == u.id, ReviewToken.revoked.is_(False))
+                      .values(revoked=True)).rowcount
+        append(s, actor, "token.revoke", {"user": name, "tokens": int(n)})
+        return int(n)
