@@ -280,3 +280,29 @@ def test_image_of_an_item_is_served_from_the_data_folder_only(review_store, tmp_
     assert '<img class="item-image" src="/items/1/image"' in c.get("/items/1").text
     assert c.get("/items/2/image").status_code == 404  # outside the data folder
     assert c.get("/items/3/image").status_code == 404
+
+
+def test_slice_item_page_and_decision(review_store):
+    from unskew.review import _queues as Q
+    from unskew.store._review import ReviewItem
+
+    store, tokens, qid = review_store
+    with store.session() as s:
+        it = ReviewItem(queue_id=qid, kind="slice", row_key="slice:1", status="open", priority=99.0, position=0,
+                        row={"slice": f"job = {XSS_VAL}", "size": 2, "error": 0.5, "error_rest": 0.1},
+                        reason={"flags": [{"check": "slices", "score_name": "error_ratio", "score": 5.0,
+                                           "severity": 1.0, "group": "job = a", "group_rate": 0.5,
+                                           "overall_rate": 0.1}],
+                                "rows": [0, 1], "row_keys": ["0", "1"],
+                                "sample": [{"x": 0, "job": XSS_VAL}, {"x": 1, "job": "a"}]})
+        s.add(it)
+        s.flush()
+        item_id = it.id
+    c = login(create_app(store), "rev")
+    assert c.get(f"/queues/{qid}/next").headers["location"] == f"/items/{item_id}"  # highest priority first
+    page = c.get(f"/items/{item_id}").text
+    assert "The slice (2 rows; sample)" in page and "applies to every row" in page and XSS_VAL not in page
+    r = c.post(f"/items/{item_id}/decide", data={"action": "remove", "csrf_token": csrf_of(c, f"/items/{item_id}")})
+    assert r.status_code == 303
+    frame, _ = Q.export_decisions(store)
+    assert sorted(frame["row_key"]) == ["0", "1"] and set(frame["action"]) == {"remove"}
