@@ -130,6 +130,8 @@ def test_new_subpopulation_and_shift_alert_and_queue(mon):
     sub = rep["subpopulations"]
     assert sub.status == "fail"
     assert any("region=west" in f.message and "absent from training" in f.message for f in sub.findings)
+    ood = rep["ood"]
+    assert ood.status == "fail" and any("rows 1000-1499" in f.message for f in ood.findings)
     drift = rep["feature_drift"]
     assert drift.status in ("warn", "fail")
     assert any("x1" in f.message and "rows 1500-1999" in f.message for f in drift.findings)

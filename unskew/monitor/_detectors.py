@@ -307,7 +307,8 @@ class OutOfDistribution:
                 base = max(base, 1.0 - ref.get("quantile", 0.99))
                 rate = k / n
                 series.setdefault(g, []).append(rate)
-                pv = fisher_greater(n - k, n, m - round(base * m), m) if rate > base else 1.0
+                # in-distribution share of the window below the reference's = OOD share above it
+                pv = fisher_greater(m - round(base * m), m, n - k, n) if rate > base else 1.0
                 floor = rate >= max(3 * base, base + 0.03)
                 tests.append(Test(self.name, w["label"], w["index"], group=None if g == ALL else g,
                                   p_value=pv, effect=rate, floor_met=floor,
