@@ -9,6 +9,9 @@ from . import _mitigate  # noqa: F401  (registers `unskew mitigate`)
 from . import _debias  # noqa: F401  (registers `unskew debias`)
 from . import _compare  # noqa: F401  (registers `unskew compare`)
 from . import _explain  # noqa: F401  (registers `unskew explain`)
+from . import _train  # noqa: F401  (registers `unskew train` and `unskew retrain`)
+from . import _monitor  # noqa: F401  (registers `unskew monitor`)
+from . import _review  # noqa: F401  (registers `unskew review`)
 from ._app import app, run_app
 
 

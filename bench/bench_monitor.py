@@ -1,0 +1,416 @@
+"""Monitoring benchmarks and the Adult replay of docs/monitoring.md.
+
+    python bench/bench_monitor.py replay  [--seeds 20] [--plot docs/monitoring_replay.png]
+    python bench/bench_monitor.py ingest  [--rows 200000]
+    python bench/bench_monitor.py peers   [--rows 200000] [--cols 20]
+
+``replay``: Adult with every native-country outside the United States withheld
+from training; the test table streamed in 20 daily windows; the withheld rows
+enter from window 11, a covariate shift (age-weighted resampling) from window
+15; labels arrive two windows late. Reports alerts per window, the false-alarm
+rate on windows 1-10 over the seeds, CBPE beside realised accuracy, and
+`retrain` on the new subpopulation.
+
+``ingest``: rows/s through ``Monitor.log`` and through the HTTP service on
+loopback, and store bytes per million rows.
+
+``peers``: unskew vs NannyML (CBPE, univariate drift) and Evidently (data
+drift preset) on the same synthetic table in the same run. The peers need
+pandas < 3, so they run in their own virtual environments
+(``/work/venvs/nannyml``, ``/work/venvs/evidently``; override with
+``--nannyml-python`` / ``--evidently-python``), as subprocesses that time
+themselves and print JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+# ============================================================================ Adult replay
+def _adult():
+    from unskew.datasets import load_adult
+
+    df = load_adult()
+    n0 = len(df)
+    df = df[df["native_country"].notna()].drop(columns=["fnlwgt"]).reset_index(drop=True)
+    return df, n0 - len(df)
+
+
+_CACHE: dict = {}
+
+
+def replay(seed: int, *, windows: int = 20, new_at: int = 11, shift_at: int = 15, lag: int = 2,
+           retrain_at_end: bool = True, store_dir: str | None = None) -> dict:
+    from unskew.monitor import Monitor, predict_frame, retrain, save_model, train_table
+
+    df, _ = _adult()
+    feats = [c for c in df.columns if c not in ("income", "split")]
+    us = df["native_country"] == "United-States"
+    train = df[(df.split == "train") & us].drop(columns="split").reset_index(drop=True)
+    test = df[df.split == "test"].drop(columns="split").reset_index(drop=True)
+    rng = np.random.default_rng(seed)
+    tmp = Path(store_dir or tempfile.mkdtemp(prefix="unskew-replay-"))
+    if "model" not in _CACHE:  # the model and the reference profile do not depend on the seed: fit once
+        model, _ = train_table(train, target="income", method="baseline", features=feats, seed=0)
+        mpath = save_model(model, tmp / "model.skops")
+        ref = train.copy()
+        ref["pred"], ref["score"] = predict_frame(model, ref)
+        tmpl = tmp / "template.db"
+        m0 = Monitor(f"sqlite:///{tmpl}")
+        m0.init("adult", ref, target="income", predictions="pred", scores="score", sensitive=["sex", "race"],
+                model=mpath, block_rows=100)
+        m0.store.dispose()
+        _CACHE.update(model=model, template=tmpl.read_bytes())
+    model = _CACHE["model"]
+    db = tmp / f"replay{seed}.db"
+    db.write_bytes(_CACHE["template"])
+    mon = Monitor(f"sqlite:///{db}")
+    t_us = test[test.native_country == "United-States"].sample(frac=1, random_state=seed).reset_index(drop=True)
+    t_non = test[test.native_country != "United-States"].sample(frac=1, random_state=seed).reset_index(drop=True)
+    per_us = len(t_us) // windows
+    n_new = max(windows - new_at + 1, 1)
+    per_non = len(t_non) // n_new
+    batches = []
+    for w in range(1, windows + 1):
+        b = t_us.iloc[(w - 1) * per_us: w * per_us].copy()
+        if w >= shift_at:  # covariate shift: resample the window towards older people
+            pool = t_us.iloc[(w - 1) * per_us:].copy()
+            p = np.exp(0.06 * (pool["age"].to_numpy() - 38.0))
+            b = pool.iloc[rng.choice(len(pool), per_us, replace=True, p=p / p.sum())].copy()
+        if w >= new_at:
+            b = pd.concat([b, t_non.iloc[(w - new_at) * per_non: (w - new_at + 1) * per_non]])
+        b["id"] = [f"w{w}_{i}" for i in range(len(b))]
+        b["ts"] = pd.Timestamp("2026-01-01", tz="UTC") + pd.Timedelta(days=w - 1, hours=12)
+        b["pred"], b["score"] = predict_frame(model, b)
+        batches.append(b)
+    t0 = time.perf_counter()
+    for w, b in enumerate(batches, start=1):
+        mon.log("adult", b.drop(columns="income"), id="id", timestamp="ts")
+        if w - lag >= 1:
+            lb = batches[w - lag - 1]
+            mon.log_labels("adult", lb[["id", "income"]], id="id", target="income")
+    ingest_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    rep = mon.check("adult", window="1d", store_alerts=False)
+    check_s = time.perf_counter() - t0
+    alerts = {}
+    for c in rep.checks[1:]:
+        for row in (c.tables[0].rows if c.tables else []):
+            day = row[0]
+            w = (pd.Timestamp(day) - pd.Timestamp("2026-01-01")).days + 1
+            alerts.setdefault(w, []).append({"detector": row[2], "severity": row[1], "message": row[5]})
+    series = {}
+    for c in rep.checks:
+        for ch in c.charts:
+            for p in ch.points:
+                series.setdefault(ch.title, {}).setdefault(p.series, {})[int(p.x)] = p.y
+    out = {"seed": seed, "alerts": {int(k): v for k, v in alerts.items()}, "series": series,
+           "ingest_s": ingest_s, "check_s": check_s, "rows": int(sum(len(b) for b in batches)),
+           "status": rep.status}
+    if retrain_at_end:
+        r = retrain(mon, "adult", train, method="baseline", out=tmp / f"cand{seed}.skops", register=True)
+        out["retrain"] = r.checks[0].summary
+        # the new subpopulation's accuracy on the held-back (most recent labelled) rows, before and after
+        lab = mon.labelled_rows("adult")
+        hold = lab.iloc[len(lab) - int(round(len(lab) * 0.3)):]
+        hold = hold[hold["native_country"] != "United-States"]
+        from unskew.monitor._monitor import load_skops
+
+        cand = load_skops(tmp / f"cand{seed}.skops")
+        hf = hold[feats].copy()
+        for c in feats:
+            if pd.api.types.is_numeric_dtype(train[c]):
+                hf[c] = pd.to_numeric(hf[c])
+        y = hold["__label"].astype(str).to_numpy()
+        out["non_us_heldback"] = {"rows": len(hold), "current": float((predict_frame(model, hf)[0] == y).mean()),
+                                  "candidate": float((predict_frame(cand, hf)[0] == y).mean())}
+    mon.store.dispose()
+    return out
+
+
+def run_replay(args) -> None:
+    full = replay(0)
+    print(json.dumps({k: v for k, v in full.items() if k != "series"}, indent=1, default=str))
+    fa = []
+    for seed in range(1, args.seeds):
+        r = replay(seed, windows=10, new_at=99, shift_at=99, retrain_at_end=False)
+        fa.append(any(w <= 10 for w in r["alerts"]))
+        print(f"seed {seed}: alerts on windows 1-10: {sorted(w for w in r['alerts'] if w <= 10)}", flush=True)
+    fa.append(any(w <= 10 for w in full["alerts"]))
+    summary = {"false_alarm_runs": int(sum(fa)), "runs": len(fa), "false_alarm_rate": float(np.mean(fa))}
+    print(json.dumps(summary))
+    if args.plot:
+        _plot(full, Path(args.plot))
+    Path(args.out).write_text(json.dumps({"replay": full, "null": summary}, indent=1, default=str))
+
+
+def _plot(r: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(3, 1, figsize=(9, 10), sharex=True)
+    ax = axes[0]
+    for det, col in (("subpopulations", "C3"), ("feature_drift", "C0"), ("ood", "C1"), ("prediction_drift", "C2"),
+                     ("performance", "C4"), ("cbpe", "C5"), ("fairness", "C6")):
+        ws = [w for w, a in r["alerts"].items() if any(x["detector"] == det for x in a)]
+        ax.scatter(ws, [det] * len(ws), color=col, s=40)
+    ax.axvline(10.5, color="grey", ls=":")
+    ax.axvline(14.5, color="grey", ls="--")
+    ax.set_title("Alerts per window (new subpopulation from 11, covariate shift from 15)")
+    est = r["series"].get("Accuracy (estimated, CBPE) per window", {})
+    real = r["series"].get("Accuracy (realised) per window", {})
+    ax = axes[1]
+    for i, g in enumerate(["all", "sex=Female & race=White", "sex=Male & race=White", "sex=Male & race=Black"]):
+        if g in est:
+            xs = sorted(est[g])
+            ax.plot(xs, [est[g][x] for x in xs], color=f"C{i}", ls="--", label=f"{g} CBPE")
+        if g in real:
+            xs = sorted(real[g])
+            ax.plot(xs, [real[g][x] for x in xs], color=f"C{i}", marker="o", label=f"{g} realised")
+    ax.set_ylabel("accuracy")
+    ax.legend(fontsize=7, ncol=2)
+    ax.set_title("Estimated (CBPE) and realised accuracy per group (labels two windows late)")
+    ax = axes[2]
+    for title, key in (("PSI of age per window", "all"), ("PSI of native_country per window", "all")):
+        s = r["series"].get(title, {}).get(key, {})
+        xs = sorted(s)
+        ax.plot(xs, [s[x] for x in xs], marker=".", label=title.replace(" per window", ""))
+    ood = r["series"].get("OOD rate per window", {}).get("all", {})
+    xs = sorted(ood)
+    ax.plot(xs, [ood[x] for x in xs], marker=".", label="OOD rate")
+    ax.set_yscale("symlog", linthresh=0.1)
+    ax.set_xlabel("window")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"plot: {path}")
+
+
+# ============================================================================ ingestion
+def synth(n: int, cols: int, seed: int, drift_cols: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    data = {}
+    for j in range(cols):
+        if j % 4 == 3:
+            data[f"c{j}"] = rng.choice(["a", "b", "c", "d", "e"], n, p=[0.4, 0.25, 0.15, 0.12, 0.08])
+        else:
+            data[f"x{j}"] = rng.normal(0.5 if j < drift_cols else 0.0, 1.0, n)
+    df = pd.DataFrame(data)
+    df["group"] = rng.choice(["g1", "g2", "g3"], n, p=[0.5, 0.3, 0.2])
+    logit = df["x0"] - 0.5 * df["x1"]
+    df["score"] = 1 / (1 + np.exp(-logit))
+    df["y"] = (rng.random(n) < df["score"]).astype(int)
+    df["pred"] = (df["score"] >= 0.5).astype(int)
+    return df
+
+
+def run_ingest(args) -> dict:
+    import socket
+    import threading
+
+    import httpx
+
+    from unskew.monitor import Monitor
+
+    tmp = Path(tempfile.mkdtemp(prefix="unskew-ingest-"))
+    db = tmp / "ingest.db"
+    mon = Monitor(f"sqlite:///{db}")
+    mon.init("m", synth(50_000, args.cols, 0), target="y", predictions="pred", scores="score", sensitive=["group"])
+    rows = synth(args.rows, args.cols, 1).drop(columns="y")
+    rows["id"] = [f"r{i}" for i in range(len(rows))]
+    bs = args.batch
+    t0 = time.perf_counter()
+    for i in range(0, len(rows), bs):
+        mon.log("m", rows.iloc[i:i + bs], id="id")
+    py_s = time.perf_counter() - t0
+    size = db.stat().st_size + sum(p.stat().st_size for p in tmp.glob("ingest.db-*"))
+    # HTTP (uvicorn in a thread, loopback)
+    import uvicorn
+
+    from unskew.monitor._server import create_app
+
+    db2 = tmp / "http.db"
+    mon2 = Monitor(f"sqlite:///{db2}")
+    mon2.init("m", synth(50_000, args.cols, 0), target="y", predictions="pred", scores="score", sensitive=["group"])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(f"sqlite:///{db2}", token="bench"), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    th = threading.Thread(target=server.run, daemon=True)
+    th.start()
+    while not server.started:
+        time.sleep(0.05)
+    import io
+
+    n_http = min(args.rows, args.http_rows)
+    bodies = []
+    for i in range(0, n_http, bs):
+        buf = io.BytesIO()
+        rows.iloc[i:i + bs].to_parquet(buf)
+        bodies.append(buf.getvalue())
+    t0 = time.perf_counter()
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": "Bearer bench"}, timeout=120) as c:
+        for body in bodies:
+            r = c.post("/v1/models/m/predictions?id=id", content=body,
+                       headers={"Content-Type": "application/vnd.apache.parquet"})
+            r.raise_for_status()
+    http_s = time.perf_counter() - t0
+    server.should_exit = True
+    out = {"rows": len(rows), "batch": bs, "cols": args.cols, "python_rows_per_s": len(rows) / py_s,
+           "http_rows": n_http, "http_rows_per_s": n_http / http_s,
+           "store_bytes_per_million_rows": size / len(rows) * 1e6}
+    print(json.dumps(out))
+    return out
+
+
+# ============================================================================ peers
+NANNYML_SCRIPT = r"""
+import json, sys, time, tracemalloc, resource
+import numpy as np, pandas as pd, nannyml as nml
+ref = pd.read_parquet(sys.argv[1]); cur = pd.read_parquet(sys.argv[2]); chunk = int(sys.argv[3])
+drifted = json.loads(sys.argv[4])
+feats = [c for c in ref.columns if c.startswith(("x", "c"))]
+out = {"nannyml": nml.__version__}
+t = time.perf_counter()
+est = nml.CBPE(y_pred_proba="score", y_pred="pred", y_true="y", metrics=["accuracy"], chunk_size=chunk,
+               problem_type="classification_binary")
+est.fit(ref); res = est.estimate(cur.drop(columns="y"))
+out["cbpe_s"] = time.perf_counter() - t
+df = res.filter(period="analysis").to_df()
+out["cbpe_accuracy"] = float(np.nanmean(df[("accuracy", "value")]))
+t = time.perf_counter()
+calc = nml.UnivariateDriftCalculator(column_names=feats, chunk_size=chunk)
+calc.fit(ref); dr = calc.calculate(cur).filter(period="analysis").to_df()
+out["drift_s"] = time.perf_counter() - t
+alerts = {}
+for c in feats:
+    meth = "jensen_shannon"
+    col = [k for k in dr.columns if k[0] == c and k[2] == "alert"]
+    alerts[c] = float(np.mean(dr[col[0]].astype(bool))) if col else None
+undrift = [c for c in feats if c not in drifted]
+out["false_alarm_rate_undrifted"] = float(np.mean([alerts[c] for c in undrift if alerts[c] is not None]))
+out["chunks_with_any_false_alarm"] = float(np.mean(np.any(np.column_stack([dr[[k for k in dr.columns if k[0] == c and k[2] == "alert"][0]].astype(bool) for c in undrift]), axis=1)))
+out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps(out))
+"""
+
+EVIDENTLY_SCRIPT = r"""
+import json, sys, time, resource
+import pandas as pd
+import evidently
+from evidently import Report
+from evidently.presets import DataDriftPreset
+ref = pd.read_parquet(sys.argv[1]); cur = pd.read_parquet(sys.argv[2])
+feats = [c for c in ref.columns if c.startswith(("x", "c"))]
+t = time.perf_counter()
+snap = Report([DataDriftPreset()]).run(reference_data=ref[feats], current_data=cur[feats])
+js = snap.json()
+out = {"evidently": evidently.__version__, "drift_s": time.perf_counter() - t, "report_bytes": len(js),
+       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+print(json.dumps(out))
+"""
+
+
+def _peer(python: str, script: str, *argv: str) -> dict:
+    if not Path(python).exists():
+        return {"error": f"{python} not found (make the venv: see the module docstring)"}
+    p = subprocess.run([python, "-c", script, *argv], capture_output=True, text=True, timeout=3600)
+    if p.returncode != 0:
+        return {"error": p.stderr[-1500:]}
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def run_peers(args) -> dict:
+    import resource
+
+    from unskew.monitor import Monitor
+
+    n, cols, chunk = args.rows, args.cols, args.chunk
+    drift_cols = 2
+    tmp = Path(tempfile.mkdtemp(prefix="unskew-peers-"))
+    ref = synth(n, cols, 0)
+    cur = synth(n, cols, 1, drift_cols=drift_cols)
+    rp, cp = tmp / "ref.parquet", tmp / "cur.parquet"
+    ref.to_parquet(rp)
+    cur.to_parquet(cp)
+    drifted = [f"x{j}" for j in range(drift_cols) if j % 4 != 3]
+    res = {"rows": n, "cols": cols, "chunk": chunk, "drifted_columns": drifted}
+    # unskew: profile + log in chunks + check (drift per column and group, CBPE), in-process
+    mon = Monitor(f"sqlite:///{tmp / 'u.db'}")
+    t0 = time.perf_counter()
+    mon.init("m", ref, target="y", predictions="pred", scores="score", sensitive=["group"], block_rows=chunk)
+    t_init = time.perf_counter() - t0
+    curl = cur.drop(columns="y")
+    curl["id"] = [f"r{i}" for i in range(len(curl))]
+    t0 = time.perf_counter()
+    for i in range(0, len(curl), chunk):
+        mon.log("m", curl.iloc[i:i + chunk], id="id")
+    t_log = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    rep = mon.check("m", window=str(chunk), store_alerts=False, params={"fdr_scope": "window"})
+    t_check = time.perf_counter() - t0
+    js = rep.to_json()
+    tests = [t for t in rep["feature_drift"].tables[0].rows] if rep["feature_drift"].tables else []
+    undrifted_alerts = [r for r in tests if r[4] not in drifted]
+    n_windows = rep["windows"].summary["windows"]
+    feats = [c for c in ref.columns if c.startswith(("x", "c"))]
+    und = [c for c in feats if c not in drifted]
+    res["unskew"] = {"init_s": t_init, "log_s": t_log, "check_s": t_check, "total_s": t_init + t_log + t_check,
+                     "report_bytes": len(js),
+                     "false_alarm_rate_undrifted": len({(r[0], r[4]) for r in undrifted_alerts if not r[3]}) / max(1, n_windows * len(und)),
+                     "windows_with_any_false_alarm": len({r[0] for r in undrifted_alerts}) / max(1, n_windows),
+                     "drifted_columns_flagged": sorted({r[4] for r in tests if r[4] in drifted}),
+                     "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    w = mon.windows("m", str(chunk))
+    est = np.mean([sum(v[1] for v in x["payload"]["cbpe"].values()) / x["n"] for x in w])
+    res["unskew"]["cbpe_accuracy"] = float(est)
+    res["realised_accuracy"] = float((cur.y == cur.pred).mean())
+    res["nannyml"] = _peer(args.nannyml_python, NANNYML_SCRIPT, str(rp), str(cp), str(chunk), json.dumps(drifted))
+    if not args.skip_evidently:
+        res["evidently"] = _peer(args.evidently_python, EVIDENTLY_SCRIPT, str(rp), str(cp))
+    print(json.dumps(res, indent=1))
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("replay")
+    r.add_argument("--seeds", type=int, default=20)
+    r.add_argument("--plot", default=None)
+    r.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "unskew_replay.json"))
+    i = sub.add_parser("ingest")
+    i.add_argument("--rows", type=int, default=200_000)
+    i.add_argument("--http-rows", type=int, default=100_000)
+    i.add_argument("--cols", type=int, default=20)
+    i.add_argument("--batch", type=int, default=10_000)
+    p = sub.add_parser("peers")
+    p.add_argument("--rows", type=int, default=200_000)
+    p.add_argument("--cols", type=int, default=20)
+    p.add_argument("--chunk", type=int, default=10_000)
+    p.add_argument("--nannyml-python", default=os.environ.get("NANNYML_PYTHON", "/work/venvs/nannyml/bin/python"))
+    p.add_argument("--evidently-python", default=os.environ.get("EVIDENTLY_PYTHON", "/work/venvs/evidently/bin/python"))
+    p.add_argument("--skip-evidently", action="store_true")
+    args = ap.parse_args()
+    {"replay": run_replay, "ingest": run_ingest, "peers": run_peers}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()
