@@ -3,7 +3,7 @@
 import re
 
 import pytest
-from conftest import XSS_COL, XSS_VAL
+from review_helpers import XSS_COL, XSS_VAL
 
 fastapi = pytest.importorskip("fastapi")
 from fastapi.routing import APIRoute  # noqa: E402

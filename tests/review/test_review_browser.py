@@ -8,7 +8,7 @@ import shutil
 import pandas as pd
 import pytest
 from _server import Server
-from conftest import seed_queue
+from review_helpers import seed_queue
 
 pytest.importorskip("fastapi")
 sync_api = pytest.importorskip("playwright.sync_api")

@@ -119,7 +119,7 @@ def test_bad_decisions(imported_store):
 
 def test_decisions_and_trail_on_postgres_and_sqlite(store_url):
     """The same flow on both databases (items seeded directly: no audit needed)."""
-    from conftest import seed_queue
+    from review_helpers import seed_queue
 
     store = open_store(store_url)
     qid = seed_queue(store, n=3, k=2, payloads=False)
@@ -136,7 +136,7 @@ def test_decisions_and_trail_on_postgres_and_sqlite(store_url):
 
 def test_import_slices_report_and_slice_decision_export(store, tmp_path):
     import numpy as np
-    from conftest import noisy_table
+    from review_helpers import noisy_table
 
     from unskew.review import apply_decisions
     from unskew.slices import find_slices
@@ -162,7 +162,7 @@ def test_import_slices_report_and_slice_decision_export(store, tmp_path):
 
 
 def test_import_debias_removed_rows(store, tmp_path):
-    from conftest import noisy_table
+    from review_helpers import noisy_table
 
     t = noisy_table(200)
     t.to_csv(tmp_path / "t.csv", index=False)

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 from _server import Server
-from conftest import seed_queue
+from review_helpers import seed_queue
 
 pytest.importorskip("fastapi")
 

@@ -69,7 +69,7 @@ def run_check(monitor, name: str, *, window: Any = "10000", webhook: str | None 
                 have.add(k)
                 a = Alert(model_id=m.id, version=m.current_version, key=k, detector=t.detector, severity=t.severity,
                           window=t.window, group=t.group, feature=t.feature, message=t.message,
-                          evidence=_plain({**t.evidence, "p_value": t.p_value, "effect": t.effect}))
+                          evidence=_jsonable({**t.evidence, "p_value": t.p_value, "effect": t.effect}))
                 s.add(a)
                 new_alerts.append(a)
     hook = webhook or os.environ.get("UNSKEW_MONITOR_WEBHOOK")
@@ -152,7 +152,7 @@ def _detectors_registry():
     return detectors()
 
 
-def _plain(d):
+def _jsonable(d):
     from ..report import to_jsonable
 
     return to_jsonable(d)
