@@ -1,0 +1,185 @@
+"""DuckDB engine: the group counts pushed down into SQL, out of core.
+
+DuckDB scans the Parquet or CSV file in parallel and spills to disk when its
+memory limit is reached; what comes back to Python is one row per group x
+label x prediction x score value (or score bin): a few thousand rows whatever
+the size of the table. :func:`~unskew.engines._partials.stats_from_aggregates`
+turns them into the :class:`~unskew.metrics.GroupStats` every engine shares.
+Regressions come back as per-group sums (two scans: the group means first,
+then the centred second moments).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._optional import import_optional
+from ..exceptions import UnskewInputError
+from ..metrics import GroupStats
+from ..metrics._encode import encode_groups
+from ._partials import StatsSpec, stats_from_aggregates
+from ._source import Source, check_columns
+
+
+def q(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def lit(x: float) -> str:
+    """A float literal that DuckDB parses back to the same double."""
+    return repr(float(x))
+
+
+def connect(memory_limit: str | None = None, threads: int | None = None, temp_directory: str | None = None):
+    duckdb = import_optional("duckdb", "the duckdb engine")
+    con = duckdb.connect(":memory:")
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    if temp_directory:
+        con.execute(f"SET temp_directory = '{temp_directory}'")
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def relation_sql(con, source: Source) -> str:
+    """A FROM clause for the source (an in-memory frame is registered as a view)."""
+    if source.kind == "frame":
+        frame = source.frame
+        con.register("unskew_input", frame)
+        return "unskew_input"
+    files = "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in source.paths) + "]"
+    if source.kind == "parquet":
+        return f"read_parquet({files})"
+    delim = f", delim = '{source.delimiter}'" if source.delimiter else ""
+    return f"read_csv({files}, header = true{delim})"
+
+
+def columns_of(con, rel: str) -> list[str]:
+    return [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()]
+
+
+def _types(con, rel: str) -> dict[str, str]:
+    return {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()}
+
+
+def _infer_task(con, rel: str, spec: StatsSpec, types: dict) -> str:
+    if spec.task != "auto":
+        return spec.task
+    floaty = ("DOUBLE", "FLOAT", "REAL", "DECIMAL")
+    for col in [spec.target] + ([spec.predictions] if spec.predictions else []):
+        if any(types[col].upper().startswith(t) for t in floaty):
+            frac = con.execute(f"SELECT bool_or({q(col)} <> round({q(col)})) FROM {rel} "
+                               f"WHERE isfinite({q(col)})").fetchone()[0]
+            if frac:
+                return "regression"
+    return "classification"
+
+
+def classification_sql(rel: str, spec: StatsSpec) -> str:
+    """The one GROUP BY that yields every count the metrics need."""
+    sens = ", ".join(f"{q(c)}" for c in spec.sensitive)
+    s = q(spec.scores) if spec.scores else None
+    w = q(spec.weights) if spec.weights else "1.0"
+    cols = [sens, f"{q(spec.target)} AS _y"]
+    if spec.predictions:
+        cols.append(f"{q(spec.predictions)} AS _p")
+    else:
+        cols.append(f"({s} >= {lit(spec.threshold)}) AS _pp")
+    aggs = ["COUNT(*) AS _n"]
+    if spec.weights:
+        aggs += [f"SUM({w}) AS _w", f"SUM({w} * {w}) AS _w2", f"MIN({w}) AS _wmin",
+                 f"COUNT(*) FILTER (WHERE {w} IS NULL OR NOT isfinite({w})) AS _wbad"]
+    if s:
+        if spec.score_bins is not None:
+            lo, hi = spec.score_range
+            c = spec.score_bins / (hi - lo)
+            # the same double arithmetic as numpy's floor((s - lo) * (bins / (hi - lo))), then clipped
+            cols.append(f"LEAST(GREATEST(floor(({s} - {lit(lo)}) * {lit(c)}), 0.0), {lit(spec.score_bins - 1)}) AS _s")
+        else:
+            cols.append(f"{s} AS _s")
+        E = int(spec.ece_bins)
+        edges = np.linspace(0.0, 1.0, E + 1)[1:-1]
+        # calibration bin = number of inner edges strictly below the score (np.searchsorted, side="left")
+        eb = " + ".join(f"CAST({s} > {lit(e)} AS INTEGER)" for e in edges) if E > 1 else "0"
+        cols.append(f"({eb}) AS _eb")
+        ws = s if not spec.weights else f"{w} * {s}"
+        aggs += [f"SUM({ws}) AS _ws", f"SUM({ws} * {s}) AS _ws2", f"MIN({s}) AS _smin", f"MAX({s}) AS _smax"]
+    return f"SELECT {', '.join(cols)}, {', '.join(aggs)} FROM {rel} GROUP BY ALL"
+
+
+def regression_sql(rel: str, spec: StatsSpec) -> str:
+    sens = [q(c) for c in spec.sensitive]
+    y, p = q(spec.target), q(spec.predictions)
+    w = q(spec.weights) if spec.weights else "1.0"
+    r = f"({y} - {p})"
+    on = " AND ".join(f"t.{c} IS NOT DISTINCT FROM m.{c}" for c in sens)
+    first = (f"SELECT {', '.join(sens)}, COUNT(*) AS _n, SUM({w}) AS w, SUM({w} * {w}) AS w2, "
+             f"SUM({w} * {r}) AS sr, SUM({w} * abs({r})) AS sabs, SUM({w} * {r} * {r}) AS sr2, "
+             f"SUM({w} * {r} * {r} * {r} * {r}) AS sr4, SUM({w} * {y}) AS sy, "
+             f"CASE WHEN SUM({w}) > 0 THEN SUM({w} * {y}) / SUM({w}) ELSE 0.0 END AS my "
+             f"FROM {rel} GROUP BY ALL")
+    tw = w.replace(q(spec.weights), f"t.{q(spec.weights)}") if spec.weights else "1.0"
+    return (f"WITH m AS ({first}) SELECT m.*, (SELECT SUM({tw} * (t.{y} - m.my) * (t.{y} - m.my)) "
+            f"FROM {rel} t WHERE {on}) AS m2y FROM m")
+
+
+def _fetch(con, sql: str):
+    return con.sql(sql).to_arrow_table().to_pandas()
+
+
+def _bad(agg, col: str, what: str, spec_col: str) -> None:
+    m = agg[col].isna()
+    if m.any():
+        raise UnskewInputError(f"{spec_col} has {int(agg.loc[m, '_n'].sum())} missing value(s) ({what}); "
+                               f"drop those rows or fill them first.")
+
+
+def group_stats(source: Source, spec: StatsSpec, *, memory_limit: str | None = None, threads: int | None = None,
+                temp_directory: str | None = None, con: Any = None) -> tuple[GroupStats, dict]:
+    """The :class:`GroupStats` of the whole source, computed by DuckDB in SQL."""
+    con = con or connect(memory_limit, threads, temp_directory)
+    rel = relation_sql(con, source)
+    types = _types(con, rel)
+    check_columns(list(types), spec.columns, source.label)
+    task = _infer_task(con, rel, spec, types)
+    if task == "regression":
+        if spec.scores:
+            raise UnskewInputError("Scores apply to binary classification; a regression needs only predictions.")
+        if not spec.predictions:
+            raise UnskewInputError("Regression metrics need a predictions column.")
+        agg = _fetch(con, regression_sql(rel, spec))
+        stats = regression_from_sums(agg, spec)
+        return stats, {"engine": "duckdb", "aggregated_rows": len(agg)}
+    agg = _fetch(con, classification_sql(rel, spec))
+    if len(agg) == 0:
+        raise UnskewInputError(f"{source.label} has no rows.")
+    _bad(agg, "_y", "target", spec.target)
+    if spec.predictions:
+        _bad(agg, "_p", "predictions", spec.predictions)
+    if spec.scores:
+        _bad(agg, "_s", "scores", spec.scores)
+        if not (np.isfinite(agg["_smin"]).all() and np.isfinite(agg["_smax"]).all()):
+            raise UnskewInputError(f"{spec.scores} has infinite or NaN values; drop or fill those rows.")
+    if spec.weights:
+        if int(agg["_wbad"].sum()):
+            raise UnskewInputError(f"{spec.weights} has {int(agg['_wbad'].sum())} missing or infinite value(s); "
+                                   f"drop or fill those rows.")
+        if (agg["_wmin"] < 0).any():
+            raise UnskewInputError(f"{spec.weights} has negative values; weights must be >= 0.")
+    stats = stats_from_aggregates(agg, spec.with_task("classification"))
+    return stats, {"engine": "duckdb", "aggregated_rows": len(agg)}
+
+
+def regression_from_sums(agg, spec: StatsSpec) -> GroupStats:
+    """A regression :class:`GroupStats` from per-group SQL sums (one row per group)."""
+    sens = list(spec.sensitive)
+    codes, keys, names = encode_groups(agg[sens], len(agg))
+    order = np.argsort(codes)
+    reg = {k: agg[k].to_numpy(np.float64)[order] for k in ("w", "w2", "sr", "sabs", "sr2", "sr4", "sy", "my", "m2y")}
+    n = agg["_n"].to_numpy(np.int64)[order]
+    return GroupStats(names=tuple(names), keys=keys, task="regression", n=n, weighted=bool(spec.weights), reg=reg)
