@@ -17,6 +17,10 @@ EXTRAS = {
     "aif360": "peers",
     "imblearn": "peers",
     "cleanlab": "peers",
+    "duckdb": "duckdb",
+    "pyspark": "spark",
+    "dask": "dask",
+    "distributed": "dask",
 }
 
 

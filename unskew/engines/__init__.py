@@ -27,7 +27,16 @@ from typing import Any
 
 from ..exceptions import UnskewInputError
 from ..metrics import GroupStats
-from ._partials import CountTable, MixedTaskError, StatsSpec, dumps, loads, merge, stats_from_aggregates, stats_partial
+from ._partials import (
+    CountTable,
+    MixedTaskError,
+    StatsSpec,
+    dumps,
+    loads,
+    merge,
+    stats_from_aggregates,
+    stats_partial,
+)
 from ._source import Source, resolve_source
 
 ENGINES = ("pandas", "duckdb", "spark", "dask")

@@ -60,11 +60,11 @@ def relation_sql(con, source: Source) -> str:
 
 
 def columns_of(con, rel: str) -> list[str]:
-    return [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()]
+    return [r[0] for r in con.sql(f"DESCRIBE SELECT * FROM {rel}").fetchall()]
 
 
 def _types(con, rel: str) -> dict[str, str]:
-    return {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()}
+    return {r[0]: r[1] for r in con.sql(f"DESCRIBE SELECT * FROM {rel}").fetchall()}
 
 
 def _infer_task(con, rel: str, spec: StatsSpec, types: dict) -> str:
@@ -73,8 +73,8 @@ def _infer_task(con, rel: str, spec: StatsSpec, types: dict) -> str:
     floaty = ("DOUBLE", "FLOAT", "REAL", "DECIMAL")
     for col in [spec.target] + ([spec.predictions] if spec.predictions else []):
         if any(types[col].upper().startswith(t) for t in floaty):
-            frac = con.execute(f"SELECT bool_or({q(col)} <> round({q(col)})) FROM {rel} "
-                               f"WHERE isfinite({q(col)})").fetchone()[0]
+            frac = con.sql(f"SELECT bool_or({q(col)} <> round({q(col)})) FROM {rel} "
+                             f"WHERE isfinite({q(col)})").fetchall()[0][0]
             if frac:
                 return "regression"
     return "classification"
