@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from unskew.audit import AuditContext, audit
-from unskew.audit._features import cross_val_proba, out_of_sample_probs, stratified_folds
+from unskew.audit._common import cross_val_proba, stratified_folds
+from unskew.audit._features import out_of_sample_probs
 from unskew.audit._label_quality import confident_joint, find_label_issues, self_confidence
 from unskew.data import Dataset
 from unskew.datasets import load_compas, make_synthetic, plant_label_noise

@@ -7,8 +7,8 @@ import pytest
 from scipy import stats
 
 from unskew.audit import audit
+from unskew.audit._common import auc_and_interval
 from unskew.audit._proxies import (
-    auc_and_interval,
     correlation_ratio,
     cramers_v,
     feature_codes,

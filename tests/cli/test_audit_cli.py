@@ -145,9 +145,9 @@ def test_nonexistent_file_and_folder(tmp_path):
 
 def test_other_bad_options(good_csv, tmp_path):
     assert_bad_input(invoke("audit", good_csv, "--target", "y", "--fail-on", "maybe"),
-                     "--fail-on must be 'warn' or 'fail'", "'maybe'")
+                     "(--fail-on) must be 'warn' or 'fail'", "'maybe'")
     assert_bad_input(invoke("audit", good_csv, "--target", "y", "--checks", "nonsense"),
-                     "Unknown check(s) ['nonsense']")
+                     "Unknown check 'nonsense' for --checks")
     assert_bad_input(invoke("audit", good_csv, "--target", "y", "--type", "age"), "COLUMN=VALUE")
     assert_bad_input(invoke("audit", good_csv, "--target", "y", "--type", "age=weird"),
                      "Unknown column type 'weird'")

@@ -19,8 +19,13 @@ def test_debias_cli_writes_outputs(tmp_path):
                   "grp": np.where(a == 1, "p", "q"), "y": y}).to_csv(tmp_path / "d.csv", index=False)
     r = _run("debias", str(tmp_path / "d.csv"), "--target", "y", "--sensitive", "grp",
              "--out", str(tmp_path / "clean.csv"), "--removed", str(tmp_path / "rm.csv"),
-             "--json", str(tmp_path / "r.json"))
+             "--json", str(tmp_path / "r.json"), "--html", str(tmp_path / "r.html"), "--fail-on", "fail")
     assert r.returncode == 0, r.stderr
+    # the shared output path: every written file is named
+    for line in (f"JSON report: {tmp_path / 'r.json'}", f"HTML report: {tmp_path / 'r.html'}",
+                 f"cleaned table: {tmp_path / 'clean.csv'}", f"removed examples: {tmp_path / 'rm.csv'}"):
+        assert line in r.stdout, r.stdout
+    assert "<html" in (tmp_path / "r.html").read_text()
     removed = pd.read_csv(tmp_path / "rm.csv")
     clean = pd.read_csv(tmp_path / "clean.csv")
     assert len(clean) + len(removed) == n

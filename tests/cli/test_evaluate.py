@@ -93,7 +93,7 @@ def test_model_file_challenge_and_stream(tmp_path):
     (["-s", "g", "-p", "pred", "--threshold", "accuracy_difference"], "NAME=WARN:FAIL"),
     (["-s", "g", "-p", "pred", "--fail-on", "maybe"], "--fail-on"),
     (["-s", "g"], "--predictions"),
-    (["-s", "g", "-p", "pred", "--ci", "exact"], "--ci"),
+    (["-s", "g", "-p", "pred", "--ci", "exact"], "ci must be one of"),
     (["-s", "g", "-p", "pred", "--privileged", "g"], "--privileged"),
     (["-s", "g", "-p", "pred", "--privileged", "g=Z"], "No group matches"),
 ])

@@ -69,7 +69,7 @@ def test_smote_on_mixed_table_marks_synthetic_rows(table, tmp_path):
     assert res["age"].dtype.kind == "i"  # integer columns stay integers
 
 
-@pytest.mark.parametrize("method", ["oversample", "undersample", "mixup", "inverse", "effective", "correlation"])
+@pytest.mark.parametrize("method", ["oversample", "undersample", "mixup", "inverse", "effective", "correlation_remover"])
 def test_other_methods_run(table, tmp_path, method):
     path, df = table
     out = tmp_path / f"{method}.csv"
@@ -78,7 +78,7 @@ def test_other_methods_run(table, tmp_path, method):
     res = pd.read_csv(out)
     if method == "undersample":
         assert len(res) < len(df) and not res["_synthetic"].any()
-    if method == "correlation":
+    if method == "correlation_remover":
         assert abs(np.corrcoef(res["income"], res["sex"] == "M")[0, 1]) < 1e-8
         assert abs(np.corrcoef(df["income"], df["sex"] == "M")[0, 1]) > 0.1
 

@@ -61,7 +61,7 @@ def test_slices_cli_fail_on_and_options(eval_csv):
     (["--target", "y"], "--predictions"),
     (["--target", "y", "--predictions", "pred", "--correction", "holm"], "--correction"),
     (["--target", "y", "--predictions", "pred", "--rank-by", "p"], "--rank-by"),
-    (["--target", "y", "--predictions", "pred", "--error", "hinge"], "--error"),
+    (["--target", "y", "--predictions", "pred", "--error", "hinge"], "error metric must be one of"),
     (["--target", "y", "--predictions", "pred", "--max-level", "0"], "--max-level"),
     (["--target", "y", "--predictions", "pred", "--min-support", "2.5"], "--min-support"),
     (["--target", "y", "--predictions", "pred", "--fail-on", "always"], "--fail-on"),

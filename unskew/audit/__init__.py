@@ -14,10 +14,11 @@ from . import _outliers  # noqa: F401
 from . import _duplicates  # noqa: F401
 from . import _proxies  # noqa: F401
 from . import _shift  # noqa: F401
-from ._base import AuditContext, Check, get_check, list_checks, register_check
+from ._base import CHECKS, AuditContext, Check, get_check, list_checks, register_check
 from ._runner import audit, load_reference, run_checks
 
 __all__ = [
+    "CHECKS",
     "AuditContext",
     "Check",
     "audit",

@@ -2,7 +2,9 @@
 
 A check is a small class with a registry ``name``, a ``title``, documented
 ``default_thresholds`` and a :meth:`Check.run` method that returns a
-:class:`~unskew.report.CheckResult`. Register it with :func:`register_check`.
+:class:`~unskew.report.CheckResult`. Register it in :data:`CHECKS` with
+:func:`register_check` (a decorator) or by subclassing with
+``class MyCheck(Check, register=True)``.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .._registry import Registry
 from ..data import Dataset
-from ..report import CheckResult
+from ..exceptions import UnskewInputError
+from ..report import CheckResult, Status
 
 
 @dataclass
@@ -56,10 +60,15 @@ class Check:
     requires: ClassVar[tuple[str, ...]] = ()
     default_thresholds: ClassVar[dict[str, Any]] = {}
 
+    def __init_subclass__(cls, register: bool = False, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        if register:
+            register_check(cls)
+
     def __init__(self, **thresholds: Any):
         unknown = set(thresholds) - set(self.default_thresholds)
         if unknown:
-            raise ValueError(
+            raise UnskewInputError(
                 f"Unknown threshold(s) {sorted(unknown)} for check '{self.name}'; "
                 f"known: {sorted(self.default_thresholds)}"
             )
@@ -84,34 +93,42 @@ class Check:
         kwargs.setdefault("thresholds", dict(self.thresholds))
         return CheckResult(name=self.name, title=self.title, **kwargs)
 
-    def status_for(self, value: float, warn_key: str, fail_key: str, higher_is_worse: bool = True) -> str:
+    def status_for(self, value: float, warn_key: str, fail_key: str, higher_is_worse: bool = True) -> Status:
         """Compare ``value`` with the ``warn``/``fail`` thresholds named by the keys."""
         warn, fail = self.thresholds[warn_key], self.thresholds[fail_key]
         if value is None or (isinstance(value, float) and np.isnan(value)):
-            return "pass"
+            return Status.PASS
         if higher_is_worse:
-            return "fail" if value >= fail else "warn" if value >= warn else "pass"
-        return "fail" if value <= fail else "warn" if value <= warn else "pass"
+            return Status.FAIL if value >= fail else Status.WARN if value >= warn else Status.PASS
+        return Status.FAIL if value <= fail else Status.WARN if value <= warn else Status.PASS
 
 
-_REGISTRY: dict[str, type[Check]] = {}
+#: The audit checks, in run order (:class:`unskew._registry.Registry`).
+CHECKS: Registry[type[Check]] = Registry("check", option="--checks")
 
 
 def register_check(cls: type[Check]) -> type[Check]:
-    """Class decorator adding a check to the registry under ``cls.name``."""
+    """Class decorator adding a check to :data:`CHECKS` under ``cls.name``.
+
+    Subclassing with ``class MyCheck(Check, register=True)`` does the same.
+    Registering a different class under a taken name warns and replaces it.
+    """
     if not cls.name:
         raise ValueError(f"{cls.__name__} has no name")
-    _REGISTRY[cls.name] = cls
-    return cls
+    return CHECKS.register(cls)
 
 
 def get_check(name: str) -> type[Check]:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"No check named {name!r}; available: {sorted(_REGISTRY)}") from None
+    """The check class registered as ``name``.
+
+    Raises
+    ------
+    UnskewInputError
+        For an unknown name, with the closest names ("did you mean").
+    """
+    return CHECKS[name]
 
 
 def list_checks() -> list[str]:
     """Names of the registered checks, in run order."""
-    return list(_REGISTRY)
+    return CHECKS.names()

@@ -10,11 +10,12 @@ from .._stats import wilson_interval
 from ..data import Dataset
 from ..report import Bar, Chart, Finding, Table
 from ._base import AuditContext, Check, register_check
-from ._representation import (
+from ._common import (
     MAX_BARS,
     MAX_TABLE_ROWS,
     cell_codes,
     cell_labels,
+    finding_order,
     fmt_p,
     group_totals,
     grouping_name,
@@ -168,7 +169,7 @@ class BaseRatesCheck(Check):
                     f"P({ds.target} = {classes[c_show]}) by {gname}", class_results[str(classes[c_show])]["groups"],
                     float(overall[c_show]), "overall rate", eligible, labels))
 
-        findings.sort(key=_finding_order)
+        findings.sort(key=finding_order)
         if not findings:
             findings.append(Finding(
                 "No significant difference in base rates between groups reaches the thresholds "
@@ -310,7 +311,7 @@ class BaseRatesCheck(Check):
                 charts.append(_rate_chart(f"Mean {ds.target} by {gname}", {
                     lab: {"rate": g["mean"], "low": g["low"], "high": g["high"]} for lab, g in res["groups"].items()
                 }, mean_all, "overall mean", eligible, labels, x_label=f"mean {ds.target} (95% t interval)"))
-        findings.sort(key=_finding_order)
+        findings.sort(key=finding_order)
         if not findings:
             findings.append(Finding("No significant difference in the mean target between groups reaches "
                                     f"{t['std_gap_warn']} standard deviations.", severity="info"))
@@ -323,12 +324,6 @@ class BaseRatesCheck(Check):
             tables=[Table("Mean target per group", ["grouping", "group", "rows", "mean", "low", "high"],
                           table_rows[:MAX_TABLE_ROWS])],
         )
-
-
-def _finding_order(f: Finding):
-    """Worst first; single attributes before intersections; then largest difference."""
-    depth = (f.subject or "").count(" & ")
-    return ({"fail": 0, "warn": 1}.get(f.severity, 2), depth, -(f.value or 0))
 
 
 def _rate_chart(title, groups: dict, overall: float, ref_label: str, eligible, labels,

@@ -11,7 +11,7 @@ from ..data import Dataset
 from ..exceptions import UnskewInputError
 from ..report import MAX_SAMPLE_ROWS, Bar, Chart, Finding, Table, sample_table
 from ._base import AuditContext, Check, register_check
-from ._representation import fmt_p, group_totals, sensitive_codes, worse
+from ._common import cap_status, fmt_p, group_totals, sensitive_codes, worse
 
 _INT_LIMIT = 2**62
 
@@ -177,7 +177,7 @@ class DuplicatesCheck(Check):
                 f"expected and not necessarily errors. Their status is capped at warn."))
 
         dup_share = n_redundant / n
-        st = _cap(self.status_for(dup_share, "duplicate_warn", "duplicate_fail"), cap)
+        st = cap_status(self.status_for(dup_share, "duplicate_warn", "duplicate_fail"), cap)
         status = worse(status, st)
         if n_redundant:
             f = Finding(
@@ -206,7 +206,7 @@ class DuplicatesCheck(Check):
             info.append(Finding(
                 f"{n - n_pairs} rows repeat an earlier row including the target '{ds.target}'.",
                 value=float(n - n_pairs)))
-            st = _cap(self.status_for(conf_share, "conflict_warn", "conflict_fail"), cap)
+            st = cap_status(self.status_for(conf_share, "conflict_warn", "conflict_fail"), cap)
             status = worse(status, st)
             if n_conf_rows:
                 f = Finding(
@@ -227,7 +227,7 @@ class DuplicatesCheck(Check):
             near_rows, near_conf = near
             nn = int(near_rows.sum())
             share = nn / n
-            st = _cap(self.status_for(share, "near_warn", "near_warn"), "warn")
+            st = cap_status(self.status_for(share, "near_warn", "near_warn"), "warn")
             status = worse(status, st)
             summary.update(n_near_duplicate_rows=nn, near_duplicate_share=share,
                            n_near_duplicate_rows_with_conflicting_labels=int(near_conf.sum()) if near_conf is not None else None,
@@ -248,7 +248,7 @@ class DuplicatesCheck(Check):
             leak = int(cross[key].sum())
             summary["n_rows_duplicated_across_splits"] = leak
             if leak:
-                sev = _cap(self.status_for(leak / n, "duplicate_warn", "duplicate_warn"), "warn")
+                sev = cap_status(self.status_for(leak / n, "duplicate_warn", "duplicate_warn"), "warn")
                 status = worse(status, sev)
                 (findings if sev != "pass" else info).append(Finding(
                     f"{leak} rows have an identical copy in another '{ds.split}' split: test rows the "
@@ -369,11 +369,6 @@ class DuplicatesCheck(Check):
         if near_conf is not None:
             near_conf &= near
         return near, near_conf
-
-
-def _cap(status: str, cap: str) -> str:
-    order = ("pass", "warn", "fail")
-    return order[min(order.index(status), order.index(cap))]
 
 
 __all__ = ["DuplicatesCheck"]

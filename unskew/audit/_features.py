@@ -1,10 +1,9 @@
 """Shared model inputs for the model-based audit checks.
 
 Several checks (label quality, outliers, proxies, shift) fit models on the
-features. This module turns ``ds.X`` into one numeric matrix, computes
-out-of-sample predicted probabilities once, and provides the per-group
-"flagged rate" statistics that the label-quality and outlier checks share.
-Everything expensive is cached in :attr:`AuditContext.cache`, keyed by the
+features. This module turns ``ds.X`` into one numeric matrix and computes
+out-of-sample predicted probabilities once; the models, sampling and per-group
+statistics themselves live in :mod:`._common`. Everything expensive is cached in :attr:`AuditContext.cache`, keyed by the
 dataset, so an audit encodes the table and cross-validates a model only once.
 
 Encoding rules (:class:`FeatureEncoder`)
@@ -34,33 +33,21 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from threadpoolctl import threadpool_limits
 
-from .._stats import benjamini_hochberg, two_proportion_test, wilson_interval
 from ..data import Dataset
 from ..exceptions import UnskewInputError
-from ..report import Bar, Chart
 from ._base import AuditContext
-from ._representation import (
-    MAX_BARS,
-    cell_codes,
-    cell_labels,
-    group_totals,
-    grouping_name,
-    groupings,
+from ._common import (
+    DEFAULT_FOLDS,
+    DEFAULT_MAX_TRAIN_ROWS,
+    cross_val_proba,
+    datetime_days,
     sensitive_codes,
 )
 
 #: Categorical columns with more levels than this are frequency-encoded
 #: (histogram gradient boosting accepts at most 255 categories).
 MAX_CATEGORIES = 250
-
-#: Default number of cross-validation folds for out-of-sample probabilities.
-DEFAULT_FOLDS = 3
-
-#: Default cap on the training rows of each cross-validation fold.
-DEFAULT_MAX_TRAIN_ROWS = 50_000
 
 
 # --------------------------------------------------------------------------- encoding
@@ -252,17 +239,6 @@ class FeatureEncoder:
                                level_shares=shares, notes=list(self.notes_))
 
 
-def datetime_days(s: pd.Series) -> np.ndarray:
-    """Days since 1970-01-01 as floats (NaN for missing); time zones are converted to UTC."""
-    if not pd.api.types.is_datetime64_any_dtype(s):
-        s = pd.to_datetime(s, errors="coerce", format="mixed")
-    if getattr(s.dt, "tz", None) is not None:
-        s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-    vals = s.to_numpy(dtype="datetime64[ns]")
-    out = (vals - np.datetime64("1970-01-01", "ns")) / np.timedelta64(1, "D")
-    return np.where(np.isnat(vals), np.nan, out).astype(np.float64)
-
-
 def encoded_features(ds: Dataset, ctx: AuditContext | None = None) -> tuple[FeatureEncoder, EncodedFeatures]:
     """The fitted encoder and the encoded features of ``ds`` (cached in ``ctx.cache``)."""
     key = ("encoded_features", id(ds.frame), tuple(ds.features))
@@ -290,116 +266,7 @@ def with_sensitive(ds: Dataset, ctx: AuditContext | None, enc: EncodedFeatures) 
     return X, np.concatenate([enc.categorical, np.ones(len(extra), dtype=bool)])
 
 
-# --------------------------------------------------------------------------- sampling and models
-def capped_sample(idx: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndarray:
-    """``idx`` itself when it has at most ``cap`` entries, else a sorted uniform sample of ``cap``."""
-    if cap is None or len(idx) <= cap:
-        return idx
-    return idx[np.sort(rng.choice(len(idx), size=int(cap), replace=False, shuffle=False))]
-
-
-def stratified_folds(y: np.ndarray, n_folds: int, rng: np.random.Generator) -> np.ndarray:
-    """Fold number of each row; every class is spread evenly over the folds (sizes differ by at most 1)."""
-    folds = np.empty(len(y), dtype=np.int64)
-    for c in np.unique(y):
-        idx = np.flatnonzero(y == c)
-        folds[idx] = (rng.permutation(len(idx)) + rng.integers(n_folds)) % n_folds
-    return folds
-
-
-def gradient_boosting(categorical: np.ndarray, random_state: int, n_train: int, max_iter: int = 50):
-    """The default model: :class:`~sklearn.ensemble.HistGradientBoostingClassifier`.
-
-    At most 50 boosting iterations with learning rate 0.2 (about as accurate
-    as scikit-learn's 100 at 0.1 and half the cost of scoring millions of
-    rows), early stopping (10 iterations without improvement on a 10 %
-    validation split) when the training set has at least 1,000 rows,
-    categorical columns split natively.
-    """
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
-    return HistGradientBoostingClassifier(
-        max_iter=max_iter,
-        learning_rate=0.2,
-        early_stopping=n_train >= 1000,
-        categorical_features=categorical if categorical.any() else None,
-        random_state=random_state,
-    )
-
-
-def cross_val_proba(X: np.ndarray, y: np.ndarray, n_classes: int, *, categorical: np.ndarray,
-                    n_folds: int = DEFAULT_FOLDS, max_train_rows: int | None = DEFAULT_MAX_TRAIN_ROWS,
-                    sample_weight: np.ndarray | None = None, random_state: int = 0,
-                    predict_rows: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
-    """Out-of-sample class probabilities by stratified K-fold cross-validation.
-
-    Each fold's model is trained on the other folds, on a uniform random
-    sample of at most ``max_train_rows`` of them, and predicts every row of
-    its own fold, so every row gets a prediction from a model that never saw
-    it.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n, p)
-    y : ndarray of int
-        Class codes ``0 .. n_classes - 1``.
-    n_classes : int
-    categorical : ndarray of bool
-        Columns of ``X`` holding category codes.
-    n_folds : int, default 3
-    max_train_rows : int or None, default 50,000
-    sample_weight : ndarray, optional
-    random_state : int, default 0
-    predict_rows : ndarray of int, optional
-        Only these rows are predicted (others get NaN); all rows by default.
-
-    Returns
-    -------
-    proba : ndarray of shape (n, n_classes)
-        Rows sum to 1. A class absent from a fold's training rows gets
-        probability 0 for that fold.
-    info : dict
-        ``n_folds``, ``train_rows_per_fold`` and ``model``.
-    """
-    n = len(y)
-    if n_folds < 2:
-        raise UnskewInputError(f"n_folds must be at least 2, got {n_folds}.")
-    rng = np.random.default_rng(random_state)
-    folds = stratified_folds(y, n_folds, rng)
-    proba = np.full((n, n_classes), np.nan)
-    predict_mask = np.ones(n, dtype=bool)
-    if predict_rows is not None:
-        predict_mask[:] = False
-        predict_mask[predict_rows] = True
-    train_rows = []
-    prior = np.bincount(y, minlength=n_classes) / max(n, 1)
-    for k in range(n_folds):
-        train = capped_sample(np.flatnonzero(folds != k), max_train_rows, rng)
-        test = np.flatnonzero((folds == k) & predict_mask)
-        train_rows.append(int(len(train)))
-        if len(test) == 0:
-            continue
-        present = np.unique(y[train])
-        if len(present) < 2:  # nothing to learn: the training prior
-            p = np.zeros(n_classes)
-            p[present] = 1.0 if len(present) else prior
-            proba[test] = p
-            continue
-        model = gradient_boosting(categorical, random_state + k, len(train))
-        w = None if sample_weight is None else sample_weight[train]
-        # Fits here are capped at ``max_train_rows``: OpenMP threads gain little on
-        # them and collapse (spin-waiting) when another process holds a core, so
-        # fitting uses one thread; predicting every row keeps all of them.
-        with threadpool_limits(limits=1, user_api="openmp"):
-            model.fit(X[train], y[train], sample_weight=w)
-        out = np.zeros((len(test), n_classes))
-        out[:, model.classes_.astype(np.int64)] = model.predict_proba(X[test])
-        proba[test] = out
-    info = {"model": "HistGradientBoostingClassifier(max_iter=50, learning_rate=0.2, early stopping from 1,000 rows)",
-            "n_folds": int(n_folds), "train_rows_per_fold": train_rows,
-            "max_train_rows": None if max_train_rows is None else int(max_train_rows)}
-    return proba, info
-
+# --------------------------------------------------------------------------- out-of-sample probabilities
 
 @dataclass
 class OutOfSampleProbs:
@@ -461,211 +328,12 @@ def out_of_sample_probs(ds: Dataset, ctx: AuditContext | None = None, *, n_folds
     return out
 
 
-# --------------------------------------------------------------------------- flagged rates per group
-def flag_rates_by_group(ds: Dataset, ctx: AuditContext | None, flags: np.ndarray, *,
-                        min_group_size: int, breakdown: np.ndarray | None = None,
-                        n_breakdown: int = 0, expected: np.ndarray | None = None) -> dict:
-    """Share of flagged rows in every sensitive group and intersection, against the rest.
-
-    For each grouping (every attribute, then every combination) and each of
-    its groups: rows, flagged rows, the flagged rate with a 95 % Wilson
-    interval, the rate among all other rows, their ratio and difference, and
-    a two-proportion z-test (group vs rest). Weighted data use weighted rates
-    and Kish effective sizes. Benjamini-Hochberg q-values are computed over
-    all groups of all groupings whose group and rest both have at least
-    ``min_group_size`` rows (the others are reported but not tested).
-
-    With ``breakdown`` (integer codes ``0 .. n_breakdown - 1`` per row, for
-    example the given label), each group also gets ``flagged_by``: its
-    flagged rows counted by code.
-
-    With ``expected`` (a per-row propensity to be flagged, for example the
-    model's uncertainty ``1 - max_k p_k``), each group is also compared with
-    the rest after *indirect standardisation*: the flagged rows are shared out
-    in proportion to ``expected``, giving an expected count ``E`` per group;
-    ``adjusted_ratio`` is ``(O / E)`` in the group over ``(O / E)`` in the
-    rest, and ``adjusted_p`` tests whether the group's share of the flagged
-    rows equals its share of the expected ones (conditional binomial z-test on
-    the flagged rows; with weights, on their Kish effective number). This
-    separates "this group is flagged more" from "this group's rows are harder
-    to predict". Benjamini-Hochberg ``adjusted_q`` values are computed as for
-    the raw test.
-
-    Returns
-    -------
-    dict
-        ``{grouping: {group: {...}}}`` (JSON-ready).
-    """
-    sc = sensitive_codes(ds, ctx)
-    w = ds.sample_weight
-    n = len(ds)
-    f = flags.astype(float)
-    wf = f if w is None else f * w
-    W = float(n if w is None else w.sum())
-    W2 = float(n if w is None else (w * w).sum())
-    F = float(wf.sum())
-    out: dict = {}
-    tested: list[tuple[str, str]] = []
-    pvals: list[float] = []
-    adj_pvals: list[float] = []
-    if expected is not None:
-        we = expected if w is None else expected * w
-        H = float(we.sum())
-        f_eff = float(f.sum()) if w is None else (
-            F**2 / float((wf * wf).sum()) if (wf * wf).sum() > 0 else 0.0)
-    for cols in groupings(ds.sensitive, sc):
-        gname = grouping_name(cols)
-        codes, shape = cell_codes(sc, cols)
-        present, inv = np.unique(codes, return_inverse=True)
-        k = len(present)
-        rows, wsum, neff = group_totals(inv, k, w)
-        fl = np.bincount(inv, weights=wf, minlength=k)
-        nflag = np.bincount(inv, weights=f, minlength=k)
-        w2 = rows if w is None else np.bincount(inv, weights=w * w, minlength=k)
-        rest_w = W - wsum
-        rest_w2 = W2 - w2
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rate = fl / wsum
-            rest_rate = (F - fl) / rest_w
-            rest_neff = np.where(rest_w2 > 0, rest_w**2 / rest_w2, 0.0)
-            ratio = np.where(rest_rate > 0, rate / rest_rate, np.where(rate > 0, np.inf, 1.0))
-        low, high = wilson_interval(rate * neff, neff)
-        _, p = two_proportion_test(rate * neff, neff, rest_rate * rest_neff, rest_neff)
-        labels = cell_labels(sc, cols, present, shape)
-        adj = None
-        if expected is not None:
-            share = np.bincount(inv, weights=we, minlength=k) / H if H > 0 else np.zeros(k)
-            exp_g = F * share
-            with np.errstate(invalid="ignore", divide="ignore"):
-                oe_g = fl / exp_g
-                oe_r = (F - fl) / (F - exp_g)
-                adj_ratio = np.where(oe_r > 0, oe_g / oe_r, np.where(oe_g > 0, np.inf, 1.0))
-                obs_share = fl / F if F > 0 else np.zeros(k)
-                z = (obs_share - share) / np.sqrt(share * (1 - share) / f_eff)
-            ok = np.isfinite(z) & (share > 0) & (share < 1) & (f_eff > 0)
-            adj_p = np.where(ok, 2 * stats.norm.sf(np.abs(np.where(ok, z, 0.0))), 1.0)
-            adj = (exp_g, adj_ratio, adj_p)
-        by = None
-        if breakdown is not None:
-            sel = flags.astype(bool)
-            by = np.bincount(inv[sel] * n_breakdown + breakdown[sel],
-                             minlength=k * n_breakdown).reshape(k, n_breakdown)
-        groups = {}
-        for i in range(k):
-            eligible = rows[i] >= min_group_size and (n - rows[i]) >= min_group_size
-            groups[labels[i]] = {
-                "rows": int(rows[i]), "flagged": int(nflag[i]), "rate": float(rate[i]),
-                "low": float(low[i]), "high": float(high[i]), "rest_rate": float(rest_rate[i]),
-                "ratio": float(ratio[i]), "difference": float(rate[i] - rest_rate[i]),
-                "p_value": float(p[i]) if eligible else None, "q_value": None, "tested": bool(eligible),
-            }
-            if by is not None:
-                groups[labels[i]]["flagged_by"] = by[i].tolist()
-            if adj is not None:
-                groups[labels[i]].update(
-                    expected=float(adj[0][i]), adjusted_ratio=float(adj[1][i]),
-                    adjusted_p=float(adj[2][i]) if eligible else None, adjusted_q=None)
-            if eligible:
-                tested.append((gname, labels[i]))
-                pvals.append(float(p[i]))
-                if adj is not None:
-                    adj_pvals.append(float(adj[2][i]))
-        out[gname] = groups
-    q = benjamini_hochberg(pvals)
-    for (gname, lab), qv in zip(tested, q, strict=True):
-        out[gname][lab]["q_value"] = float(qv)
-    if expected is not None:
-        for (gname, lab), qv in zip(tested, benjamini_hochberg(adj_pvals), strict=True):
-            out[gname][lab]["adjusted_q"] = float(qv)
-    return out
-
-
-def judge_group_rate(g: dict, t: dict, adjusted: bool = False) -> str:
-    """Status of one group's flagged rate against the rest of the rows.
-
-    ``warn``/``fail`` when the group was tested, its q-value is below
-    ``t["alpha"]``, its rate exceeds the rest's by at least
-    ``t["min_difference"]`` and the ratio reaches ``t["ratio_warn"]`` /
-    ``t["ratio_fail"]``; otherwise ``pass``. With ``adjusted`` the q-value and
-    ratio are the difficulty-adjusted ones (the raw rate must still exceed
-    the rest's by ``min_difference``).
-    """
-    qk, rk = ("adjusted_q", "adjusted_ratio") if adjusted else ("q_value", "ratio")
-    if not g["tested"] or g.get(qk) is None or g[qk] >= t["alpha"]:
-        return "pass"
-    if g["difference"] < t["min_difference"]:
-        return "pass"
-    r = g[rk]
-    return "fail" if r >= t["ratio_fail"] else "warn" if r >= t["ratio_warn"] else "pass"
-
-
-def group_rate_charts(by_group: dict, overall: float, what: str, statuses: dict) -> list[Chart]:
-    """One bar chart per single attribute and one for the full intersection."""
-    charts = []
-    names = list(by_group)
-    if not names:
-        return charts
-    singles = [g for g in names if " & " not in g]
-    full = max(names, key=lambda g: g.count(" & "))
-    for gname in singles + ([full] if full not in singles else []):
-        items = list(by_group[gname].items())
-        title = f"{what} by {gname}"
-        if len(items) > MAX_BARS:
-            items = sorted(items, key=lambda kv: -kv[1]["rate"])[:MAX_BARS]
-            title += f" (highest {MAX_BARS} of {len(by_group[gname])})"
-        charts.append(Chart(
-            title=title, x_label="share of rows (95% Wilson interval)", reference=overall,
-            reference_label="overall",
-            bars=[Bar(lab, g["rate"], g["low"], g["high"], flag=statuses.get((gname, lab), "pass") != "pass")
-                  for lab, g in items]))
-    return charts
-
-
-def group_rate_rows(by_group: dict, adjusted: bool = False) -> list[list]:
-    """Table rows ``grouping, group, rows, flagged, rate, low, high, rest rate, ratio, q``.
-
-    With ``adjusted``, the expected count, adjusted ratio and adjusted q follow.
-    """
-    rows = []
-    fin = _finite_or_none
-    for gname, groups in by_group.items():
-        for lab, g in groups.items():
-            row = [gname, lab, g["rows"], g["flagged"], g["rate"], g["low"], g["high"], g["rest_rate"],
-                   fin(g["ratio"]), g["q_value"]]
-            if adjusted:
-                row += [g["expected"], fin(g["adjusted_ratio"]), g["adjusted_q"]]
-            rows.append(row)
-    return rows
-
-
-def _finite_or_none(x):
-    return float(x) if x is not None and np.isfinite(x) else None
-
-
-GROUP_RATE_COLUMNS = ["grouping", "group", "rows", "flagged", "rate", "low", "high", "rest rate", "ratio",
-                      "q-value"]
-ADJUSTED_COLUMNS = ["expected flagged", "adjusted ratio", "adjusted q-value"]
-
-
-def finding_order(f) -> tuple:
-    """Worst first; single attributes before intersections; then largest value."""
-    depth = (f.subject or "").count(" & ")
-    return ({"fail": 0, "warn": 1}.get(f.severity, 2), depth, -(f.value or 0))
-
-
 __all__ = [
-    "DEFAULT_FOLDS",
-    "DEFAULT_MAX_TRAIN_ROWS",
     "MAX_CATEGORIES",
     "EncodedFeatures",
     "FeatureEncoder",
     "OutOfSampleProbs",
-    "capped_sample",
-    "cross_val_proba",
-    "datetime_days",
     "encoded_features",
-    "flag_rates_by_group",
     "out_of_sample_probs",
-    "stratified_folds",
     "target_codes",
 ]

@@ -8,18 +8,19 @@ import pandas as pd
 from ..data import Dataset
 from ..report import Finding, Table, sample_table
 from ._base import AuditContext, Check, register_check
-from ._features import (
+from ._common import (
     ADJUSTED_COLUMNS,
     GROUP_RATE_COLUMNS,
+    MAX_TABLE_ROWS,
     finding_order,
     flag_rates_by_group,
+    fmt_p,
     group_rate_charts,
     group_rate_rows,
     judge_group_rate,
-    out_of_sample_probs,
-    target_codes,
+    worse,
 )
-from ._representation import MAX_TABLE_ROWS, fmt_p, worse
+from ._features import out_of_sample_probs, target_codes
 
 #: A numeric target with more distinct values than this is a regression target.
 MAX_CLASSES = 20

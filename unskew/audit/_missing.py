@@ -10,7 +10,7 @@ from .._stats import wilson_interval
 from ..data import Dataset
 from ..report import Bar, Chart, Finding, Table, sample_table
 from ._base import AuditContext, Check, register_check
-from ._representation import (
+from ._common import (
     MAX_BARS,
     MAX_TABLE_ROWS,
     cell_codes,

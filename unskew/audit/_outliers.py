@@ -10,17 +10,19 @@ import pandas as pd
 from ..data import Dataset
 from ..report import Finding, Table, sample_table
 from ._base import AuditContext, Check, register_check
-from ._features import (
+from ._common import (
     GROUP_RATE_COLUMNS,
+    MAX_TABLE_ROWS,
     capped_sample,
-    encoded_features,
     finding_order,
     flag_rates_by_group,
+    fmt_p,
     group_rate_charts,
     group_rate_rows,
     judge_group_rate,
+    worse,
 )
-from ._representation import MAX_TABLE_ROWS, fmt_p, worse
+from ._features import encoded_features
 
 #: MAD of a normal distribution in units of its standard deviation.
 _MAD_NORMAL = 0.6744897501960817

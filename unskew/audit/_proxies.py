@@ -10,14 +10,18 @@ from .._stats import benjamini_hochberg
 from ..data import Dataset
 from ..report import Bar, Chart, Finding, Table
 from ._base import AuditContext, Check, register_check
-from ._features import (
+from ._common import (
+    MAX_BARS,
+    auc_and_interval,
     capped_sample,
     cross_val_proba,
     datetime_days,
-    encoded_features,
     finding_order,
+    fmt_p,
+    sensitive_codes,
+    worse,
 )
-from ._representation import MAX_BARS, fmt_p, sensitive_codes, worse
+from ._features import encoded_features
 
 #: Sensitive attributes with more levels than this get no all-features model
 #: (one boosting model per level would be too slow); single features are still scored.
@@ -136,34 +140,6 @@ def mutual_information(table: np.ndarray) -> tuple[float, float]:
     pcs = pc[pc > 0]
     h = float(-(pcs * np.log2(pcs)).sum())
     return mi, (mi / h if h > 0 else 0.0)
-
-
-def auc_and_interval(y: np.ndarray, proba: np.ndarray, n_classes: int) -> tuple[float, float, float]:
-    """ROC AUC (binary) or macro one-vs-rest AUC, with an approximate 95 % interval.
-
-    The interval uses the Hanley-McNeil (1982) standard error, for several
-    classes averaged as if the one-vs-rest AUCs were independent.
-    """
-    from sklearn.metrics import roc_auc_score
-
-    present = np.unique(y)
-    if len(present) < 2:
-        return np.nan, np.nan, np.nan
-    aucs, ses = [], []
-    cls = [1] if n_classes == 2 else list(present)
-    for k in cls:
-        pos = y == k
-        n1, n0 = int(pos.sum()), int((~pos).sum())
-        if n1 == 0 or n0 == 0:
-            continue
-        a = float(roc_auc_score(pos, proba[:, k]))
-        q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
-        var = (a * (1 - a) + (n1 - 1) * (q1 - a * a) + (n0 - 1) * (q2 - a * a)) / (n1 * n0)
-        aucs.append(a)
-        ses.append(np.sqrt(max(var, 0.0)))
-    auc = float(np.mean(aucs))
-    se = float(np.sqrt(np.sum(np.square(ses))) / len(ses))
-    return auc, max(0.0, auc - 1.96 * se), min(1.0, auc + 1.96 * se)
 
 
 def table_classifier_proba(codes: np.ndarray, k: int, y: np.ndarray, m: int, n_folds: int,
@@ -425,5 +401,5 @@ class ProxiesCheck(Check):
         return out
 
 
-__all__ = ["ProxiesCheck", "auc_and_interval", "correlation_ratio", "cramers_v", "feature_codes",
+__all__ = ["ProxiesCheck", "correlation_ratio", "cramers_v", "feature_codes",
            "mutual_information", "table_classifier_proba"]

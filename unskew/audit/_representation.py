@@ -1,19 +1,11 @@
-"""Check 2: representation of sensitive groups and of their intersections.
-
-Also holds the small group-coding helpers shared by the base-rate, missing-value
-and duplicate checks: every sensitive attribute is factorised once per run
-(cached in ``ctx.cache``) and intersections are mixed-radix combinations of
-those integer codes, so counting a grouping is one ``numpy.bincount``.
-"""
+"""Check 2: representation of sensitive groups and of their intersections."""
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 
 from .._stats import wilson_interval
@@ -22,124 +14,27 @@ from ..data._dataset import MISSING_GROUP
 from ..exceptions import UnskewInputError
 from ..report import Bar, Chart, Finding, Table
 from ._base import AuditContext, Check, register_check
+from ._common import (
+    MAX_BARS,
+    MAX_TABLE_ROWS,
+    cell_codes,
+    cell_labels,
+    cell_values,
+    fmt_p,
+    group_totals,
+    grouping_name,
+    groupings,
+    kish,
+    sensitive_codes,
+    too_large_groupings,
+    worse,
+)
 
 #: Intersections with more possible cells than this are only checked on the
 #: cells that occur (absent cells are not enumerated).
 MAX_ENUMERATED_CELLS = 1_000_000
-#: Most rows of a non-sample table and most bars of a chart.
-MAX_TABLE_ROWS = 300
-MAX_BARS = 40
 #: Most flagged cells named individually in findings per grouping.
 MAX_FINDINGS_PER_GROUPING = 5
-
-
-# --------------------------------------------------------------------------- shared helpers
-def sensitive_codes(ds: Dataset, ctx: AuditContext | None = None) -> dict[str, tuple[np.ndarray, list[str]]]:
-    """Integer code per row and sorted value labels of every sensitive attribute.
-
-    Missing values become the last label, ``(missing)``, so no row is lost.
-    Labels are the values as strings (as in :meth:`Dataset.sensitive_values`).
-    The result is cached in ``ctx.cache`` for the other checks of the run.
-    """
-    key = ("sensitive_codes", tuple(ds.sensitive), id(ds.frame))
-    cache = ctx.cache if ctx is not None else {}
-    if key in cache:
-        return cache[key]
-    out: dict[str, tuple[np.ndarray, list[str]]] = {}
-    for col in ds.sensitive:
-        codes, uniques = pd.factorize(ds.frame[col], sort=True)
-        codes = np.asarray(codes, dtype=np.int64)
-        labels = [str(u) for u in np.asarray(uniques, dtype=object)]
-        if (codes < 0).any():
-            codes = np.where(codes < 0, len(labels), codes)
-            labels.append(MISSING_GROUP)
-        out[col] = (codes, labels)
-    cache[key] = out
-    return out
-
-
-def groupings(sensitive: Sequence[str], sc: dict | None = None) -> list[tuple[str, ...]]:
-    """Every attribute alone, then every combination of two or more attributes.
-
-    With ``sc`` (see :func:`sensitive_codes`), combinations whose cell grid has
-    ``2**62`` cells or more (which int64 cell codes cannot hold) are left out;
-    :func:`too_large_groupings` names them.
-    """
-    out = [(c,) for c in sensitive]
-    for r in range(2, len(sensitive) + 1):
-        out.extend(itertools.combinations(sensitive, r))
-    if sc is not None:
-        out = [g for g in out if _grid_size(sc, g) < _MAX_GRID]
-    return out
-
-
-_MAX_GRID = 2**62
-
-
-def _grid_size(sc: dict, cols: Sequence[str]) -> int:
-    return math.prod(len(sc[c][1]) for c in cols)
-
-
-def too_large_groupings(sensitive: Sequence[str], sc: dict) -> list[str]:
-    """Names of the combinations :func:`groupings` leaves out for their size."""
-    return [grouping_name(g) for g in groupings(sensitive) if _grid_size(sc, g) >= _MAX_GRID]
-
-
-def grouping_name(cols: Sequence[str]) -> str:
-    return " & ".join(cols)
-
-
-def cell_codes(sc: dict, cols: Sequence[str]) -> tuple[np.ndarray, tuple[int, ...]]:
-    """Mixed-radix cell code of each row for the attributes ``cols`` and the cell grid shape."""
-    codes = None
-    shape = []
-    for c in cols:
-        part, labels = sc[c]
-        k = len(labels)
-        codes = part.copy() if codes is None else codes * k + part
-        shape.append(k)
-    return codes, tuple(shape)
-
-
-def cell_labels(sc: dict, cols: Sequence[str], flat: np.ndarray, shape: tuple[int, ...]) -> list[str]:
-    """Labels like ``"race=B & sex=female"`` for flat cell indices."""
-    idx = np.unravel_index(np.asarray(flat, dtype=np.int64), shape)
-    names = [sc[c][1] for c in cols]
-    return [
-        " & ".join(f"{c}={names[j][idx[j][i]]}" for j, c in enumerate(cols))
-        for i in range(len(np.atleast_1d(flat)))
-    ]
-
-
-def group_totals(codes: np.ndarray, n_cells: int, w: np.ndarray | None):
-    """Rows, weight sum and Kish effective size per cell."""
-    rows = np.bincount(codes, minlength=n_cells).astype(float)
-    if w is None:
-        return rows, rows.copy(), rows.copy()
-    wsum = np.bincount(codes, weights=w, minlength=n_cells)
-    w2 = np.bincount(codes, weights=w * w, minlength=n_cells)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        neff = np.where(w2 > 0, wsum**2 / w2, 0.0)
-    return rows, wsum, neff
-
-
-def kish(w: np.ndarray | None, n: int) -> float:
-    if w is None:
-        return float(n)
-    s2 = float((w * w).sum())
-    return float(w.sum() ** 2 / s2) if s2 > 0 else 0.0
-
-
-def fmt_p(p: float | None) -> str:
-    """``"p = 0.024"``, ``"p < 1e-300"`` or ``"p n/a"``."""
-    if p is None or not np.isfinite(p):
-        return "p n/a"
-    return "p < 1e-300" if p < 1e-300 else f"p = {p:.2g}"
-
-
-def worse(a: str, b: str) -> str:
-    order = ("pass", "warn", "fail")
-    return order[max(order.index(a), order.index(b))]
 
 
 # --------------------------------------------------------------------------- the check
@@ -499,13 +394,6 @@ class RepresentationCheck(Check):
                 f"Chi-square goodness of fit of {key} to the reference: chi2 = {chi2:.1f} on {dof} df, "
                 f"{fmt_p(p)}.", severity=sev, subject=key, value=p))
         return summary, findings, status, bars, companion
-
-
-def cell_values(sc, cols, flat, shape) -> list[str]:
-    """Values like ``"B & female"`` (reference notation) for flat cell indices."""
-    idx = np.unravel_index(np.asarray(flat, dtype=np.int64), shape)
-    names = [sc[c][1] for c in cols]
-    return [" & ".join(names[j][idx[j][i]] for j in range(len(cols))) for i in range(len(flat))]
 
 
 def _ref_label(cols, value: str) -> str:

@@ -11,8 +11,8 @@ from typing import Any
 
 from ..data import Dataset, load_table
 from ..exceptions import UnskewInputError
-from ..report import CheckResult, Finding, Report
-from ._base import AuditContext, Check, get_check, list_checks
+from ..report import CheckResult, Finding, Report, Status
+from ._base import CHECKS, AuditContext, Check
 
 
 def load_reference(reference: Any) -> dict | None:
@@ -59,15 +59,27 @@ def run_checks(
     thresholds: dict[str, dict] | None = None,
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> list[CheckResult]:
-    """Run checks in registry order; a check's failure becomes an ``error`` result."""
+    """Run checks (default: every registered one, in registry order).
+
+    Unknown check names or thresholds raise :class:`UnskewInputError` before
+    anything runs. A check that raises :class:`UnskewInputError` aborts the
+    run (the input is unusable for every check); any other exception becomes
+    that check's ``error`` result and the other checks still run.
+    """
     ctx = ctx or AuditContext()
     thresholds = thresholds or {}
+    names = [c for c in (checks or CHECKS.names()) if not isinstance(c, Check)]
+    CHECKS.check(names)
+    unknown = [k for k in thresholds if k not in CHECKS]
+    if unknown:
+        CHECKS.check(unknown)
     todo: list[Check] = []
-    for c in checks or list_checks():
+    for c in checks or CHECKS.names():
         if isinstance(c, Check):
             todo.append(c)
         else:
-            todo.append(get_check(c)(**thresholds.get(c, {})))
+            name = CHECKS.canonical(c)
+            todo.append(CHECKS[name](**thresholds.get(name, thresholds.get(c, {}))))
     results = []
     for i, check in enumerate(todo):
         if on_progress:
@@ -76,7 +88,7 @@ def run_checks(
         if missing:
             results.append(
                 check.result(
-                    status="skipped",
+                    status=Status.SKIPPED,
                     findings=[Finding(f"Skipped: needs {', '.join(missing)}.", severity="info")],
                     summary={"needs": missing},
                 )
@@ -89,7 +101,7 @@ def run_checks(
             raise
         except Exception as exc:  # a broken check must not hide the others
             res = check.result(
-                status="error",
+                status=Status.ERROR,
                 findings=[Finding(f"The check failed: {type(exc).__name__}: {exc}", severity="fail")],
                 summary={"traceback": traceback.format_exc(limit=5)},
             )
@@ -130,14 +142,16 @@ def audit(
         A second table (test or production data) for the shift check.
     checks : list of str, optional
         Names of checks to run (default: all registered, see
-        :func:`unskew.audit.list_checks`).
+        :func:`unskew.audit.list_checks`); an unknown name raises
+        :class:`UnskewInputError` with the closest names.
     thresholds : dict, optional
         ``{check_name: {threshold: value}}`` overrides.
     random_state : int, default 0
         Seed for randomised steps.
     **dataset_kwargs
         Passed to :meth:`unskew.data.Dataset.from_data` (``column_types``,
-        ``features``, ``ignore``, ``delimiter``, ``na_values``, ...).
+        ``weights`` (an instance-weight column, e.g. survey weights), ``features``,
+        ``ignore``, ``delimiter``, ``na_values``, ...).
 
     Returns
     -------
@@ -145,6 +159,8 @@ def audit(
         ``report.checks`` holds one :class:`~unskew.report.CheckResult` per
         check; ``report.to_json()`` and ``report.to_html()`` render it.
     """
+    if checks:  # unknown names fail before the table is read
+        CHECKS.check([c for c in checks if not isinstance(c, Check)])
     ds = Dataset.from_data(data, target=target, sensitive=sensitive, **dataset_kwargs)
     cmp_ds = None
     if compare is not None:

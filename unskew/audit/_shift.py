@@ -8,12 +8,22 @@ from scipy import stats
 
 from .._stats import benjamini_hochberg
 from ..data import Dataset
-from ..data._dataset import MISSING_GROUP
 from ..report import Bar, Chart, Finding, Table
 from ._base import AuditContext, Check, register_check
-from ._features import FeatureEncoder, capped_sample, cross_val_proba, datetime_days, finding_order
-from ._proxies import auc_and_interval
-from ._representation import MAX_BARS, MAX_TABLE_ROWS, fmt_p, grouping_name, worse
+from ._common import (
+    MAX_BARS,
+    MAX_TABLE_ROWS,
+    auc_and_interval,
+    capped_sample,
+    cross_val_proba,
+    datetime_days,
+    finding_order,
+    fmt_p,
+    grouping_name,
+    union_sensitive_codes,
+    worse,
+)
+from ._features import FeatureEncoder
 
 #: Smoothing added to every bin count before computing PSI (no empty bins).
 PSI_SMOOTHING = 0.5
@@ -101,28 +111,6 @@ def level_codes(ref: pd.Series, cmp: pd.Series, max_levels: int = MAX_LEVELS):
                 new_values[str(u)] = int(ccount[i])
     labels = [str(v) for v in kept_values] + ["(other)", "(new in comparison)", "(missing)"]
     return rc, cc, miss + 1, labels, new_values
-
-
-def _union_sensitive_codes(ds: Dataset, cmp: Dataset):
-    """Per sensitive attribute: codes in both tables over the union of their labels."""
-    out = {}
-    for col in ds.sensitive:
-        parts = []
-        labels: list[str] = []
-        index: dict[str, int] = {}
-        for d in (ds, cmp):
-            c, uni = pd.factorize(d.frame[col], sort=True)
-            lab = [str(u) for u in np.asarray(uni, dtype=object)]
-            m = []
-            for v in lab + [MISSING_GROUP]:
-                if v not in index:
-                    index[v] = len(labels)
-                    labels.append(v)
-                m.append(index[v])
-            m = np.asarray(m, dtype=np.int64)
-            parts.append(m[np.where(c >= 0, c, len(lab))])
-        out[col] = (parts[0], parts[1], labels)
-    return out
 
 
 @register_check
@@ -298,7 +286,7 @@ class ShiftCheck(Check):
         group_rows: list[list] = []
         pair_rows: list[list] = []
         target_summary = None
-        uc = _union_sensitive_codes(ds, cmp)
+        uc = union_sensitive_codes(ds, cmp)
         if ds.sensitive:
             gsets = [(c,) for c in ds.sensitive]
             if len(ds.sensitive) > 1:

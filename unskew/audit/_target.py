@@ -7,6 +7,7 @@ import pandas as pd
 from ..data import Dataset
 from ..report import Bar, Chart, Finding, Table
 from ._base import AuditContext, Check, register_check
+from ._common import worse
 
 
 @register_check
@@ -72,7 +73,7 @@ class TargetDistributionCheck(Check):
                     if missing:
                         absent = [c for c in missing if row[c] == 0]
                         sev = "fail" if absent else "warn"
-                        status = _worse(status, sev)
+                        status = worse(status, sev)
                         msg = (f"Group '{grp}' has no examples of class {', '.join(repr(c) for c in absent)}."
                                if absent else
                                f"Group '{grp}' has fewer than {self.thresholds['min_class_count']} examples of class {', '.join(repr(c) for c in missing)}.")
@@ -105,11 +106,6 @@ def _weighted_counts(y: pd.Series, w) -> pd.Series:
     if w is None:
         return y.value_counts().sort_index()
     return pd.Series(w, index=y.index).groupby(y).sum().sort_index()
-
-
-def _worse(a: str, b: str) -> str:
-    order = ["pass", "warn", "fail"]
-    return order[max(order.index(a), order.index(b))]
 
 
 __all__ = ["TargetDistributionCheck"]

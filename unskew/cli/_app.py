@@ -24,16 +24,20 @@ err_console = Console(stderr=True)
 EXIT_OK, EXIT_GATE, EXIT_BAD_INPUT = 0, 1, 2
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
-) -> None:
-    """Audit data for bias, measure fairness, and mitigate flawed patterns."""
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         from .._version import __version__
 
-        console.print(f"unskew {__version__}")
+        console.print(f"unskew {__version__}", highlight=False)
         raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.",
+                                 is_eager=True, callback=_print_version),
+) -> None:
+    """Audit data for bias, measure fairness, and mitigate flawed patterns."""
 
 
 def fail_input(message: str) -> None:

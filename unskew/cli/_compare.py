@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ._app import app, console, fail_input, guarded, split_list
+from ._output import check_outputs, fail_on_option, finish, html_option, json_option, print_written
 from ._render import progress_callback
 
 
@@ -66,8 +67,10 @@ def compare(
     n_boot: int = typer.Option(500, "--n-boot", help="Bootstrap replicates for the intervals."),
     min_group_size: int = typer.Option(30, "--min-group-size", help="Groups with fewer test rows are left out of the gaps."),
     sensitive_as_feature: bool = typer.Option(False, "--sensitive-as-feature", help="Also give the sensitive columns to the model."),
-    json_out: Path = typer.Option(None, "--json", help="Write the JSON report here."),
-    html_out: Path = typer.Option(None, "--html", help="Write the HTML report (leaderboard and Pareto plot) here."),
+    json_out: Path = json_option(),
+    html_out: Path = html_option("Write the HTML report (leaderboard and Pareto plot) here."),
+    fail_on: str = fail_on_option("Exit 1 when the recommendation reaches this level: warn (no method meets the "
+                                  "constraint) or fail (none ran)."),
     csv_out: Path = typer.Option(None, "--csv", help="Write the leaderboard as CSV here."),
     ignore: str = typer.Option(None, "--ignore", help="Columns to leave out, comma-separated."),
     na_values: str = typer.Option(None, "--na-values", help="Extra missing-value markers, comma-separated (e.g. '?')."),
@@ -83,17 +86,8 @@ def compare(
         return
     if data is None:
         fail_input("Missing argument DATA: a table file, or a dataset name (adult, compas, german).")
-    if seeds < 1:
-        fail_input(f"--seeds must be at least 1, got {seeds}.")
-    if not 0 < test_size < 1:
-        fail_input(f"--test-size must be between 0 and 1, got {test_size}.")
-    if n_jobs == 0:
-        fail_input("--n-jobs must be a positive number of workers or -1 for every core, not 0.")
+    check_outputs(json_out, html_out, fail_on, extra={"--csv": csv_out})
     frame, target, sensitive, ignore_cols = _load(data, target, sensitive, data_home, split_list(ignore))
-    if not target:
-        fail_input("compare needs the label column: pass --target COLUMN.")
-    if not sensitive:
-        fail_input("compare needs the sensitive attribute(s): pass --sensitive COLUMN.")
     with progress_callback(quiet) as on_progress:
         res = run_compare(frame, target, split_list(sensitive), methods=methods, model=model, seeds=seeds,
                           random_state=seed, test_size=test_size, n_jobs=n_jobs, constraint=constraint,
@@ -105,14 +99,10 @@ def compare(
     rec = res.recommendation
     console.print(f"[bold]Recommendation:[/] {escape(rec['reason'])}", highlight=False)
     if csv_out:
-        res.leaderboard.to_csv(csv_out, index=False)
-        console.print(f"leaderboard CSV: {csv_out}")
-    if json_out:
-        res.report.save_json(json_out)
-        console.print(f"JSON report: {json_out}")
-    if html_out:
-        res.report.save_html(html_out)
-        console.print(f"HTML report: {html_out}")
+        from ..report import write_table
+
+        print_written("leaderboard CSV", write_table(res.leaderboard, csv_out, "--csv"))
+    finish(res.report, json_out, html_out, fail_on)
 
 
 def print_leaderboard(res) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from ._app import app, console, fail_input, guarded, split_list
+from ._output import check_outputs, fail_on_option, finish, html_option, json_option, print_written
 from ._render import print_report
 
 
@@ -23,18 +24,23 @@ def debias(
     split: str = typer.Option(None, "--split", help="Column with train/val labels instead of a random split."),
     out: Path = typer.Option(None, "--out", help="Write the cleaned table here (CSV or Parquet)."),
     removed_out: Path = typer.Option(None, "--removed", help="Write the removed examples with scores here (CSV)."),
-    json_out: Path = typer.Option(None, "--json", help="Write the JSON report here."),
-    html_out: Path = typer.Option(None, "--html", help="Write the HTML report here."),
+    json_out: Path = json_option(),
+    html_out: Path = html_option(),
+    fail_on: str = fail_on_option(),
     ignore: str = typer.Option(None, "--ignore", help="Columns to leave out, comma-separated."),
     na_values: str = typer.Option(None, "--na-values", help="Extra missing-value markers, comma-separated."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
 ) -> None:
     """Find and remove the training examples that drive worst-group failures (D3M)."""
-    from ..mitigate.d3m import METHODS
     from ..mitigate.d3m import debias as run_debias
+    from ..report import table_format, write_table
 
-    if method not in METHODS:
-        fail_input(f"--method must be one of {', '.join(METHODS)}, not {method!r}.")
+    check_outputs(json_out, html_out, fail_on, extra={"--out": out, "--removed": removed_out})
+    if out is not None:
+        table_format(out, "--out")
+    if removed_out is not None:
+        table_format(removed_out, "--removed")
+    # not yet checked by unskew.mitigate.d3m.debias before the table is read (--method is)
     if removal not in ("negative", "k", "sweep"):
         fail_input(f"--removal must be negative, k or sweep, not {removal!r}.")
     if not 0 < val_fraction < 1:
@@ -47,15 +53,7 @@ def debias(
     s = res.report["d3m"].summary
     console.print(f"removed {s['n_removed']} of {s['n_train']} training rows ({s['fraction_removed']:.1%})")
     if out:
-        if out.suffix.lower() in (".parquet", ".pq"):
-            res.cleaned.to_parquet(out, index=False)
-        else:
-            res.cleaned.to_csv(out, index=False)
-        console.print(f"cleaned table: {out} ({len(res.cleaned)} rows)")
+        print_written("cleaned table", f"{write_table(res.cleaned, out, '--out')} ({len(res.cleaned)} rows)")
     if removed_out:
-        res.removed.to_csv(removed_out, index=False)
-        console.print(f"removed examples: {removed_out}")
-    if json_out:
-        res.report.save_json(json_out)
-    if html_out:
-        res.report.save_html(html_out)
+        print_written("removed examples", write_table(res.removed, removed_out, "--removed"))
+    finish(res.report, json_out, html_out, fail_on)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from ._app import EXIT_GATE, app, console, fail_input, guarded, split_list
-from ._audit import prepare_output
+from ._app import app, fail_input, guarded, split_list
+from ._output import check_outputs, fail_on_option, finish, html_option, json_option
 from ._render import print_report, progress_callback
 
 
@@ -73,9 +73,9 @@ def evaluate(
     privileged: list[str] = typer.Option(None, "--privileged", help="Privileged group as COLUMN=VALUE[,COLUMN=VALUE] (repeat for several)."),
     pos_label: str = typer.Option(None, "--pos-label", help="Positive label of a binary target (default: 1/True, else detected)."),
     task: str = typer.Option("auto", "--task", help="auto, classification or regression."),
-    json_out: Path = typer.Option(None, "--json", help="Write the JSON report here."),
-    html_out: Path = typer.Option(None, "--html", help="Write the HTML report here."),
-    fail_on: str = typer.Option(None, "--fail-on", help="Exit 1 when a section reaches this level: warn or fail."),
+    json_out: Path = json_option(),
+    html_out: Path = html_option(),
+    fail_on: str = fail_on_option("Exit 1 when a section reaches this level: warn or fail (an errored section always fails)."),
     threshold: list[str] = typer.Option(None, "--threshold", help="Override a gate: NAME=WARN:FAIL or NAME=off (repeatable), e.g. demographic_parity_difference=0.05:0.1."),
     ci: str = typer.Option("wilson", "--ci", help="Per-group intervals: wilson, bootstrap or none."),
     n_boot: int = typer.Option(500, "--n-boot", help="Bootstrap replicates (gaps always use the bootstrap)."),
@@ -102,22 +102,13 @@ def evaluate(
     from ..metrics import evaluate as run_evaluate
     from ..metrics._evaluate import parse_thresholds
 
-    if fail_on not in (None, "warn", "fail"):
-        fail_input(f"--fail-on must be 'warn' or 'fail', got {fail_on!r}.")
-    if ci not in ("wilson", "bootstrap", "none"):
-        fail_input(f"--ci must be wilson, bootstrap or none, got {ci!r}.")
-    if task not in ("auto", "classification", "regression"):
-        fail_input(f"--task must be auto, classification or regression, got {task!r}.")
-    if n_boot < 1 or min_group_size < 0 or batch_size < 1 or not 0 < confidence < 1:
-        fail_input("--n-boot and --batch-size must be positive, --min-group-size >= 0 and --confidence in (0, 1).")
-    if predictions is None and scores is None and model is None:
-        fail_input("Pass --predictions COL, --scores COL or --model FILE so there is something to evaluate.")
+    check_outputs(json_out, html_out, fail_on)
+    # --ci, --task, --n-boot and --confidence are checked by the library (MetricFrame, GroupStats)
+    if min_group_size < 0 or batch_size < 1:
+        fail_input("--batch-size must be positive and --min-group-size >= 0.")
     engine_options = _engine_options(engine, spark_master, dask_scheduler, memory_limit)  # issue 17
     thresholds = _parse_thresholds(threshold)
-    parse_thresholds(thresholds)  # validate names and numbers before the run
-    for path, opt in ((json_out, "--json"), (html_out, "--html")):
-        if path is not None:
-            prepare_output(path, opt)
+    parse_thresholds(thresholds)  # the library's own check of names and numbers, before the run
     with progress_callback(quiet) as on_progress:
         ev = run_evaluate(
             data, target=target, sensitive=split_list(sensitive), predictions=predictions, scores=scores,
@@ -131,11 +122,4 @@ def evaluate(
         )
     report = ev.report
     print_report(report, quiet=quiet)
-    if json_out:
-        report.save_json(json_out)
-        console.print(f"JSON report: {json_out}")
-    if html_out:
-        report.save_html(html_out)
-        console.print(f"HTML report: {html_out}")
-    if fail_on and report.fails(fail_on):
-        raise typer.Exit(EXIT_GATE)
+    finish(report, json_out, html_out, fail_on)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from ._app import app, console, fail_input, guarded, split_list
+from ._app import app, console, guarded, split_list
+from ._output import check_outputs, fail_on_option, finish, html_option, json_option, print_written
 
 
 @app.command()
@@ -18,10 +19,13 @@ def mitigate(
     method: str = typer.Option(
         ..., "--method", "-m",
         help="reweighing, inverse, sqrt, effective (adds a _weight column); oversample, undersample, smote, "
-             "mixup (resampled rows, added ones flagged in _synthetic); correlation (decorrelated numeric features).",
+             "mixup (resampled rows, added ones flagged in _synthetic); correlation_remover (decorrelated "
+             "numeric features).",
     ),
     out: Path = typer.Option(None, "--out", "-o", help="Write the output table here (CSV, or Parquet by extension)."),
-    json_out: Path = typer.Option(None, "--json", help="Write the JSON report here."),
+    json_out: Path = json_option(),
+    html_out: Path = html_option(),
+    fail_on: str = fail_on_option("Exit 1 when the mitigation's report reaches this level: warn or fail."),
     strategy: str = typer.Option("balanced", "--strategy", help="Target distribution for resampling: balanced, independent or balance_classes."),
     k_neighbors: int = typer.Option(5, "--k-neighbors", help="Neighbours for smote."),
     alpha: float = typer.Option(None, "--alpha", help="mixup's Beta parameter (0.4) or correlation strength (1.0)."),
@@ -33,20 +37,12 @@ def mitigate(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary line."),
 ) -> None:
     """Mitigate DATA before training and report (group, class) counts before and after."""
-    from ..mitigate._table import METHODS, mitigate_table
-    from ..mitigate.pre._sampling import STRATEGIES
+    from ..mitigate._table import mitigate_table
+    from ..report import table_format
 
-    if method not in METHODS:
-        fail_input(f"--method must be one of {', '.join(METHODS)}, not {method!r}.")
-    if strategy not in STRATEGIES:
-        fail_input(f"--strategy must be one of {', '.join(STRATEGIES)}, not {strategy!r}.")
-    if k_neighbors < 1:
-        fail_input(f"--k-neighbors must be at least 1, got {k_neighbors}.")
-    if out is not None and out.suffix.lower() not in (".csv", ".tsv", ".parquet", ".pq", ".gz"):
-        fail_input(f"--out must end in .csv, .tsv, .csv.gz or .parquet, got {out.name!r}.")
-    for path in (out, json_out):
-        if path is not None and path.parent and not path.parent.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+    check_outputs(json_out, html_out, fail_on, extra={"--out": out})
+    if out is not None:
+        table_format(out, "--out")
     res = mitigate_table(
         data, target=target, sensitive=split_list(sensitive), method=method, sampling_strategy=strategy,
         k_neighbors=k_neighbors, alpha=alpha, beta=beta, random_state=seed, ignore=split_list(ignore),
@@ -61,14 +57,10 @@ def mitigate(
     console.print(f"mitigate ({method}): {s['n_rows_before']} rows in, {s['n_rows_after']} rows out; "
                   f"status: {check.status}", highlight=False)
     if out is not None:
-        if out.suffix.lower() in (".parquet", ".pq"):
-            res.table.to_parquet(out, index=False)
-        else:
-            res.table.to_csv(out, index=False, sep="\t" if out.suffix.lower() == ".tsv" else ",")
-        console.print(f"output table: {out} ({len(res.table)} rows)")
-    if json_out is not None:
-        res.report.save_json(json_out)
-        console.print(f"JSON report: {json_out}")
+        from ..report import write_table
+
+        print_written("output table", f"{write_table(res.table, out, '--out')} ({len(res.table)} rows)")
+    finish(res.report, json_out, html_out, fail_on)
 
 
 def _print_counts(check) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 from rich.table import Table as RichTable
 
-from ._app import EXIT_GATE, app, console, fail_input, guarded, split_list
+from ._app import app, console, guarded, split_list
+from ._output import check_outputs, fail_on_option, finish, html_option, json_option, print_written
 from ._render import print_report, progress_callback
 
 
@@ -31,36 +32,20 @@ def slices(
     label_slices: bool = typer.Option(False, "--label-slices/--no-label-slices", help="Allow conditions on the true label (e.g. 'y = 1 & ...')."),
     correction: str = typer.Option("bonferroni", "--correction", help="bonferroni (family-wise error) or bh (false discovery rate)."),
     rank_by: str = typer.Option("score", "--rank-by", help="score (SliceLine), effect_size or size."),
-    json_out: Path = typer.Option(None, "--json", help="Write the JSON report here."),
-    html_out: Path = typer.Option(None, "--html", help="Write the HTML report here."),
+    json_out: Path = json_option(),
+    html_out: Path = html_option(),
     groups_out: Path = typer.Option(None, "--groups-out", help="Write each row's slice group (id and name) here as CSV."),
-    fail_on: str = typer.Option(None, "--fail-on", help="Exit 1 when the status reaches this level: warn or fail."),
+    fail_on: str = fail_on_option(),
     delimiter: str = typer.Option(None, "--delimiter", help="CSV delimiter (detected by default)."),
     na_values: str = typer.Option(None, "--na-values", help="Extra missing-value markers, comma-separated (e.g. '?')."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the status line."),
 ) -> None:
     """Search DATA for slices (conjunctions of column conditions) where the model's error is significantly worse."""
     from ..slices import find_slices
-    from ..slices._finder import RANKINGS
-    from ..slices._significance import CORRECTIONS, ERROR_METRICS
 
-    if predictions is None and scores is None and errors is None:
-        fail_input("Name the model's output with --predictions, --scores or --errors.")
-    if fail_on not in (None, "warn", "fail"):
-        fail_input(f"--fail-on must be 'warn' or 'fail', got {fail_on!r}.")
-    if correction not in CORRECTIONS:
-        fail_input(f"--correction must be one of {', '.join(CORRECTIONS)}, not {correction!r}.")
-    if rank_by not in RANKINGS:
-        fail_input(f"--rank-by must be one of {', '.join(RANKINGS)}, not {rank_by!r}.")
-    if error not in ERROR_METRICS:
-        fail_input(f"--error must be one of {', '.join(ERROR_METRICS)}, not {error!r}.")
-    if max_level < 1:
-        fail_input(f"--max-level must be at least 1, got {max_level}.")
-    if top < 1:
-        fail_input(f"--top must be at least 1, got {top}.")
-    if min_support is not None and not (0 < min_support < 1 or (min_support >= 1 and float(min_support).is_integer())):
-        fail_input(f"--min-support must be a whole number of rows or a fraction in (0, 1), got {min_support}.")
-    if min_support is not None and min_support >= 1:
+    check_outputs(json_out, html_out, fail_on, extra={"--groups-out": groups_out})
+    # a whole number of rows arrives as a float (30.0): pass it on as a count
+    if min_support is not None and min_support >= 1 and float(min_support).is_integer():
         min_support = int(min_support)
     with progress_callback(quiet) as on_progress:
         res = find_slices(
@@ -74,21 +59,16 @@ def slices(
     print_report(report, quiet=quiet)
     if not quiet:
         _print_slices(res)
-    if json_out:
-        report.save_json(json_out)
-        console.print(f"JSON report: {json_out}")
-    if html_out:
-        report.save_html(html_out)
-        console.print(f"HTML report: {html_out}")
     if groups_out:
         import pandas as pd
 
+        from ..report import write_table
+
         names = res.finder.group_names()
-        pd.DataFrame({"row": range(len(res.groups)), "group": res.groups,
-                      "slice": [names[g] for g in res.groups]}).to_csv(groups_out, index=False)
-        console.print(f"slice groups: {groups_out}")
-    if fail_on and report.fails(fail_on):
-        raise typer.Exit(EXIT_GATE)
+        frame = pd.DataFrame({"row": range(len(res.groups)), "group": res.groups,
+                              "slice": [names[g] for g in res.groups]})
+        print_written("slice groups", write_table(frame, groups_out, "--groups-out"))
+    finish(report, json_out, html_out, fail_on)
 
 
 def _print_slices(res) -> None:

@@ -23,6 +23,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils.validation import has_fit_parameter
 
+from .._registry import Registry
 from ..exceptions import UnskewInputError
 
 #: Which fairness criterion a method that targets one is asked to meet.
@@ -187,17 +188,17 @@ class Method:
         return None
 
 
-METHODS: dict[str, Method] = {}
+#: The compare methods (:class:`unskew._registry.Registry` of :class:`Method`).
+METHODS: Registry[Method] = Registry("method", option="--methods")
 
 
-def register(method: Method) -> Method:
-    """Add (or replace) a method in the registry."""
-    METHODS[method.name] = method
-    return method
+def register(method: Method, *, aliases: Any = None) -> Method:
+    """Add a method to :data:`METHODS` (replacing one of the same name warns)."""
+    return METHODS.register(method, aliases=aliases)
 
 
 def list_methods(include_optional: bool = True) -> list[str]:
-    """Names of the registered methods (default ones first, registry order)."""
+    """Names of the registered methods (registry order; opt-in ones left out unless asked)."""
     return [m for m, spec in METHODS.items() if include_optional or spec.default]
 
 
@@ -564,5 +565,7 @@ for _m in [
 ]:
     register(_m)
 del _m
+# one name per method in every command: ``unskew mitigate`` used to call it "correlation"
+METHODS.alias("correlation", "correlation_remover", removal="0.3")
 
 __all__ = ["FAIRNESS_CRITERIA", "METHODS", "Fold", "Method", "Outcome", "list_methods", "register"]

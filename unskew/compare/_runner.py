@@ -21,7 +21,7 @@ from sklearn.model_selection import train_test_split
 from ..data import Dataset
 from ..exceptions import UnskewInputError
 from ..mitigate.d3m._debias import tabular_encoder
-from ..report import Bar, Chart, CheckResult, Finding, Point, Report, Table
+from ..report import Bar, Chart, CheckResult, Finding, Point, Report, Status, Table
 from ._constraint import METRICS, Selection, parse_selection, rank, recommend
 from ._methods import METHODS, Fold, Method, Outcome
 
@@ -121,15 +121,10 @@ def resolve_methods(methods: str | Sequence[str] | None = "default") -> list[str
             out += [m for m, spec in METHODS.items() if spec.is_peer]
         elif key == "unskew":
             out += [m for m, spec in METHODS.items() if not spec.is_peer]
-        elif key in METHODS:
-            out.append(key)
+        elif key in METHODS or key in METHODS.aliases():
+            out.append(METHODS.canonical(key))
         else:
-            import difflib
-
-            close = difflib.get_close_matches(key, list(METHODS), n=3)
-            hint = f" Did you mean {', '.join(close)}?" if close else ""
-            raise UnskewInputError(f"Unknown method {n!r}.{hint} Available: default, all, peers, unskew, "
-                                   f"{', '.join(METHODS)}.")
+            raise UnskewInputError(METHODS.unknown_message(n) + " Or a set: default, all, peers, unskew.")
     if not out:
         raise UnskewInputError("No method to compare; pass --methods default, all or a list of names.")
     return list(dict.fromkeys(["baseline", *out]))
@@ -138,7 +133,7 @@ def resolve_methods(methods: str | Sequence[str] | None = "default") -> list[str
 def _seeds(seeds: int | Sequence[int], random_state: int) -> list[int]:
     if isinstance(seeds, (int, np.integer)):
         if seeds < 1:
-            raise UnskewInputError(f"seeds must be at least 1, got {seeds}.")
+            raise UnskewInputError(f"seeds (--seeds) must be at least 1, got {seeds}.")
         return [int(random_state) + i for i in range(int(seeds))]
     out = [int(s) for s in seeds]
     if not out:
@@ -426,20 +421,23 @@ def compare(
     """
     t_start = time.perf_counter()
     if not 0 < test_size < 1:
-        raise UnskewInputError(f"test_size must be between 0 and 1, got {test_size}.")
+        raise UnskewInputError(f"test_size (--test-size) must be between 0 and 1, got {test_size}.")
     if not 0 < val_fraction < 1:
-        raise UnskewInputError(f"val_fraction must be between 0 and 1, got {val_fraction}.")
+        raise UnskewInputError(f"val_fraction (--val-fraction) must be between 0 and 1, got {val_fraction}.")
     if n_boot < 10:
-        raise UnskewInputError(f"n_boot must be at least 10, got {n_boot}.")
+        raise UnskewInputError(f"n_boot (--n-boot) must be at least 10, got {n_boot}.")
+    if n_jobs is not None and (int(n_jobs) == 0 or int(n_jobs) < -1):
+        raise UnskewInputError(f"n_jobs (--n-jobs) must be a positive number of workers or -1 for every core, got {n_jobs}.")
     selection = parse_selection(constraint, objective)
     names = resolve_methods(methods)
     est = resolve_model(model)
     seed_list = _seeds(seeds, random_state)
     if not target and not (isinstance(data, Dataset) and data.target):
-        raise UnskewInputError("compare needs the label column: pass --target COLUMN.")
+        raise UnskewInputError("compare needs the label column: pass target= (--target COLUMN).")
     ds = Dataset.from_data(data, target=target, sensitive=sensitive, **dataset_kwargs)
     if not ds.sensitive:
-        raise UnskewInputError("compare needs the sensitive attribute(s) defining the groups: pass --sensitive COLUMN.")
+        raise UnskewInputError("compare needs the sensitive attribute(s) defining the groups: "
+                               "pass sensitive= (--sensitive COLUMN).")
     if not ds.target_is_binary():
         raise UnskewInputError(f"compare supports a binary target; '{ds.target}' has {ds.y.nunique()} classes. "
                                f"Binarise it first (for example one class against the rest).")
@@ -628,9 +626,9 @@ def _report(ds, board, runs, rec, selection, est, seeds, folds, skipped, params,
     for _, r in board[board["status"] == "error"].iterrows():
         findings.append(Finding(f"{r['title']} failed: {r['note'].removeprefix('failed: ')}", severity="warn",
                                 subject=r["method"]))
-    status = "pass" if (rec["meets"] or not selection.constraints) else "warn"
+    status = Status.PASS if (rec["meets"] or not selection.constraints) else Status.WARN
     if ok.empty:
-        status = "fail"
+        status = Status.FAIL
     points = [Point(label=r["method"], x=r[gap], y=r["accuracy"], x_low=r[f"{gap}_low"], x_high=r[f"{gap}_high"],
                     y_low=r["accuracy_low"], y_high=r["accuracy_high"], flag=r["method"] == best,
                     series="peer" if r["family"] != "unskew" else ("pareto" if r["pareto"] else "unskew"))

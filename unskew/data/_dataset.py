@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import UnskewInputError
+from ._groups import MISSING, attribute_codes, encode_groups, value_name
 from ._io import load_table
 from ._types import check_mixed_types, coerce_column, infer_column_type
 
@@ -18,7 +19,8 @@ from ._types import check_mixed_types, coerce_column, infer_column_type
 #: continuous column that should be binned first).
 DEFAULT_MAX_LEVELS = 100
 
-MISSING_GROUP = "(missing)"
+#: Name of the group of rows with a missing sensitive value (see :mod:`unskew.data._groups`).
+MISSING_GROUP = MISSING
 
 
 def _as_list(cols: str | Sequence[str] | None) -> list[str]:
@@ -252,30 +254,35 @@ class Dataset:
 
     def sensitive_values(self, col: str) -> pd.Series:
         """Values of one sensitive attribute as strings, missing as ``(missing)``."""
-        s = self.frame[col]
-        return s.astype("string").fillna(MISSING_GROUP).astype(str)
+        codes, levels = attribute_codes(self.frame[col])
+        names = np.asarray([value_name(v) for v in levels], dtype=object)
+        return pd.Series(names[codes], index=self.frame.index, name=col)
 
     def groups(self, columns: Sequence[str] | None = None) -> pd.Categorical:
         """Intersectional group label of each row, e.g. ``"race=Black & sex=Female"``.
+
+        Groups are encoded by :func:`unskew.data._groups.encode_groups`: the
+        categories are in the one group order of unskew (numbers, then text,
+        ``(missing)`` last; intersections by attribute).
 
         Parameters
         ----------
         columns : list of str, optional
             Which sensitive attributes to intersect; all of them by default.
         """
-        cols = list(columns) if columns is not None else list(self.sensitive)
-        if not cols:
-            raise UnskewInputError("No sensitive attribute was declared; pass --sensitive.")
-        parts = [f"{c}=" + self.sensitive_values(c) for c in cols]
-        lab = parts[0]
-        for p in parts[1:]:
-            lab = lab + " & " + p
-        return pd.Categorical(lab)
+        return self.encode_groups(columns).categorical()
 
     def group_codes(self, columns: Sequence[str] | None = None) -> tuple[np.ndarray, list[str]]:
         """Integer code per row and the list of group labels (see :meth:`groups`)."""
-        cat = self.groups(columns)
-        return np.asarray(cat.codes, dtype=np.int64), [str(c) for c in cat.categories]
+        g = self.encode_groups(columns)
+        return g.codes, g.names
+
+    def encode_groups(self, columns: Sequence[str] | None = None):
+        """The :class:`~unskew.data._groups.Groups` of the sensitive attributes ``columns`` (all by default)."""
+        cols = list(columns) if columns is not None else list(self.sensitive)
+        if not cols:
+            raise UnskewInputError("No sensitive attribute was declared; pass --sensitive.")
+        return encode_groups(self.frame[cols])
 
     def target_is_binary(self) -> bool:
         return self.target is not None and self.frame[self.target].nunique() == 2

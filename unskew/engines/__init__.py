@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..exceptions import UnskewInputError
-from ..metrics import GroupStats
+from ..metrics._groupstats import GroupStats
 from ._partials import (
     CountTable,
     MixedTaskError,

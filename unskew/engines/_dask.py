@@ -15,7 +15,7 @@ import pandas as pd
 
 from .._optional import import_optional
 from ..exceptions import UnskewInputError
-from ..metrics import GroupStats
+from ..metrics._groupstats import GroupStats
 from ._partials import MixedTaskError, StatsSpec, dumps, loads, merge, stats_partial
 from ._source import Source, check_columns
 

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from .._optional import import_optional
+from ..data._groups import encode_groups
 from ..exceptions import UnskewInputError
-from ..metrics import GroupStats
-from ..metrics._encode import encode_groups
+from ..metrics._groupstats import GroupStats
 from ._partials import StatsSpec, stats_from_aggregates
 from ._source import Source, check_columns
 
@@ -178,7 +178,8 @@ def group_stats(source: Source, spec: StatsSpec, *, memory_limit: str | None = N
 def regression_from_sums(agg, spec: StatsSpec) -> GroupStats:
     """A regression :class:`GroupStats` from per-group SQL sums (one row per group)."""
     sens = list(spec.sensitive)
-    codes, keys, names = encode_groups(agg[sens], len(agg))
+    groups = encode_groups(agg[sens], len(agg))
+    codes, keys, names = groups.codes, groups.keys, groups.columns
     order = np.argsort(codes)
     reg = {k: agg[k].to_numpy(np.float64)[order] for k in ("w", "w2", "sr", "sabs", "sr2", "sr4", "sy", "my", "m2y")}
     n = agg["_n"].to_numpy(np.int64)[order]

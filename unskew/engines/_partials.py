@@ -36,18 +36,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..data._groups import encode_groups, encode_labels, sort_key
 from ..exceptions import UnskewInputError
-from ..metrics import GroupStats
-from ..metrics._encode import (
-    as_label_array,
-    default_pos_label,
-    encode_groups,
-    encode_labels,
-    merge_classes,
-    sort_key,
-    unique_labels,
-)
-from ..metrics._groupstats import _binary_label_pair, _index_of, _reduce_entries
+from ..metrics._encode import as_label_array, default_pos_label, merge_classes, unique_labels
+from ..metrics._groupstats import GroupStats, _binary_label_pair, _index_of
+from ..metrics._scoretable import reduce_entries
 
 __all__ = [
     "CountTable",
@@ -232,12 +225,13 @@ def stats_from_aggregates(agg: pd.DataFrame, spec: StatsSpec) -> GroupStats:
                                 **{k: v for k, v in kw.items() if k not in ("score_bins", "score_range")})
     if st.task != "classification":
         raise MixedTaskError("Aggregated tables hold classification counts only.")
-    g, keys, _ = encode_groups(agg[sens], len(agg))
+    groups = encode_groups(agg[sens], len(agg))
+    g, keys = groups.codes, groups.keys
     if keys != st.keys:  # pragma: no cover - encode_groups is deterministic
         raise RuntimeError("group encoding changed between two calls")
     G, K = st.n_groups, len(st.classes)
-    ti = encode_labels(yt, st.classes)
-    pi = encode_labels(np.asarray(yp), st.classes)
+    ti, _ = encode_labels(yt, st.classes, what=spec.target)
+    pi, _ = encode_labels(np.asarray(yp), st.classes, what=spec.predictions or spec.scores)
     cell = (g * K + ti) * K + pi
     size = G * K * K
     st.n = np.rint(np.bincount(g, weights=cnt, minlength=G)).astype(np.int64)
@@ -276,7 +270,7 @@ def _scores_from_aggregates(st: GroupStats, agg: pd.DataFrame, g, ti, sw, w2) ->
     value = agg["_s"].to_numpy(np.float64)
     pos, neg = np.where(ypos, sw, 0.0), np.where(ypos, 0.0, sw)
     pos2, neg2 = np.where(ypos, w2, 0.0), np.where(ypos, 0.0, w2)
-    st._set_table(*_reduce_entries(g.astype(np.int64), value, pos, neg, pos2, neg2, bins=st.score_bins))
+    st._set_table(*reduce_entries(g.astype(np.int64), value, pos, neg, pos2, neg2, bins=st.score_bins))
     ws = agg["_ws"].to_numpy(np.float64)
     st.s_p = np.bincount(g, weights=ws, minlength=G)
     st.s_p2 = np.bincount(g, weights=agg["_ws2"].to_numpy(np.float64), minlength=G)
@@ -325,7 +319,8 @@ class CountTable:
         if len(frame) == 0:
             vals = np.zeros((0, 2 if weights else 1), np.float64 if weights else np.int64)
             return cls(names=tuple(by), keys=[], values=vals, fields=("n", "weight") if weights else ("n",))
-        codes, keys, _ = encode_groups(frame[by], len(frame))
+        groups = encode_groups(frame[by], len(frame))
+        codes, keys = groups.codes, groups.keys
         n = np.bincount(codes, minlength=len(keys)).astype(np.int64)
         if weights:
             w = np.bincount(codes, weights=frame[weights].to_numpy(np.float64), minlength=len(keys))

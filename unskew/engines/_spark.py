@@ -16,7 +16,7 @@ from typing import Any
 
 from .._optional import import_optional
 from ..exceptions import UnskewInputError
-from ..metrics import GroupStats
+from ..metrics._groupstats import GroupStats
 from ._partials import MixedTaskError, StatsSpec, dumps, loads, merge, stats_partial
 from ._source import Source, check_columns
 

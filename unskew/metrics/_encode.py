@@ -1,178 +1,32 @@
-"""Fast encoding of sensitive features, labels and weights into integer codes.
+"""Label and weight arrays for the metrics engine.
 
-Everything here is vectorised: a hash factorisation per sensitive column (or
-the codes of a categorical column as they are), an arithmetic combination of
-the per-column codes into one intersectional code, and a ``bincount`` to keep
-only the combinations that occur. No per-row Python runs.
+Sensitive groups are encoded by :mod:`unskew.data._groups` (the one group
+encoding of unskew); this module re-exports what the engine uses from it and
+adds the label helpers (distinct classes, the default positive label).
 """
 
 from __future__ import annotations
 
 import numbers
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..data import MISSING_GROUP
+from ..data._groups import encode_groups, group_name, plain, sensitive_columns, sort_key
 from ..exceptions import UnskewInputError
 
-#: Combined code spaces up to this size are compacted with a ``bincount``;
-#: larger ones with a hash factorisation.
-_DENSE_LIMIT = 1 << 22
-
-
-def sort_key(value: Any) -> tuple:
-    """A total order over mixed values: numbers, then strings, missing last."""
-    if isinstance(value, (bool, np.bool_)):
-        return (0, float(value), "")
-    if isinstance(value, numbers.Number):
-        f = float(value)
-        return (0, f, "") if f == f else (2, 0.0, "nan")
-    if value == MISSING_GROUP:
-        return (3, 0.0, "")
-    return (1, 0.0, str(value))
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars -> Python scalars so keys hash and print consistently."""
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def _to_pandas_series(obj: Any, name: str) -> pd.Series:
-    if isinstance(obj, pd.Series):
-        return obj
-    mod = type(obj).__module__.split(".")[0]
-    if mod == "polars":
-        return obj.to_pandas()
-    if mod == "pyarrow":
-        return obj.to_pandas()
-    arr = np.asarray(obj)
-    if arr.ndim != 1:
-        raise UnskewInputError(f"Sensitive feature {name!r} must be one-dimensional; got shape {arr.shape}.")
-    return pd.Series(arr, name=name)
-
-
-def sensitive_columns(sensitive_features: Any) -> list[tuple[str, pd.Series]]:
-    """Split ``sensitive_features`` into named 1-D columns.
-
-    Accepts a 1-D array, list or Series, a 2-D array, a pandas or polars
-    DataFrame, a pyarrow Table, or a dict of columns. Unnamed columns are
-    called ``sensitive_feature_0``, ``sensitive_feature_1``, ... as in Fairlearn.
-    """
-    sf = sensitive_features
-    if sf is None:
-        raise UnskewInputError("sensitive_features is required: pass the column(s) that define the groups.")
-    mod = type(sf).__module__.split(".")[0]
-    if mod == "polars" and hasattr(sf, "columns"):
-        sf = sf.to_pandas()
-    elif mod == "pyarrow" and hasattr(sf, "column_names"):
-        sf = sf.to_pandas()
-    if isinstance(sf, pd.DataFrame):
-        return [(str(c), sf[c]) for c in sf.columns]
-    if isinstance(sf, Mapping):
-        return [(str(k), _to_pandas_series(v, str(k))) for k, v in sf.items()]
-    if isinstance(sf, pd.Series):
-        return [(str(sf.name) if sf.name is not None else "sensitive_feature_0", sf)]
-    if mod in ("polars", "pyarrow"):
-        name = getattr(sf, "name", None) or "sensitive_feature_0"
-        return [(str(name), _to_pandas_series(sf, str(name)))]
-    if isinstance(sf, (list, tuple)) and sf and all(
-        isinstance(c, (list, tuple, np.ndarray, pd.Series)) for c in sf
-    ) and len(sf) < len(sf[0]):
-        # A list of columns.
-        return [(f"sensitive_feature_{i}", _to_pandas_series(c, f"sensitive_feature_{i}")) for i, c in enumerate(sf)]
-    arr = np.asarray(sf, dtype=object) if isinstance(sf, (list, tuple)) else np.asarray(sf)
-    if arr.ndim == 1:
-        return [("sensitive_feature_0", pd.Series(arr))]
-    if arr.ndim == 2:
-        return [(f"sensitive_feature_{j}", pd.Series(arr[:, j])) for j in range(arr.shape[1])]
-    raise UnskewInputError(f"sensitive_features must be 1-D or 2-D; got shape {arr.shape}.")
-
-
-def _factorize_column(s: pd.Series) -> tuple[np.ndarray, list]:
-    """Codes (int64, missing -> last level) and level values (missing as ``(missing)``)."""
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        codes = np.asarray(s.cat.codes, dtype=np.int64)
-        levels = [_plain(v) for v in s.cat.categories]
-    else:
-        try:
-            codes, uniques = pd.factorize(s, sort=True, use_na_sentinel=True)
-        except TypeError:  # unorderable mixed values
-            codes, uniques = pd.factorize(s, sort=False, use_na_sentinel=True)
-        codes = np.asarray(codes, dtype=np.int64)
-        levels = [_plain(v) for v in uniques]
-    if (codes < 0).any():
-        codes = np.where(codes < 0, len(levels), codes)
-        levels = levels + [MISSING_GROUP]
-    return codes, levels
-
-
-def encode_groups(sensitive_features: Any, n: int | None = None) -> tuple[np.ndarray, list[tuple], list[str]]:
-    """Intersectional group code per row.
-
-    Returns
-    -------
-    codes : ndarray of int64, shape (n,)
-        Index into ``keys``.
-    keys : list of tuple
-        One tuple of values per group (one value per sensitive column), in
-        :func:`sort_key` order.
-    names : list of str
-        The sensitive column names.
-    """
-    cols = sensitive_columns(sensitive_features)
-    if not cols:
-        raise UnskewInputError("sensitive_features has no columns.")
-    names = [c for c, _ in cols]
-    if len(set(names)) != len(names):
-        raise UnskewInputError(f"Sensitive feature names repeat: {names}. Give each column a distinct name.")
-    lengths = {len(s) for _, s in cols}
-    if len(lengths) != 1 or (n is not None and lengths != {n}):
-        raise UnskewInputError(
-            f"Sensitive features have {sorted(lengths)} rows but y_true has {n}; they must align row by row."
-        )
-    per = [_factorize_column(s) for _, s in cols]
-    sizes = [max(len(levels), 1) for _, levels in per]
-    space = int(np.prod(sizes, dtype=np.float64))
-    if len(per) == 1:
-        combined = per[0][0]
-    else:
-        combined = np.zeros(len(per[0][0]), dtype=np.int64)
-        for codes, size in zip(per, sizes, strict=True):
-            combined *= size
-            combined += codes[0]
-    if space <= _DENSE_LIMIT:
-        used = np.flatnonzero(np.bincount(combined, minlength=space))
-        lut = np.full(space, -1, dtype=np.int64)
-        lut[used] = np.arange(len(used))
-        codes = lut[combined]
-    else:
-        codes, used = pd.factorize(combined, sort=True)
-        codes = np.asarray(codes, dtype=np.int64)
-    # decode the used combined codes into key tuples
-    keys = []
-    for c in np.asarray(used).tolist():
-        parts = []
-        for (_, levels), size in zip(reversed(per), reversed(sizes), strict=True):
-            c, r = divmod(c, size)
-            parts.append(levels[r])
-        keys.append(tuple(reversed(parts)))
-    order = sorted(range(len(keys)), key=lambda i: tuple(sort_key(v) for v in keys[i]))
-    if order != list(range(len(keys))):
-        rank = np.empty(len(keys), dtype=np.int64)
-        rank[order] = np.arange(len(keys))
-        codes = rank[codes]
-        keys = [keys[i] for i in order]
-    return codes, keys, names
-
-
-def group_label(names: Sequence[str], key: tuple) -> str:
-    """``"sex=Female & race=Black"`` (the same format as :meth:`Dataset.groups`)."""
-    return " & ".join(f"{n}={v}" for n, v in zip(names, key, strict=True))
+__all__ = [
+    "as_float_array",
+    "as_label_array",
+    "default_pos_label",
+    "encode_groups",
+    "group_name",
+    "merge_classes",
+    "sensitive_columns",
+    "sort_key",
+    "unique_labels",
+]
 
 
 # ---------------------------------------------------------------------------- labels
@@ -252,31 +106,9 @@ def merge_classes(*arrays: np.ndarray) -> np.ndarray:
     return arr
 
 
-def encode_labels(arr: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """Index of each value of ``arr`` in ``classes`` (every value must be present)."""
-    if arr.dtype == bool and classes.dtype == bool:
-        idx = arr.astype(np.intp)
-        return idx if len(classes) == 2 else np.zeros(len(arr), np.intp)
-    if arr.dtype.kind in "iub" and classes.dtype.kind in "iubf" and classes.size:
-        lo = int(np.min(classes))
-        hi = int(np.max(classes))
-        if hi - lo < 1 << 16 and np.all(np.asarray(classes) == np.round(np.asarray(classes, float))):
-            lut = np.full(hi - lo + 1, -1, dtype=np.intp)
-            lut[np.asarray(classes, dtype=np.int64) - lo] = np.arange(len(classes))
-            a = arr.astype(np.int64, copy=False)
-            return lut[a - lo] if lo else lut[a]
-    codes, uniques = pd.factorize(arr)
-    lookup = {v: i for i, v in enumerate(classes.tolist())}
-    try:
-        lut = np.array([lookup[_plain(v)] for v in uniques], dtype=np.intp)
-    except KeyError as exc:
-        raise UnskewInputError(f"Label {exc.args[0]!r} is not among the known labels {list(classes)[:10]}.") from None
-    return lut[codes]
-
-
 def default_pos_label(classes: np.ndarray) -> Any:
     """1 (or True) when present or implied by a {0,1}/{-1,1}/bool label set, else the last class."""
-    vals = [_plain(v) for v in np.asarray(classes).tolist()]
+    vals = [plain(v) for v in np.asarray(classes).tolist()]
     if any(v is True for v in vals) or (vals and all(isinstance(v, (bool, np.bool_)) for v in vals)):
         return True
     numeric = all(isinstance(v, numbers.Number) for v in vals)

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import Dataset
+from ..data._groups import encode_groups
 from ..exceptions import UnskewInputError
 from ..report import Bar, Chart, CheckResult, Finding, Report, Table, sample_table, worst_status
 from ._challenge import ChallengeResult, run_challenge_set
@@ -671,9 +672,8 @@ def _binary_prediction(stats, y_pred, y_score, threshold) -> np.ndarray | None:
 
 
 def _group_codes(sub: pd.DataFrame, sens, stats: GroupStats) -> np.ndarray:
-    from ._encode import encode_groups
-
-    codes, keys, _ = encode_groups(sub[sens])
+    g = encode_groups(sub[sens])
+    codes, keys = g.codes, g.keys
     index = {k: i for i, k in enumerate(stats.keys)}
     lut = np.array([index.get(k, -1) for k in keys], dtype=np.int64)
     return lut[codes]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats as _sps
 
 from .._stats import wilson_interval
+from ..data._groups import group_name
 from ..exceptions import UnskewInputError
 from ..report import to_jsonable
 from ._compute import (
@@ -29,9 +30,11 @@ from ._compute import (
     score_values,
     spec_of,
 )
-from ._encode import group_label
 from ._fairness import MEASURES, NEEDS, applicable_measures, make_ctx
-from ._groupstats import GroupStats
+from ._scoretable import bin_index, reduce_entries
+
+if TYPE_CHECKING:
+    from ._groupstats import GroupStats
 
 CI_METHODS = (None, "wilson", "bootstrap")
 OVERALL = "(overall)"
@@ -690,16 +693,14 @@ def _multiclass_rate_parts(conf, w2, col, classes):
 
 def _coarse_table(st: GroupStats, bins: int):
     """The score table re-aggregated to at most ``bins`` equal bins over the observed range."""
-    from ._groupstats import _bin_index, _reduce_entries
-
     if st.score_bins is not None:
         lo, hi = 0.0, float(st.score_bins)
     else:
         lo, hi = float(st.score_min), float(st.score_max)
     if not hi > lo:
         hi = lo + 1.0
-    v = _bin_index(st.sc_value, bins, lo, hi)
-    return _reduce_entries(st.sc_group, v, st.sc_pos, st.sc_neg, st.sc_pos2, st.sc_neg2)
+    v = bin_index(st.sc_value, bins, lo, hi)
+    return reduce_entries(st.sc_group, v, st.sc_pos, st.sc_neg, st.sc_pos2, st.sc_neg2)
 
 
 def privileged_mask(stats: GroupStats, privileged: Any) -> np.ndarray:
@@ -740,4 +741,4 @@ def privileged_mask(stats: GroupStats, privileged: Any) -> np.ndarray:
 
 
 def label_of(names, key) -> str:
-    return group_label(names, key)
+    return group_name(names, key)

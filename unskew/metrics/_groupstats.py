@@ -30,18 +30,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..data._groups import encode_groups, encode_labels, group_name, sort_key
 from ..exceptions import UnskewInputError
 from ._encode import (
     as_float_array,
     as_label_array,
     default_pos_label,
-    encode_groups,
-    encode_labels,
-    group_label,
     merge_classes,
-    sort_key,
     unique_labels,
 )
+from ._scoretable import bin_index, ece_bin_index, reduce_entries, reduce_table, table_hist
 
 TASKS = ("classification", "regression")
 _REG_FIELDS = ("w", "w2", "sr", "sabs", "sr2", "sr4", "sy", "my", "m2y")
@@ -180,7 +178,8 @@ class GroupStats:
         n = len(yt)
         if n == 0:
             raise UnskewInputError("y_true is empty; there is nothing to measure.")
-        g, keys, names = encode_groups(sensitive_features, n)
+        groups = encode_groups(sensitive_features, n, n_what="y_true")
+        g, keys, names = groups.codes, groups.keys, groups.columns
         G = len(keys)
         w = None
         if sample_weight is not None:
@@ -232,9 +231,9 @@ class GroupStats:
                 f"y_score (the score of the positive class) needs a binary target; the labels have {K} "
                 f"classes ({list(cls_arr)[:6]}). Leave out the scores for multiclass metrics."
             )
-        ti = encode_labels(yt, cls_arr)
+        ti, _ = encode_labels(yt, cls_arr, what="y_true")
         if yp is not None:
-            pi = encode_labels(yp, cls_arr)
+            pi, _ = encode_labels(yp, cls_arr, what="y_pred")
         else:
             pos_i = _index_of(cls_arr, pos_label)
             pi = np.where(s >= threshold, pos_i, 1 - pos_i)
@@ -271,10 +270,10 @@ class GroupStats:
                     f"Scores range from {self.score_min:g} to {self.score_max:g}, outside score_range "
                     f"{self.score_range}; pass a wider score_range or leave score_bins unset."
                 )
-            value = _bin_index(s, self.score_bins, lo, hi)
-            self._set_table(*_table_hist(g, value, ypos, w, G, self.score_bins))
+            value = bin_index(s, self.score_bins, lo, hi)
+            self._set_table(*table_hist(g, value, ypos, w, G, self.score_bins))
         else:
-            self._set_table(*_reduce_table(g, s, ypos, w))
+            self._set_table(*reduce_table(g, s, ypos, w))
         wy = ypos.astype(np.float64) if w is None else w * ypos
         ws = s if w is None else w * s
         self.s_p = np.bincount(g, weights=ws, minlength=G)
@@ -411,7 +410,7 @@ class GroupStats:
     @property
     def labels(self) -> list[str]:
         """Group labels such as ``"sex=F & race=b"``."""
-        return [group_label(self.names, k) for k in self.keys]
+        return [group_name(self.names, k) for k in self.keys]
 
     @property
     def n_rows(self) -> int:
@@ -509,7 +508,7 @@ class GroupStats:
                     f"Cannot merge {first.task} statistics with {p.task} statistics; pass task= explicitly "
                     f"so that every chunk is treated alike."
                 )
-        keys = sorted({k for p in parts for k in p.keys}, key=lambda k: tuple(sort_key(v) for v in k))
+        keys = sorted({k for p in parts for k in p.keys}, key=sort_key)
         index = {k: i for i, k in enumerate(keys)}
         gmaps = [np.array([index[k] for k in p.keys], dtype=np.int64) for p in parts]
         G = len(keys)
@@ -561,7 +560,7 @@ class GroupStats:
             cat = [np.concatenate([getattr(p, f) if f != "sc_group" else gm[p.sc_group]
                                    for p, gm in zip(scored, gmaps, strict=True)])
                    for f in ("sc_group", "sc_value", "sc_pos", "sc_neg", "sc_pos2", "sc_neg2")]
-            out._set_table(*_reduce_entries(*cat, bins=out.score_bins))
+            out._set_table(*reduce_entries(*cat, bins=out.score_bins))
             for f in ("s_p", "s_p2", "s_yp"):
                 arr = np.zeros(G)
                 for p, gm in zip(scored, gmaps, strict=True):
@@ -590,7 +589,7 @@ class GroupStats:
                 f"Scores range from {self.score_min:g} to {self.score_max:g}, outside {score_range}."
             )
         out = replace(self, score_bins=int(bins), score_range=(lo, hi))
-        out._set_table(*_reduce_entries(self.sc_group, _bin_index(self.sc_value, bins, lo, hi).astype(np.float64),
+        out._set_table(*reduce_entries(self.sc_group, bin_index(self.sc_value, bins, lo, hi).astype(np.float64),
                                         self.sc_pos, self.sc_neg, self.sc_pos2, self.sc_neg2))
         return out
 
@@ -622,7 +621,7 @@ class GroupStats:
             out.conf_w2 = out.conf
         if self.has_scores:
             m = keep[self.sc_group]
-            out._set_table(*_reduce_entries(gm[self.sc_group[m]], self.sc_value[m], self.sc_pos[m],
+            out._set_table(*reduce_entries(gm[self.sc_group[m]], self.sc_value[m], self.sc_pos[m],
                                             self.sc_neg[m], self.sc_pos2[m], self.sc_neg2[m], bins=self.score_bins))
             for f in ("s_p", "s_p2", "s_yp", "cal_w", "cal_y", "cal_p"):
                 a = getattr(self, f)
@@ -702,104 +701,6 @@ def _binary_label_pair(classes: np.ndarray, pos_label: Any) -> np.ndarray:
             f"y_score is unknown; pass classes=[negative, positive]."
         ) from None
     return merge_classes(classes, np.asarray([other]))
-
-
-def _bin_index(s: np.ndarray, bins: int, lo: float, hi: float) -> np.ndarray:
-    b = np.floor((s - lo) * (bins / (hi - lo)))
-    return np.clip(b, 0, bins - 1)
-
-
-def ece_bin_index(s: np.ndarray, bins: int) -> np.ndarray:
-    """Calibration bin of each score: equal-width bins over [0, 1], edge values go to the
-    lower bin (as in :func:`sklearn.calibration.calibration_curve`)."""
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    if bins == 1:
-        return np.zeros(len(s), np.int64)
-    # arithmetic guess, then corrected against the edges: same as searchsorted(edges[1:-1], s)
-    b = np.clip(np.ceil(np.clip(s, 0.0, 1.0) * bins).astype(np.int64) - 1, 0, bins - 1)
-    b -= (b > 0) & (s <= edges[b])
-    b += (b < bins - 1) & (s > edges[b + 1])
-    return b
-
-
-def _table_hist(g, value, ypos, w, G, bins):
-    key = g * bins + value.astype(np.int64)
-    size = G * bins
-    cnt = np.bincount(key, minlength=size)
-    if w is None:
-        pos = np.bincount(key, weights=ypos.astype(np.float64), minlength=size)
-        neg = cnt - pos
-        pos2, neg2 = pos, neg
-    else:
-        wp = w * ypos
-        wn = w - wp
-        pos = np.bincount(key, weights=wp, minlength=size)
-        neg = np.bincount(key, weights=wn, minlength=size)
-        pos2 = np.bincount(key, weights=wp * w, minlength=size)
-        neg2 = np.bincount(key, weights=wn * w, minlength=size)
-    nz = np.flatnonzero(cnt)
-    return (nz // bins).astype(np.int64), (nz % bins).astype(np.float64), pos[nz], neg[nz], pos2[nz], neg2[nz]
-
-
-def _reduce_table(g, s, ypos, w):
-    """Aggregate rows into (group, distinct score) entries, sorted."""
-    o1 = np.argsort(s)
-    gdt = np.int16 if g.max(initial=0) < 2**15 else np.int64
-    o2 = np.argsort(g[o1].astype(gdt), kind="stable")
-    order = o1[o2]
-    gs, ss = g[order], s[order]
-    yo = ypos[order]
-    if w is None:
-        wp = yo.astype(np.float64)
-        wn = 1.0 - wp
-        wp2, wn2 = wp, wn
-    else:
-        wo = w[order]
-        wp = wo * yo
-        wn = wo - wp
-        wp2, wn2 = wp * wo, wn * wo
-    return _reduce_sorted(gs, ss, wp, wn, wp2, wn2)
-
-
-def _reduce_sorted(gs, ss, wp, wn, wp2, wn2):
-    if len(gs) == 0:
-        return gs, ss, wp, wn, wp2, wn2
-    new = np.empty(len(gs), bool)
-    new[0] = True
-    np.not_equal(gs[1:], gs[:-1], out=new[1:])
-    new[1:] |= ss[1:] != ss[:-1]
-    starts = np.flatnonzero(new)
-    if len(starts) == len(gs):
-        return gs, ss, wp, wn, wp2, wn2
-    pos = np.add.reduceat(wp, starts)
-    neg = np.add.reduceat(wn, starts)
-    pos2 = pos if wp2 is wp else np.add.reduceat(wp2, starts)
-    neg2 = neg if wn2 is wn else np.add.reduceat(wn2, starts)
-    return gs[starts], ss[starts], pos, neg, pos2, neg2
-
-
-def _reduce_entries(group, value, pos, neg, pos2, neg2, bins: int | None = None):
-    """Re-aggregate an unsorted table of entries (after concatenation or pooling).
-
-    Histogram tables (``bins`` given, ``value`` = bin index) are summed with
-    ``bincount`` over ``group * bins + value``: linear time, already sorted.
-    """
-    if bins is not None and group.size:
-        G = int(group.max()) + 1
-        if G * bins <= 1 << 26:
-            key = group * bins + value.astype(np.int64)
-            size = G * bins
-            present = np.flatnonzero(np.bincount(key, minlength=size))
-            sums = [np.bincount(key, weights=a, minlength=size)[present] for a in (pos, neg, pos2, neg2)]
-            return (present // bins).astype(np.int64), (present % bins).astype(np.float64), *sums
-    # Entries usually arrive as sorted runs (one per chunk and group): a stable sort of the
-    # values merges the runs in ~linear time, then a stable (radix) sort of the groups.
-    order = np.argsort(value, kind="stable")
-    g = group[order]
-    if group.size and int(group.max()) < 2**15:
-        g = g.astype(np.int16)
-    order = order[np.argsort(g, kind="stable")]
-    return _reduce_sorted(group[order], value[order], pos[order], neg[order], pos2[order], neg2[order])
 
 
 def _regression_sums(g, G, y, yp, w):

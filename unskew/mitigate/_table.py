@@ -19,8 +19,9 @@ import pandas as pd
 
 from ..data import Dataset
 from ..exceptions import UnskewInputError
-from ..report import CheckResult, Finding, Report, Table
+from ..report import CheckResult, Finding, Report, Status, Table
 from .pre import (
+    METHODS,
     SYNTHETIC_COLUMN,
     CorrelationRemover,
     GroupAugmenter,
@@ -29,28 +30,18 @@ from .pre import (
     GroupSMOTE,
     GroupSMOTENC,
     Reweighing,
+    methods_of_kind,
     resample_frame,
 )
+from .pre._sampling import STRATEGIES
 
-WEIGHT_METHODS = ("reweighing", "inverse", "sqrt", "effective")
-SAMPLER_METHODS = ("oversample", "undersample", "smote", "mixup")
-TRANSFORM_METHODS = ("correlation",)
-METHODS = WEIGHT_METHODS + SAMPLER_METHODS + TRANSFORM_METHODS
+#: One registry of table mitigation methods (:data:`unskew.mitigate.pre.METHODS`).
+WEIGHT_METHODS = methods_of_kind("weights")
+SAMPLER_METHODS = methods_of_kind("sampler")
+TRANSFORM_METHODS = methods_of_kind("transform")
 
 #: Name of the weight column written by the weighting methods.
 WEIGHT_COLUMN = "_weight"
-
-_DESCRIPTIONS = {
-    "reweighing": "Kamiran-Calders reweighing: weight = P(group) P(class) / P(group, class).",
-    "inverse": "Inverse-frequency weights per (group, class): every cell carries the same total weight.",
-    "sqrt": "Inverse square-root frequency weights per (group, class).",
-    "effective": "Effective-number weights per (group, class) (Cui et al. 2019).",
-    "oversample": "Random over-sampling of (group, class) cells; added rows are copies.",
-    "undersample": "Random under-sampling of (group, class) cells.",
-    "smote": "SMOTE within each (group, class) cell; categorical columns handled as codes (SMOTE-NC).",
-    "mixup": "Mixup within each (group, class) cell (numeric features).",
-    "correlation": "Linear removal of the sensitive attribute from the numeric features.",
-}
 
 
 @dataclass
@@ -93,7 +84,8 @@ def mitigate_table(
         ``effective``: adds ``weight_column``), resampling (``oversample``,
         ``undersample``, ``smote``, ``mixup``: adds ``synthetic_column``;
         interpolated values of integer columns are rounded) or
-        ``correlation`` (rewrites the numeric feature columns).
+        ``correlation_remover`` (rewrites the numeric feature columns; the old
+        name ``correlation`` still works with a FutureWarning).
     sampling_strategy : {"balanced", "independent", "balance_classes"}
         Target distribution of the resampling methods.
     k_neighbors : int
@@ -113,8 +105,12 @@ def mitigate_table(
         ``table`` (the output rows), ``report`` (``Report(kind="mitigate")``)
         and the fitted ``estimator``.
     """
-    if method not in METHODS:
-        raise UnskewInputError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
+    method = METHODS.canonical(method)
+    if sampling_strategy not in STRATEGIES:
+        raise UnskewInputError(f"sampling_strategy (--strategy) must be one of {', '.join(STRATEGIES)}, "
+                               f"not {sampling_strategy!r}.")
+    if int(k_neighbors) < 1:
+        raise UnskewInputError(f"k_neighbors (--k-neighbors) must be at least 1, got {k_neighbors}.")
     t0 = time.perf_counter()
     ds = Dataset.from_data(data, target=target, sensitive=sensitive, ignore=ignore, na_values=na_values,
                            max_levels=max_levels)
@@ -154,7 +150,7 @@ def mitigate_table(
     else:
         numeric = [c for c in features if ds.column_types.get(c) == "numeric"]
         if not numeric:
-            raise UnskewInputError("correlation needs numeric feature columns; none were found.")
+            raise UnskewInputError("correlation_remover needs numeric feature columns; none were found.")
         bad = [c for c in numeric if frame[c].isna().any()]
         if bad:
             raise UnskewInputError(f"Numeric column(s) {bad[:5]} have missing values; impute them first.")
@@ -244,9 +240,9 @@ def _report_check(method, ds, before, after, before_w, after_w, frame, out, grou
         findings.append(Finding(f"{len(frame)} rows -> {len(out)} rows ({n_syn} added, "
                                 f"{summary['n_removed']} removed).", subject="rows"))
     empty = [f"{g} / {c}" for (g, c), v in after.items() if v == 0]
-    status = "pass"
+    status = Status.PASS
     if empty:
-        status = "warn"
+        status = Status.WARN
         findings.append(Finding(f"{len(empty)} (group, class) cell(s) have no rows and cannot be balanced: "
                                 f"{', '.join(empty[:5])}.", severity="warn", subject="cells"))
     if ds.target_is_binary():
@@ -262,7 +258,7 @@ def _report_check(method, ds, before, after, before_w, after_w, frame, out, grou
             findings.insert(0, Finding(
                 f"Largest gap between groups in the {what}rate of label {pos!r}: {gap_b:.3f} before, "
                 f"{gap_a:.3f} after.", subject=ds.target, value=gap_a))
-    if method == "correlation":
+    if method == "correlation_remover":
         numeric = [c for c in features if ds.column_types.get(c) == "numeric"]
         codes = pd.Series(group_labels).astype("category").cat.codes.to_numpy()
         onehot = np.eye(codes.max() + 1)[codes]
@@ -277,7 +273,7 @@ def _report_check(method, ds, before, after, before_w, after_w, frame, out, grou
         status=status,
         summary=summary,
         findings=findings,
-        explanation=_DESCRIPTIONS[method],
+        explanation=METHODS[method].description,
         tables=[table],
     )
 

@@ -11,15 +11,21 @@ language:
 
 from __future__ import annotations
 
-from collections.abc import Hashable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..data._groups import MISSING, plain
+from ..data._groups import encode_groups as _encode_groups
+from ..data._groups import encode_labels as _encode_labels
+from ..data._groups import lookup_groups as _lookup_groups
 from ..exceptions import UnskewInputError
 
-MISSING = "(missing)"
+__all__ = ["MISSING", "encode_groups", "encode_labels", "lookup_groups", "plain"]
+
+#: Old name kept for callers not yet switched to :func:`plain`.
+_plain = plain
 
 
 def _to_frame_or_array(values: Any) -> Any:
@@ -29,106 +35,19 @@ def _to_frame_or_array(values: Any) -> Any:
         return values.to_pandas()
     if hasattr(values, "detach") and hasattr(values, "cpu"):  # torch tensor
         return values.detach().cpu().numpy()
-    return np.asarray(values, dtype=object) if _looks_mixed(values) else np.asarray(values)
-
-
-def _looks_mixed(values: Any) -> bool:
-    try:
-        arr = np.asarray(values)
-    except (ValueError, TypeError):
-        return True
-    return arr.dtype == object
-
-
-def _column_values(col: Any) -> np.ndarray:
-    """One column as an object array with missing values as ``(missing)``."""
-    s = pd.Series(np.asarray(col, dtype=object) if not isinstance(col, pd.Series) else col)
-    s = s.astype(object).where(s.notna(), MISSING)
-    return s.to_numpy(dtype=object)
+    return np.asarray(values)
 
 
 def encode_groups(sensitive_features: Any, n_samples: int | None = None, *, owner: str = "") -> tuple[np.ndarray, list]:
     """Integer group code per row and the group labels.
 
-    Parameters
-    ----------
-    sensitive_features : array-like of shape (n_samples,) or (n_samples, n_attributes)
-        One sensitive attribute, or several whose intersection defines the
-        groups (a DataFrame or 2-D array). Missing values form their own group
-        ``"(missing)"``.
-    n_samples : int, optional
-        Expected number of rows; a different length raises.
-    owner : str
-        Name of the caller, used in error messages.
-
-    Returns
-    -------
-    codes : ndarray of int64, shape (n_samples,)
-    labels : list
-        ``labels[code]`` is the group value (a tuple for several attributes).
-        Labels are sorted so that codes are reproducible.
+    The groups of :func:`unskew.data._groups.encode_groups` (the one group
+    encoding of unskew: same codes and order as everywhere else), returned as
+    ``(codes, labels)`` where ``labels[code]`` is the group value (a tuple for
+    several attributes). Missing values form their own group ``"(missing)"``.
     """
-    who = f"{owner}: " if owner else ""
-    if sensitive_features is None:
-        raise UnskewInputError(
-            f"{who}sensitive_features is required. Pass the sensitive attribute(s) as "
-            f"sensitive_features=<column or array aligned with X>."
-        )
-    sf = _to_frame_or_array(sensitive_features)
-    if isinstance(sf, pd.DataFrame):
-        cols = [sf.iloc[:, j] for j in range(sf.shape[1])]
-    elif isinstance(sf, pd.Series):
-        cols = [sf]
-    else:
-        arr = np.asarray(sf)
-        if arr.ndim == 0:
-            raise UnskewInputError(f"{who}sensitive_features must be an array aligned with X, got a scalar {arr!r}.")
-        if arr.ndim == 1:
-            cols = [arr]
-        elif arr.ndim == 2:
-            cols = [arr[:, j] for j in range(arr.shape[1])]
-        else:
-            raise UnskewInputError(f"{who}sensitive_features must be 1-D or 2-D, got shape {arr.shape}.")
-    if not cols:
-        raise UnskewInputError(f"{who}sensitive_features has no columns.")
-    n = len(cols[0])
-    if n_samples is not None and n != n_samples:
-        raise UnskewInputError(
-            f"{who}sensitive_features has {n} rows but X has {n_samples}; they must be aligned row by row."
-        )
-    if len(cols) == 1:
-        vals = _column_values(cols[0])
-        keys = vals
-    else:
-        parts = [_column_values(c) for c in cols]
-        keys = np.empty(n, dtype=object)
-        keys[:] = list(zip(*parts, strict=True))
-    raw, uniq = pd.factorize(pd.Series(keys, dtype=object), use_na_sentinel=False)
-    plain = [_plain(u) for u in uniq]
-    order = sorted(range(len(plain)), key=lambda i: _sort_key(plain[i]))
-    labels = [plain[i] for i in order]
-    remap = np.empty(len(order), dtype=np.int64)
-    remap[order] = np.arange(len(order))
-    codes = remap[raw] if len(raw) else raw.astype(np.int64)
-    return codes.astype(np.int64), labels
-
-
-def _sort_key(v: Hashable):
-    if isinstance(v, tuple):
-        return tuple(_sort_key(x) for x in v)
-    if isinstance(v, (bool, np.bool_)):
-        return (0, int(v), "")
-    if isinstance(v, (int, float, np.integer, np.floating)):
-        return (0, float(v), "")
-    return (1, 0.0, str(v))
-
-
-def _plain(v):
-    if isinstance(v, tuple):
-        return tuple(_plain(x) for x in v)
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
+    g = _encode_groups(sensitive_features, n_samples, owner=owner, n_what="X")
+    return g.codes, g.labels
 
 
 def lookup_groups(sensitive_features: Any, labels: list, n_samples: int, *, owner: str = "") -> np.ndarray:
@@ -136,35 +55,12 @@ def lookup_groups(sensitive_features: Any, labels: list, n_samples: int, *, owne
 
     Raises :class:`UnskewInputError` naming any group not seen during ``fit``.
     """
-    codes, new_labels = encode_groups(sensitive_features, n_samples, owner=owner)
-    index = {lab: i for i, lab in enumerate(labels)}
-    unseen = [lab for lab in new_labels if lab not in index]
-    if unseen:
-        who = f"{owner}: " if owner else ""
-        raise UnskewInputError(
-            f"{who}sensitive_features contains group(s) {unseen[:5]} that were not present during fit "
-            f"(known groups: {labels[:10]}). Refit with data that covers every group."
-        )
-    remap = np.array([index[lab] for lab in new_labels], dtype=np.int64)
-    return remap[codes] if len(remap) else codes
+    return _lookup_groups(sensitive_features, labels, n_samples, owner=owner, n_what="X")
 
 
 def encode_labels(y: Any, n_samples: int | None = None, *, owner: str = "") -> tuple[np.ndarray, np.ndarray]:
     """Integer class code per row and the sorted classes."""
-    who = f"{owner}: " if owner else ""
-    if y is None:
-        raise UnskewInputError(f"{who}y (the labels) is required.")
-    arr = _to_frame_or_array(y)
-    arr = np.asarray(arr)
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.ndim != 1:
-        raise UnskewInputError(f"{who}y must be 1-D (one label per row), got shape {arr.shape}.")
-    if n_samples is not None and len(arr) != n_samples:
-        raise UnskewInputError(f"{who}y has {len(arr)} rows but X has {n_samples}.")
-    if pd.isna(pd.Series(arr, dtype=object)).any():
-        raise UnskewInputError(f"{who}y has missing labels; drop those rows first.")
-    classes, codes = np.unique(arr, return_inverse=True)
+    codes, classes = _encode_labels(y, what=f"{owner}: y" if owner else "y", n=n_samples)
     return codes.astype(np.int64), classes
 
 
@@ -244,5 +140,5 @@ def counts_frame(group_codes, group_labels, class_codes, classes, *, name_group=
     rows = []
     for gi, g in enumerate(group_labels):
         for ci, k in enumerate(classes):
-            rows.append((g, _plain(k), int(c[gi, ci])))
+            rows.append((g, plain(k), int(c[gi, ci])))
     return pd.DataFrame(rows, columns=[name_group, name_class, "count"])

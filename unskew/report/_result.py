@@ -12,6 +12,7 @@ import datetime as _dt
 import json
 import math
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,40 @@ from .._version import __version__
 
 SCHEMA_VERSION = "1.0"
 
+
+class Status(str, Enum):
+    """The status of a check or report section.
+
+    A ``str`` enum: ``Status.FAIL == "fail"``, it hashes, prints and serialises
+    to JSON as the plain string, so reports keep the same strings.
+    ``pass`` < ``warn`` < ``fail`` are ordered (a report's status is the worst
+    of them); ``skipped`` (a role the check needs was not given) and ``error``
+    (the check itself crashed) are outside that order, and the ``--fail-on``
+    gate treats ``error`` as failing (:meth:`Report.fails`).
+
+    Examples
+    --------
+    >>> from unskew.report import Status
+    >>> Status("warn") is Status.WARN, f"{Status.FAIL}", Status.ERROR == "error"
+    (True, 'fail', True)
+    """
+
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    SKIPPED = "skipped"
+    ERROR = "error"
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+    __hash__ = str.__hash__
+
+
 #: Ordered statuses; a report's status is the worst of its checks'.
-STATUSES = ("pass", "warn", "fail")
-OTHER_STATUSES = ("skipped", "error")
+STATUSES = (Status.PASS, Status.WARN, Status.FAIL)
+OTHER_STATUSES = (Status.SKIPPED, Status.ERROR)
+#: Levels ``--fail-on`` / :meth:`Report.fails` accept.
+GATE_LEVELS = ("warn", "fail")
 
 #: Most rows of raw data a report may embed per section.
 MAX_SAMPLE_ROWS = 20
@@ -35,9 +67,28 @@ def status_rank(status: str) -> int:
     return STATUSES.index(status) if status in STATUSES else -1
 
 
-def worst_status(statuses) -> str:
+def worst_status(statuses) -> Status:
+    """The worst of ``pass``/``warn``/``fail`` among ``statuses`` (others ignored; ``pass`` when none)."""
     ranked = [s for s in statuses if s in STATUSES]
-    return max(ranked, key=status_rank) if ranked else "pass"
+    return Status(max(ranked, key=status_rank)) if ranked else Status.PASS
+
+
+def gate_fails(statuses, level: str) -> bool:
+    """Whether statuses trip a ``--fail-on level`` gate: one reaches ``level``, or one is ``error``.
+
+    Examples
+    --------
+    >>> gate_fails(["pass", "error"], "fail"), gate_fails(["warn"], "fail"), gate_fails(["warn"], "warn")
+    (True, False, True)
+    """
+    if level not in GATE_LEVELS:
+        from ..exceptions import UnskewInputError
+
+        raise UnskewInputError(f"The gate level fail_on (--fail-on) must be 'warn' or 'fail', got {level!r}.")
+    statuses = list(statuses)
+    if any(s == Status.ERROR for s in statuses):
+        return True
+    return status_rank(worst_status(statuses)) >= status_rank(level)
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -45,6 +96,8 @@ def to_jsonable(obj: Any) -> Any:
 
     NaN and infinities become ``None`` (JSON has no such numbers).
     """
+    if isinstance(obj, Enum):
+        return to_jsonable(obj.value)
     if obj is None or isinstance(obj, (str, bool)):
         return obj
     if isinstance(obj, (int, np.integer)):
@@ -252,6 +305,13 @@ class CheckResult:
     scores: Any = None
     elapsed_s: float = 0.0
 
+    def __post_init__(self) -> None:
+        try:
+            self.status = Status(self.status)
+        except ValueError:
+            raise ValueError(f"CheckResult {self.name!r}: status must be one of "
+                             f"{[s.value for s in Status]}, got {self.status!r}") from None
+
     def to_dict(self) -> dict:
         return to_jsonable(
             {
@@ -286,7 +346,8 @@ class Report:
     )
 
     @property
-    def status(self) -> str:
+    def status(self) -> Status:
+        """The worst of the checks' ``pass``/``warn``/``fail`` (``skipped``/``error`` ignored)."""
         return worst_status(c.status for c in self.checks)
 
     def __getitem__(self, name: str) -> CheckResult:
@@ -320,17 +381,21 @@ class Report:
         return render_html(self.to_dict())
 
     def save_json(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.write_text(self.to_json(), encoding="utf-8")
-        return path
+        """Write the JSON report (whole or not at all: a temporary file is renamed)."""
+        from ._files import write_text
+
+        return write_text(path, self.to_json())
 
     def save_html(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.write_text(self.to_html(), encoding="utf-8")
-        return path
+        """Write the self-contained HTML report (whole or not at all)."""
+        from ._files import write_text
+
+        return write_text(path, self.to_html())
 
     def fails(self, level: str) -> bool:
-        """True when any check reached ``level`` (``warn`` or ``fail``) or worse."""
-        if level not in ("warn", "fail"):
-            raise ValueError("level must be 'warn' or 'fail'")
-        return status_rank(self.status) >= status_rank(level)
+        """True when a check reached ``level`` (``warn`` or ``fail``) or worse, or errored.
+
+        A check whose status is ``error`` (it crashed) always fails the gate: a
+        crashed check must never pass ``--fail-on``. ``skipped`` never fails.
+        """
+        return gate_fails((c.status for c in self.checks), level)

@@ -15,7 +15,8 @@ plus ``"rest"``).
 from ._embedding import ClusterSlice, EmbeddingSliceFinder
 from ._encode import Level, SliceEncoder
 from ._finder import Slice, SliceFinder, lattice_size
-from ._report import SliceSearch, find_slices, slices_report
+from ._report import slices_report
+from ._search import SliceSearch, find_slices
 from ._significance import adjust_pvalues, row_errors, slice_tests
 
 __all__ = [

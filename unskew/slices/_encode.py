@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..data._groups import plain
 from ..data._io import load_table
 from ..exceptions import UnskewInputError
 
-MISSING = "(missing)"
 OTHER = "(other)"
 
 
@@ -59,16 +59,10 @@ class Level:
     def to_dict(self) -> dict:
         d: dict[str, Any] = {"feature": self.feature, "kind": self.kind, "text": self.text}
         if self.kind == "value":
-            d["value"] = _plain(self.value)
+            d["value"] = plain(self.value)
         if self.kind == "bin":
             d["low"], d["high"] = self.low, self.high
         return d
-
-
-def _plain(v):
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
 
 
 def _fmt(x) -> str:
@@ -317,7 +311,7 @@ def _as_time(v):
 
 
 def _tidy_value(v):
-    v = _plain(v)
+    v = plain(v)
     if isinstance(v, float) and v.is_integer():
         return int(v)
     return v

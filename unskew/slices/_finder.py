@@ -13,6 +13,7 @@ from .._stats import wilson_interval
 from ..exceptions import UnskewInputError
 from ._encode import Level, SliceEncoder, as_frame
 from ._lattice import search_lattice
+from ._report import slices_report
 from ._significance import CORRECTIONS, adjust_pvalues, is_binary_errors, row_errors, slice_tests
 
 RANKINGS = ("score", "effect_size", "size")
@@ -225,19 +226,19 @@ class SliceFinder:
     # ------------------------------------------------------------------ checks
     def _validate(self, n: int) -> int:
         if not isinstance(self.max_level, (int, np.integer)) or self.max_level < 1:
-            raise UnskewInputError(f"max_level must be a positive integer, got {self.max_level!r}.")
+            raise UnskewInputError(f"max_level (--max-level) must be a positive integer, got {self.max_level!r}.")
         if not isinstance(self.top_k, (int, np.integer)) or self.top_k < 1:
-            raise UnskewInputError(f"top_k must be a positive integer, got {self.top_k!r}.")
+            raise UnskewInputError(f"top_k (--top) must be a positive integer, got {self.top_k!r}.")
         if not 0 < float(self.alpha) <= 1:
-            raise UnskewInputError(f"alpha must be in (0, 1], got {self.alpha}.")
+            raise UnskewInputError(f"alpha (--alpha) must be in (0, 1], got {self.alpha}.")
         if not 0 < float(self.significance_level) < 1:
             raise UnskewInputError(f"significance_level must be in (0, 1), got {self.significance_level}.")
         if self.correction not in CORRECTIONS:
-            raise UnskewInputError(f"correction must be one of {', '.join(CORRECTIONS)}; got {self.correction!r}.")
+            raise UnskewInputError(f"correction (--correction) must be one of {', '.join(CORRECTIONS)}; got {self.correction!r}.")
         if self.family not in FAMILIES:
             raise UnskewInputError(f"family must be one of {', '.join(FAMILIES)}; got {self.family!r}.")
         if self.rank_by not in RANKINGS:
-            raise UnskewInputError(f"rank_by must be one of {', '.join(RANKINGS)}; got {self.rank_by!r}.")
+            raise UnskewInputError(f"rank_by (--rank-by) must be one of {', '.join(RANKINGS)}; got {self.rank_by!r}.")
         if self.max_overlap is not None and not 0 <= float(self.max_overlap) <= 1:
             raise UnskewInputError(f"max_overlap must be in [0, 1] or None, got {self.max_overlap}.")
         ms = self.min_support
@@ -248,7 +249,7 @@ class SliceFinder:
         elif isinstance(ms, (int, np.integer, float, np.floating)) and ms >= 1 and float(ms).is_integer():
             sup = int(ms)
         else:
-            raise UnskewInputError(f"min_support must be a count >= 1 or a fraction in (0, 1), got {ms!r}.")
+            raise UnskewInputError(f"min_support (--min-support) must be a count >= 1 or a fraction in (0, 1), got {ms!r}.")
         return max(1, min(sup, n))
 
     # ------------------------------------------------------------------ fit
@@ -501,8 +502,6 @@ class SliceFinder:
 
     def report(self, dataset: dict | None = None, **kwargs) -> Any:
         """A :class:`~unskew.report.Report` of kind ``"slices"`` (see :func:`unskew.slices.slices_report`)."""
-        from ._report import slices_report
-
         return slices_report(self, dataset=dataset, **kwargs)
 
 

@@ -33,6 +33,7 @@ PyTorch is an optional dependency (``pip install 'unskew[torch]'``).
 """
 
 from .._optional import import_optional
+from .._registry import Registry
 
 import_optional("torch", "robust training (unskew.train)")
 
@@ -72,21 +73,24 @@ from ._regularize import (  # noqa: E402
     spectral_decoupling_penalty,
 )
 
-#: Method name -> estimator class.
-METHODS = {
-    "erm": ERMClassifier,
-    "reweight": ReweightedClassifier,
-    "group_balanced": GroupBalancedClassifier,
-    "ohem": HardExampleMiningClassifier,
-    "group_dro": GroupDROClassifier,
-    "jtt": JTTClassifier,
-    "spectral_decoupling": SpectralDecouplingClassifier,
-    "adversarial_debiasing": AdversarialDebiasingClassifier,
-    "dann": DANNClassifier,
-    "dfr": DFRClassifier,
-    "occamnet": OccamNetClassifier,
-    "adversarial_training": AdversarialTrainingClassifier,
-}
+#: Training methods: name -> estimator class (:class:`unskew._registry.Registry`).
+METHODS: Registry[type[RobustClassifier]] = Registry("training method", option="--method")
+for _name, _cls in [
+    ("erm", ERMClassifier),
+    ("reweight", ReweightedClassifier),
+    ("group_balanced", GroupBalancedClassifier),
+    ("ohem", HardExampleMiningClassifier),
+    ("group_dro", GroupDROClassifier),
+    ("jtt", JTTClassifier),
+    ("spectral_decoupling", SpectralDecouplingClassifier),
+    ("adversarial_debiasing", AdversarialDebiasingClassifier),
+    ("dann", DANNClassifier),
+    ("dfr", DFRClassifier),
+    ("occamnet", OccamNetClassifier),
+    ("adversarial_training", AdversarialTrainingClassifier),
+]:
+    METHODS.register(_cls, name=_name)
+del _name, _cls
 
 __all__ = [
     "BASE_PARAMS",

@@ -13,10 +13,14 @@ PyTorch samplers (need torch; imported on first use)
     :class:`GroupBalancedBatchSampler` (exact composition of every batch).
 Feature transformation
     :class:`CorrelationRemover`.
+Registry
+    :data:`METHODS`: every table mitigation method by name (what
+    ``unskew mitigate --method`` accepts).
 """
 
 from ._augment import GroupAugmenter
 from ._correlation import CorrelationRemover
+from ._methods import METHODS, MitigationMethod, methods_of_kind
 from ._sampling import (
     SYNTHETIC_COLUMN,
     BaseGroupSampler,
@@ -46,6 +50,7 @@ def __getattr__(name):
 
 
 __all__ = [
+    "METHODS",
     "SYNTHETIC_COLUMN",
     "BaseGroupSampler",
     "CorrelationRemover",
@@ -56,10 +61,12 @@ __all__ = [
     "GroupRandomUnderSampler",
     "GroupSMOTE",
     "GroupSMOTENC",
+    "MitigationMethod",
     "Reweighing",
     "ReweighingClassifier",
     "group_class_weight_tensor",
     "group_class_weights",
+    "methods_of_kind",
     "resample_frame",
     "reweighing_weights",
     "target_counts",

@@ -55,12 +55,12 @@ except ImportError:  # pragma: no cover
 
 from ...exceptions import UnskewInputError
 from .._utils import (
-    _plain,
     cell_counts,
     check_sample_weight,
     encode_groups,
     encode_labels,
     n_rows,
+    plain,
     resolve_sensitive,
 )
 
@@ -97,7 +97,7 @@ def target_counts(
     counts = np.asarray(counts, dtype=np.int64)
     present = counts > 0
     classes = list(classes)
-    empty = [(group_labels[g], _plain(classes[c])) for g, c in zip(*np.nonzero(~present), strict=True)]
+    empty = [(group_labels[g], plain(classes[c])) for g, c in zip(*np.nonzero(~present), strict=True)]
     if isinstance(strategy, str) and strategy == "balance_classes":
         target = np.zeros_like(counts)
         for g in range(counts.shape[0]):
@@ -123,7 +123,7 @@ def target_counts(
         _warn_empty(empty, strategy, owner)
     elif isinstance(strategy, dict):
         p = _proportions_from_dict(strategy, counts, group_labels, classes, owner)
-        lost = [(group_labels[g], _plain(classes[c])) for g, c in zip(*np.nonzero(~present & (p > 0)), strict=True)]
+        lost = [(group_labels[g], plain(classes[c])) for g, c in zip(*np.nonzero(~present & (p > 0)), strict=True)]
         _warn_empty(lost, "the requested proportions", owner)
         p = np.where(present, p, 0.0)
     else:
@@ -139,7 +139,7 @@ def target_counts(
         target = np.maximum(counts, np.rint(total * p).astype(np.int64))
         zero_but_present = present & ~pos
         if np.any(zero_but_present):
-            cells = [(group_labels[g], _plain(classes[c])) for g, c in zip(*np.nonzero(zero_but_present), strict=True)]
+            cells = [(group_labels[g], plain(classes[c])) for g, c in zip(*np.nonzero(zero_but_present), strict=True)]
             warnings.warn(
                 f"{owner}: cells {cells[:5]} have proportion 0 but over-sampling cannot remove examples; "
                 f"they keep their size. Use under-sampling to drop them.",
@@ -168,14 +168,14 @@ def _proportions_from_dict(strategy: dict, counts, group_labels, classes, owner)
     G, K = counts.shape
     p = np.zeros((G, K), dtype=float)
     gidx = {g: i for i, g in enumerate(group_labels)}
-    cidx = {_plain(c): i for i, c in enumerate(classes)}
+    cidx = {plain(c): i for i, c in enumerate(classes)}
     unknown = []
     for key, val in strategy.items():
         if not isinstance(key, tuple) or len(key) != 2:
             raise UnskewInputError(
                 f"{owner}: sampling_strategy dict keys must be (group, class) pairs, got {key!r}."
             )
-        g, c = _plain(key[0]), _plain(key[1])
+        g, c = plain(key[0]), plain(key[1])
         if g not in gidx or c not in cidx:
             unknown.append(key)
             continue
@@ -189,13 +189,13 @@ def _proportions_from_dict(strategy: dict, counts, group_labels, classes, owner)
     if unknown:
         raise UnskewInputError(
             f"{owner}: sampling_strategy names cell(s) {unknown[:5]} that do not occur; groups are "
-            f"{group_labels[:10]} and classes {[_plain(c) for c in classes][:10]}."
+            f"{group_labels[:10]} and classes {[plain(c) for c in classes][:10]}."
         )
-    given = {(_plain(k[0]), _plain(k[1])) for k in strategy}
+    given = {(plain(k[0]), plain(k[1])) for k in strategy}
     missing = [
-        (group_labels[g], _plain(classes[c]))
+        (group_labels[g], plain(classes[c]))
         for g, c in zip(*np.nonzero(counts > 0), strict=True)
-        if (group_labels[g], _plain(classes[c])) not in given
+        if (group_labels[g], plain(classes[c])) not in given
     ]
     if missing:
         raise UnskewInputError(
@@ -347,7 +347,7 @@ class BaseGroupSampler(BaseEstimator):
             self._prepare(X, n)
             new_blocks, parents = [], []
             for cell, k in needs.items():
-                self._cell = (glabels[cell // K], _plain(classes[cell % K]))
+                self._cell = (glabels[cell // K], plain(classes[cell % K]))
                 Xn, par = self._generate(X, members[cell], k, rng)
                 par = np.asarray(par, dtype=np.int64).reshape(k, -1)
                 new_blocks.append(_take_rows(X, par[:, 0]) if Xn is None else Xn)
@@ -372,7 +372,7 @@ class BaseGroupSampler(BaseEstimator):
         rows = []
         for g in range(G):
             for c in range(K):
-                rows.append((glabels[g], _plain(classes[c]), int(counts[g, c]), int(target[g, c]), int(after[g, c])))
+                rows.append((glabels[g], plain(classes[c]), int(counts[g, c]), int(target[g, c]), int(after[g, c])))
         self.cell_counts_ = pd.DataFrame(rows, columns=["group", "class", "before", "target", "after"])
         self.classes_ = classes
         self.groups_ = glabels

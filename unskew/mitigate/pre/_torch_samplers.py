@@ -27,7 +27,7 @@ import numpy as np
 
 from ..._optional import import_optional
 from ...exceptions import UnskewInputError
-from .._utils import _plain, encode_groups
+from .._utils import encode_groups, plain
 
 torch = import_optional("torch", "the PyTorch samplers")
 _Sampler = torch.utils.data.Sampler
@@ -52,7 +52,7 @@ def _populations(groups: Any, labels: Any) -> tuple[np.ndarray, list]:
     if len(lab) != len(g):
         raise UnskewInputError(f"groups has {len(g)} entries but labels has {len(lab)}; they must be aligned.")
     keys = np.empty(len(g), dtype=object)
-    keys[:] = list(zip((_plain(v) for v in g), (_plain(v) for v in lab), strict=True))
+    keys[:] = list(zip((plain(v) for v in g), (plain(v) for v in lab), strict=True))
     return encode_groups(keys, owner="sampler")
 
 
@@ -63,13 +63,13 @@ def _proportions(proportions: Any, pop_labels: list) -> np.ndarray:
     if isinstance(proportions, Mapping):
         index = {lab: i for i, lab in enumerate(pop_labels)}
         p = np.zeros(K)
-        unknown = [k for k in proportions if _plain(k) not in index]
+        unknown = [k for k in proportions if plain(k) not in index]
         if unknown:
             raise UnskewInputError(
                 f"proportions names population(s) {unknown[:5]} that do not occur; populations are {pop_labels[:10]}."
             )
         for k, v in proportions.items():
-            p[index[_plain(k)]] = float(v)
+            p[index[plain(k)]] = float(v)
     else:
         p = np.asarray(proportions, dtype=float).reshape(-1)
         if len(p) != K:

@@ -47,13 +47,16 @@ from .._utils import (
     lookup_groups,
     n_rows,
 )
+from ._methods import methods_of_kind
 
-METHODS = ("reweighing", "inverse", "sqrt", "effective")
+#: The weight schemes: the ``weights`` entries of :data:`unskew.mitigate.pre.METHODS`.
+WEIGHT_METHODS = methods_of_kind("weights")
 
 
 def _check_method(method: str, beta: float) -> None:
-    if method not in METHODS:
-        raise UnskewInputError(f"method must be one of {METHODS}, got {method!r}.")
+    if method not in WEIGHT_METHODS:
+        raise UnskewInputError(f"method must be one of the weight schemes {', '.join(WEIGHT_METHODS)} "
+                               f"(weights entries of unskew.mitigate.pre.METHODS), got {method!r}.")
     if method == "effective" and not (0.0 <= beta < 1.0):
         raise UnskewInputError(f"beta must be in [0, 1) for the effective-number weights, got {beta!r}.")
 
