@@ -27,6 +27,7 @@ from typing import Any
 
 from ..exceptions import UnskewInputError
 from ..metrics._groupstats import GroupStats
+from ._audit import audit_counts, base_rates, representation, target_distribution
 from ._partials import (
     CountTable,
     MixedTaskError,
@@ -43,6 +44,10 @@ ENGINES = ("pandas", "duckdb", "spark", "dask")
 
 __all__ = [
     "ENGINES",
+    "audit_counts",
+    "base_rates",
+    "representation",
+    "target_distribution",
     "CountTable",
     "MixedTaskError",
     "Source",

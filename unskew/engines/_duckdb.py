@@ -99,7 +99,9 @@ def classification_sql(rel: str, spec: StatsSpec) -> str:
             lo, hi = spec.score_range
             c = spec.score_bins / (hi - lo)
             # the same double arithmetic as numpy's floor((s - lo) * (bins / (hi - lo))), then clipped
-            cols.append(f"LEAST(GREATEST(floor(({s} - {lit(lo)}) * {lit(c)}), 0.0), {lit(spec.score_bins - 1)}) AS _s")
+            # (GREATEST/LEAST skip NULLs, so a missing score stays NULL explicitly and is reported)
+            cols.append(f"CASE WHEN {s} IS NULL THEN NULL ELSE LEAST(GREATEST(floor(({s} - {lit(lo)}) * {lit(c)}), "
+                        f"0.0), {lit(spec.score_bins - 1)}) END AS _s")
         else:
             cols.append(f"{s} AS _s")
         E = int(spec.ece_bins)
@@ -184,3 +186,90 @@ def regression_from_sums(agg, spec: StatsSpec) -> GroupStats:
     reg = {k: agg[k].to_numpy(np.float64)[order] for k in ("w", "w2", "sr", "sabs", "sr2", "sr4", "sy", "my", "m2y")}
     n = agg["_n"].to_numpy(np.int64)[order]
     return GroupStats(names=tuple(names), keys=keys, task="regression", n=n, weighted=bool(spec.weights), reg=reg)
+
+
+# ---------------------------------------------------------------------------- audit counts
+def _key(v):
+    if v is None or (isinstance(v, float) and v != v):
+        from ..data._groups import MISSING
+
+        return MISSING
+    return v
+
+
+def audit_counts(source: Source, *, target: str, sensitive: list[str], weights: str | None, columns, bins: int,
+                 memory_limit: str | None = None, threads: int | None = None, temp_directory: str | None = None,
+                 con: Any = None):
+    """The audit's count tables in three SQL scans: bounds, cells + missing, histograms (grouping sets)."""
+    from ._audit import _spec
+    from ._partials import CountTable
+
+    con = con or connect(memory_limit, threads, temp_directory)
+    rel = relation_sql(con, source)
+    types = _types(con, rel)
+    numeric_types = {c: any(t.upper().startswith(p) for p in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
+                                                             "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
+                                                             "FLOAT", "DOUBLE", "REAL", "DECIMAL"))
+                     for c, t in types.items()}
+    spec = _spec(list(types), numeric_types, target, sensitive, weights, columns, bins, source.label)
+    w = q(weights) if weights else "1.0"
+    sens = ", ".join(q(c) for c in sensitive)
+    # 1. bounds of the numeric columns
+    bounds = {}
+    if spec.numeric:
+        row = con.sql("SELECT " + ", ".join(f"MIN({q(c)}), MAX({q(c)})" for c in spec.numeric)
+                      + f" FROM {rel}").fetchall()[0]
+        for i, c in enumerate(spec.numeric):
+            lo, hi = row[2 * i], row[2 * i + 1]
+            bounds[c] = (0.0, 0.0) if lo is None else (float(lo), float(hi))
+    # 2. cells and missing values per group, one scan
+    miss = [f"COUNT(*) FILTER (WHERE {q(c)} IS NULL), SUM({w}) FILTER (WHERE {q(c)} IS NULL)" for c in spec.columns]
+    sql = (f"SELECT {sens}, {q(target)}, COUNT(*), SUM({w}), SUM({w} * {w})"
+           + "".join(", " + m for m in miss) + f" FROM {rel} GROUP BY ALL")
+    rows = con.sql(sql).fetchall()
+    S = len(sensitive)
+    keys = [tuple(_key(v) for v in r[:S + 1]) for r in rows]
+    cells = CountTable.from_keys((*sensitive, target), keys,
+                                 np.array([[float(r[S + 1]), float(r[S + 2] or 0.0), float(r[S + 3] or 0.0)]
+                                           for r in rows]).reshape(-1, 3), ("n", "weight", "weight2"))
+    mk, mv = [], []
+    for r in rows:
+        for j, c in enumerate(spec.columns):
+            cnt = r[S + 4 + 2 * j]
+            if cnt:
+                mk.append((c, *(_key(v) for v in r[:S])))
+                mv.append([float(cnt), float(r[S + 5 + 2 * j] or 0.0)])
+    missing = CountTable.from_keys(("column", *sensitive), mk, np.array(mv).reshape(-1, 2), ("n", "weight"))
+    # 3. histograms: one scan, one grouping set per column
+    hk, hv = [], []
+    if spec.columns:
+        exprs = []
+        for c in spec.columns:
+            if c in spec.numeric:
+                lo, hi = bounds[c]
+                if hi > lo:
+                    e = (f"CASE WHEN {q(c)} IS NULL THEN NULL ELSE CAST(LEAST(GREATEST(floor(({q(c)} - {lit(lo)}) "
+                         f"* {lit(bins / (hi - lo))}), 0.0), {lit(bins - 1)}) AS BIGINT) END")
+                else:
+                    e = f"CASE WHEN {q(c)} IS NULL THEN NULL ELSE 0 END"
+                exprs.append(f"CAST({e} AS VARCHAR)")
+            else:
+                exprs.append(f"CAST({q(c)} AS VARCHAR)")
+        inner = ", ".join(f"{e} AS _h{j}" for j, e in enumerate(exprs))
+        sets = ", ".join(f"(_h{j})" for j in range(len(exprs)))
+        sel = ", ".join(f"_h{j}" for j in range(len(exprs)))
+        flags = ", ".join(f"GROUPING(_h{j})" for j in range(len(exprs)))
+        hsql = (f"SELECT {sel}, {flags}, COUNT(*), SUM(_w) FROM (SELECT {inner}, {w} AS _w FROM {rel}) "
+                f"GROUP BY GROUPING SETS ({sets})")
+        J = len(exprs)
+        for r in con.sql(hsql).fetchall():
+            j = next(k for k in range(J) if r[J + k] == 0)
+            v = r[j]
+            if v is None:  # missing values are counted in `missing`
+                continue
+            c = spec.columns[j]
+            hk.append((c, int(v) if c in spec.numeric else v))
+            hv.append([float(r[2 * J]), float(r[2 * J + 1] or 0.0)])
+    hist = CountTable.from_keys(("column", "bin"), hk, np.array(hv).reshape(-1, 2), ("n", "weight"))
+    return {"cells": cells, "missing": missing, "histograms": hist}, {"engine": "duckdb", "bounds": bounds,
+                                                                      "scans": 3 if spec.numeric else 2}
