@@ -76,3 +76,22 @@ def test_audit_counts_errors(audit_file, tmp_path):
         audit_counts(path, engine="duckdb", target="y", sensitive="sex", bins=0)
     with pytest.raises(UnskewInputError, match="no rows"):
         audit_counts(pd.DataFrame({"y": [], "sex": []}), engine="pandas", target="y", sensitive="sex")
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "pandas"])
+def test_stratified_sample_represents_every_stratum(audit_file, engine):
+    from unskew.engines import stratified_sample
+
+    frame, path = audit_file
+    data = path if engine == "duckdb" else frame
+    by = ["sex", "race", "y"]
+    s, info = stratified_sample(data, by=by, n=300, min_per_stratum=20, engine=engine, random_state=1)
+    full = frame.assign(sex=frame.sex.fillna("(missing)")).groupby(by).size()
+    got = s.assign(sex=s.sex.fillna("(missing)")).groupby(by).size()
+    assert set(got.index) == set(full.index)  # every group and class represented
+    assert (got >= np.minimum(full.loc[got.index], 20)).all()
+    assert info["n_sample"] == len(s) and info["strata"] == len(full) and "stratified by sex x race x y" in info["method"]
+    assert s["sampling_weight"].sum() == pytest.approx(len(frame))
+    assert list(s.columns) == [*frame.columns, "sampling_weight"]
+    again, _ = stratified_sample(data, by=by, n=300, min_per_stratum=20, engine=engine, random_state=1)
+    pd.testing.assert_frame_equal(s, again)

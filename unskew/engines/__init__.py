@@ -38,6 +38,7 @@ from ._partials import (
     stats_from_aggregates,
     stats_partial,
 )
+from ._sample import stratified_sample
 from ._source import Source, resolve_source
 
 ENGINES = ("pandas", "duckdb", "spark", "dask")
@@ -60,6 +61,7 @@ __all__ = [
     "resolve_source",
     "stats_from_aggregates",
     "stats_partial",
+    "stratified_sample",
 ]
 
 #: Options each engine accepts (anything else is an error naming the option).

@@ -273,3 +273,49 @@ def audit_counts(source: Source, *, target: str, sensitive: list[str], weights: 
     hist = CountTable.from_keys(("column", "bin"), hk, np.array(hv).reshape(-1, 2), ("n", "weight"))
     return {"cells": cells, "missing": missing, "histograms": hist}, {"engine": "duckdb", "bounds": bounds,
                                                                       "scans": 3 if spec.numeric else 2}
+
+
+# ---------------------------------------------------------------------------- stratified sample
+def stratified_sample(source: Source, *, by: list[str], n: int, min_per_stratum: int, columns, seed: int,
+                      memory_limit: str | None = None, threads: int | None = None, temp_directory: str | None = None,
+                      con: Any = None):
+    """Two scans: stratum counts, then rows whose seeded hash falls under the stratum's rate (cut to the quota)."""
+    from ._sample import quotas
+
+    con = con or connect(memory_limit, threads, temp_directory)
+    rel = relation_sql(con, source)
+    have = columns_of(con, rel)
+    check_columns(have, by + list(columns or []), source.label)
+    keys = ", ".join(q(c) for c in by)
+    counts = con.sql(f"SELECT {keys}, COUNT(*) FROM {rel} GROUP BY ALL").fetchall()
+    cnt = np.array([r[-1] for r in counts], np.int64)
+    quota = quotas(cnt, n, min_per_stratum)
+    # a strata table: key values, count, quota, the hash threshold (oversampled by 20% + 20 rows)
+    import pandas as pd
+
+    strata = pd.DataFrame([r[:-1] for r in counts], columns=[f"_k{j}" for j in range(len(by))])
+    strata["_cnt"], strata["_q"] = cnt, quota
+    strata["_rate"] = np.minimum(1.0, (quota * 1.2 + 20) / np.maximum(cnt, 1))
+    con.register("unskew_strata", strata)
+    cols = "*" if not columns else ", ".join(q(c) for c in dict.fromkeys(list(columns) + by))
+    if source.kind == "parquet":
+        files = "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in source.paths) + "]"
+        src = (f"(SELECT *, hash(filename, file_row_number, {int(seed)}) AS _h FROM read_parquet({files}, "
+               f"filename = true, file_row_number = true))")
+        drop = ["filename", "file_row_number"]
+    else:
+        src = f"(SELECT *, hash(row_number() OVER (), {int(seed)}) AS _h FROM {rel})"
+        drop = []
+    on = " AND ".join(f"t.{q(c)} IS NOT DISTINCT FROM s._k{j}" for j, c in enumerate(by))
+    sel = "t.* EXCLUDE (_h)" if cols == "*" else ", ".join(f"t.{q(c)}" for c in dict.fromkeys(list(columns) + by))
+    part = ", ".join(f"s._k{j}" for j in range(len(by)))
+    sql = (f"SELECT * FROM (SELECT {sel}, s._cnt, s._q, t._h, row_number() OVER (PARTITION BY {part} "
+           f"ORDER BY t._h) AS _rn FROM {src} t JOIN unskew_strata s ON {on} "
+           f"WHERE (t._h % 1000000007) < s._rate * 1000000007) WHERE _rn <= _q ORDER BY _h")
+    out = con.sql(sql).to_arrow_table().to_pandas()
+    out["sampling_weight"] = out["_cnt"] / out["_q"]
+    got = out.groupby(by + ["_q"], dropna=False).size()
+    short = int((got.to_numpy() < got.index.get_level_values("_q").to_numpy()).sum()) + (len(counts) - len(got))
+    out = out.drop(columns=[c for c in ["_cnt", "_q", "_h", "_rn", *drop] if c in out.columns])
+    return out.reset_index(drop=True), {"engine": "duckdb", "n_rows": int(cnt.sum()), "strata": len(counts),
+                                        "short_strata": short}
