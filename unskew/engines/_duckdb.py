@@ -131,7 +131,12 @@ def regression_sql(rel: str, spec: StatsSpec) -> str:
 
 
 def _fetch(con, sql: str):
-    return con.sql(sql).to_arrow_table().to_pandas()
+    return _arrow(con.sql(sql)).to_pandas()
+
+
+def _arrow(rel):
+    """A relation's result as a pyarrow Table (``to_arrow_table`` in DuckDB 2, ``arrow`` before)."""
+    return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
 
 
 def _bad(agg, col: str, what: str, spec_col: str) -> None:
@@ -312,7 +317,7 @@ def stratified_sample(source: Source, *, by: list[str], n: int, min_per_stratum:
     sql = (f"SELECT * FROM (SELECT {sel}, s._cnt, s._q, t._h, row_number() OVER (PARTITION BY {part} "
            f"ORDER BY t._h) AS _rn FROM {src} t JOIN unskew_strata s ON {on} "
            f"WHERE (t._h % 1000000007) < s._rate * 1000000007) WHERE _rn <= _q ORDER BY _h")
-    out = con.sql(sql).to_arrow_table().to_pandas()
+    out = _arrow(con.sql(sql)).to_pandas()
     out["sampling_weight"] = out["_cnt"] / out["_q"]
     got = out.groupby(by + ["_q"], dropna=False).size()
     short = int((got.to_numpy() < got.index.get_level_values("_q").to_numpy()).sum()) + (len(counts) - len(got))
