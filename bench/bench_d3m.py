@@ -28,9 +28,10 @@ import numpy as np
 
 from unskew import datasets
 from unskew.data import Dataset
+from unskew.data._encoding import tabular_encoder
+from unskew.metrics import worst_group
 from unskew.mitigate.d3m import D3M
 from unskew.mitigate.d3m._d3m import _LogisticModel
-from unskew.mitigate.d3m._debias import tabular_encoder
 
 
 def _groups(frame, attr, target):
@@ -75,8 +76,7 @@ def load_splits(name, seed, data_home):
 
 
 def scores(pred, y, g):
-    accs = {k: float(np.mean(pred[g == k] == y[g == k])) for k in np.unique(g)}
-    worst = min(accs.values())
+    _, worst, _ = worst_group(y, pred, g)
     return float(np.mean(pred == y)), worst
 
 

@@ -60,15 +60,11 @@ def load(name: str, data_home):
 
 
 def encoder(frame: pd.DataFrame):
-    from sklearn.compose import ColumnTransformer
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    """The shared one-hot/standardised encoding (unskew.data._encoding), no rare-level pooling."""
+    from unskew.data._encoding import tabular_encoder
 
-    num = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
-    cat = [c for c in frame.columns if c not in num]
-    return ColumnTransformer([
-        ("num", StandardScaler(), num),
-        ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), cat),
-    ]), cat
+    cat = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    return tabular_encoder(frame, min_frequency=None), cat
 
 
 def fill(frame):
@@ -80,17 +76,19 @@ def fill(frame):
 
 
 def gaps(pred, y, s):
-    groups = np.unique(s)
-    sel = [pred[s == g].mean() for g in groups]
-    tpr = [pred[(s == g) & (y == 1)].mean() for g in groups]
-    fpr = [pred[(s == g) & (y == 0)].mean() for g in groups]
+    from unskew.metrics import (
+        demographic_parity_difference,
+        equal_opportunity_difference,
+        equalized_odds_difference,
+    )
+
     bal = 0.5 * (pred[y == 1].mean() + (1 - pred[y == 0]).mean())
     return {
         "accuracy": float((pred == y).mean()),
         "balanced_acc": float(bal),
-        "dp_gap": float(np.ptp(sel)),
-        "eo_gap": float(np.ptp(tpr)),
-        "eqodds_gap": float(max(np.ptp(tpr), np.ptp(fpr))),
+        "dp_gap": float(demographic_parity_difference(y, pred, sensitive_features=s)),
+        "eo_gap": float(equal_opportunity_difference(y, pred, sensitive_features=s)),
+        "eqodds_gap": float(equalized_odds_difference(y, pred, sensitive_features=s)),
     }
 
 

@@ -61,6 +61,7 @@ def test_deprecated_alias_warns_and_resolves():
     with pytest.warns(FutureWarning):
         assert reg.check(["correlation"]) == ["correlation_remover"]
     assert reg.unregister("correlation_remover") == "impl" and reg.aliases() == {}
+    assert reg.pop("gone", None) is None and len(reg) == 0
 
 
 def test_registries_in_use():

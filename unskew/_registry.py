@@ -147,6 +147,12 @@ class Registry(Mapping[str, T], Generic[T]):
         self._aliases = {a: t for a, t in self._aliases.items() if t[0] != key}
         return entry
 
+    def pop(self, name: str, *default: Any) -> T:
+        """Remove ``name`` and return its entry (dict-style; ``default`` when absent)."""
+        if name not in self._entries and name not in self._aliases and default:
+            return default[0]
+        return self.unregister(name)
+
     # -- looking up --------------------------------------------------------------------------
     def canonical(self, name: str, *, warn: bool = True) -> str:
         """The registered name for ``name``: itself, or the target of a deprecated alias.

@@ -147,7 +147,7 @@ def test_resolve_methods_and_model():
     assert set(resolve_methods("all")) == set(METHODS)
     assert all(METHODS[m].is_peer for m in resolve_methods("peers")[1:])
     assert "jtt" not in resolve_methods("default") and "aif360_adversarial" not in resolve_methods("default")
-    with pytest.raises(UnskewInputError, match="Did you mean threshold_dp"):
+    with pytest.raises(UnskewInputError, match="Did you mean 'threshold_dp'"):
         resolve_methods("treshold_dp")
     assert type(resolve_model("hgb")).__name__ == "HistGradientBoostingClassifier"
     assert type(resolve_model("sklearn.tree.DecisionTreeClassifier")).__name__ == "DecisionTreeClassifier"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -15,12 +17,12 @@ from ._common import (
     MAX_TABLE_ROWS,
     cell_codes,
     cell_labels,
+    effective_sizes,
     finding_order,
     fmt_p,
-    group_totals,
+    group_sums,
     grouping_name,
     groupings,
-    kish,
     sensitive_codes,
     worse,
 )
@@ -30,6 +32,100 @@ from ._common import (
 MAX_CLASSES_AS_CATEGORIES = 20
 
 
+# --------------------------------------------------------------------------- measuring
+@dataclass
+class GroupingRates:
+    """One grouping's groups: rows, weight and squared weight per group, and the target in each.
+
+    Classification: ``joint[i, c]``, the (weighted) rows of group ``i`` with
+    class ``c``; these are sums and merge over partitions. Regression:
+    ``mean`` and ``sum_sq_dev`` (the weighted sum of squared deviations from
+    the group's mean) per group; two partitions merge with the usual
+    parallel-variance formula (Chan et al.).
+    """
+
+    columns: tuple[str, ...]
+    names: list[str]
+    rows: np.ndarray
+    weight: np.ndarray
+    weight_sq: np.ndarray
+    joint: np.ndarray | None = None
+    mean: np.ndarray | None = None
+    sum_sq_dev: np.ndarray | None = None
+
+
+@dataclass
+class BaseRateCounts:
+    """The target per sensitive group and intersection, as counts (see :class:`GroupingRates`).
+
+    ``task`` is ``"classification"`` or ``"regression"`` (a numeric target
+    with more than 20 values). For classification, ``classes`` are the class
+    values (sorted), ``positive`` the positive class of a binary target and
+    ``class_weight`` the (weighted) rows per class; for regression, ``mean``
+    and ``std`` of the whole target.
+    """
+
+    task: str
+    target: str
+    attributes: list[str]
+    n_rows: int
+    weighted: bool
+    weight_total: float
+    weight_sq_total: float
+    groupings: list[GroupingRates]
+    classes: list = field(default_factory=list)
+    positive: object = None
+    class_weight: np.ndarray | None = None
+    mean: float | None = None
+    std: float | None = None
+
+    @property
+    def effective_n(self) -> float:
+        if not self.weighted:
+            return float(self.n_rows)
+        return float(self.weight_total**2 / self.weight_sq_total) if self.weight_sq_total > 0 else 0.0
+
+
+def measure_base_rates(ds: Dataset, ctx: AuditContext | None = None) -> BaseRateCounts:
+    """Count the target's classes (or sum a numeric target) in every sensitive group and intersection."""
+    sc = sensitive_codes(ds, ctx)
+    w = ds.sample_weight
+    n = len(ds)
+    numeric = ds.column_types.get(ds.target) == "numeric" and ds.y.nunique() > MAX_CLASSES_AS_CATEGORIES
+    wy = np.ones(n) if w is None else w
+    out = BaseRateCounts(
+        task="regression" if numeric else "classification", target=ds.target, attributes=list(ds.sensitive),
+        n_rows=int(n), weighted=w is not None, weight_total=float(wy.sum()),
+        weight_sq_total=float((w * w).sum()) if w is not None else float(n), groupings=[])
+    if numeric:
+        yv = ds.y.to_numpy(dtype=float)
+        out.mean = float(np.average(yv, weights=wy))
+        out.std = float(np.sqrt(np.average((yv - out.mean) ** 2, weights=wy)))
+    else:
+        ycodes, classes = pd.factorize(ds.y, sort=True)
+        ycodes = np.asarray(ycodes, dtype=np.int64)
+        out.classes = list(classes)
+        n_cls = len(classes)
+        if n_cls == 2:
+            out.positive = ds.positive_label()
+        out.class_weight = np.bincount(ycodes, weights=wy, minlength=n_cls)
+    for cols in groupings(ds.sensitive, sc):
+        codes, shape = cell_codes(sc, cols)
+        present, inv = np.unique(codes, return_inverse=True)
+        k = len(present)
+        rows, wsum, w2 = group_sums(inv, k, w)
+        g = GroupingRates(tuple(cols), cell_labels(sc, cols, present, shape), rows, wsum, w2)
+        if numeric:
+            g.mean = np.bincount(inv, weights=wy * yv, minlength=k) / wsum
+            g.sum_sq_dev = np.bincount(inv, weights=wy * (yv - g.mean[inv]) ** 2, minlength=k)
+        else:
+            g.joint = np.bincount(inv * n_cls + ycodes, weights=None if w is None else w,
+                                  minlength=k * n_cls).reshape(k, n_cls)
+        out.groupings.append(g)
+    return out
+
+
+# --------------------------------------------------------------------------- the check
 @register_check
 class BaseRatesCheck(Check):
     """How often each outcome occurs within each sensitive group and intersection.
@@ -91,31 +187,27 @@ class BaseRatesCheck(Check):
     }
 
     def run(self, ds: Dataset, ctx: AuditContext):
-        y = ds.y
-        numeric = ds.column_types.get(ds.target) == "numeric" and y.nunique() > MAX_CLASSES_AS_CATEGORIES
-        if numeric:
-            return self._run_numeric(ds, ctx)
-        return self._run_classes(ds, ctx)
+        return self.present(measure_base_rates(ds, ctx))
+
+    def present(self, m: BaseRateCounts):
+        """Rates (or means) per group, gaps, ratios, tests, statuses, findings, charts, table from the counts."""
+        if m.task == "regression":
+            return self._present_numeric(m)
+        return self._present_classes(m)
 
     # ------------------------------------------------------------------ classification
-    def _run_classes(self, ds: Dataset, ctx: AuditContext):
+    def _present_classes(self, m: BaseRateCounts):
         t = self.thresholds
-        sc = sensitive_codes(ds, ctx)
-        w = ds.sample_weight
-        n = len(ds)
-        ycodes, classes = pd.factorize(ds.y, sort=True)
-        ycodes = np.asarray(ycodes, dtype=np.int64)
-        classes = list(classes)
+        weighted = m.weighted
+        classes = m.classes
         n_cls = len(classes)
         binary = n_cls == 2
         if binary:
-            pos = ds.positive_label()
-            judged = [classes.index(pos)]
+            judged = [classes.index(m.positive)]
         else:
             judged = list(range(n_cls))
-        wy = np.ones(n) if w is None else w
-        overall = np.bincount(ycodes, weights=wy, minlength=n_cls) / wy.sum()
-        n_eff_all = kish(w, n)
+        overall = m.class_weight / m.weight_total
+        n_eff_all = m.effective_n
 
         status = "pass"
         findings: list[Finding] = []
@@ -123,16 +215,12 @@ class BaseRatesCheck(Check):
         summary_groupings: dict = {}
         table_rows: list[list] = []
         charts: list[Chart] = []
-        for cols in groupings(ds.sensitive, sc):
+        for g in m.groupings:
+            cols, labels, rows, wsum, joint = g.columns, g.names, g.rows, g.weight, g.joint
             gname = grouping_name(cols)
-            codes, shape = cell_codes(sc, cols)
-            present, inv = np.unique(codes, return_inverse=True)
-            k = len(present)
-            rows, wsum, neff = group_totals(inv, k, w)
-            joint = np.bincount(inv * n_cls + ycodes, weights=None if w is None else w,
-                                minlength=k * n_cls).reshape(k, n_cls)
+            k = len(labels)
+            neff = effective_sizes(wsum, g.weight_sq, weighted)
             rates = joint / wsum[:, None]
-            labels = cell_labels(sc, cols, present, shape)
             eligible = rows >= t["min_group_size"]
             # effective counts for the tests
             eff = rates * neff[:, None]
@@ -143,7 +231,7 @@ class BaseRatesCheck(Check):
                 res = self._judge(rates[:, c], eligible, eff[:, c], neff, labels)
                 res["groups"] = {
                     labels[i]: {"rows": int(rows[i]), "rate": float(rates[i, c]), "low": float(low[i]),
-                                "high": float(high[i]), **({"weight": float(wsum[i])} if w is not None else {})}
+                                "high": float(high[i]), **({"weight": float(wsum[i])} if weighted else {})}
                     for i in range(k)
                 }
                 class_results[str(classes[c])] = res
@@ -152,21 +240,21 @@ class BaseRatesCheck(Check):
                                        float(low[i]), float(high[i])])
                 status = worse(status, res["status"])
                 if res["status"] != "pass" or (binary and res["gap"] is not None):
-                    f = self._finding(ds, gname, classes[c], res, binary)
+                    f = self._finding(m, gname, classes[c], res, binary)
                     (findings if f.severity != "info" else info).append(f)
             if binary:
                 entry.update(class_results[str(classes[judged[0]])])
             else:
                 entry["classes"] = class_results
             summary_groupings[gname] = entry
-            if len(cols) == 1 or len(cols) == len(ds.sensitive):
+            if len(cols) == 1 or len(cols) == len(m.attributes):
                 if binary:
                     c_show = judged[0]
                 else:
                     gaps = {c: class_results[str(classes[c])]["gap"] or 0.0 for c in judged}
                     c_show = max(gaps, key=gaps.get)
                 charts.append(_rate_chart(
-                    f"P({ds.target} = {classes[c_show]}) by {gname}", class_results[str(classes[c_show])]["groups"],
+                    f"P({m.target} = {classes[c_show]}) by {gname}", class_results[str(classes[c_show])]["groups"],
                     float(overall[c_show]), "overall rate", eligible, labels))
 
         findings.sort(key=finding_order)
@@ -183,7 +271,7 @@ class BaseRatesCheck(Check):
             "classes": [str(c) for c in classes],
             "overall_rates": {str(c): float(overall[i]) for i, c in enumerate(classes)},
             "effective_n": float(n_eff_all),
-            "weighted": w is not None,
+            "weighted": weighted,
             "groupings": summary_groupings,
         }
         if binary:
@@ -231,8 +319,8 @@ class BaseRatesCheck(Check):
             res["status"] = st
         return res
 
-    def _finding(self, ds, gname, cls, res, binary) -> Finding:
-        what = f"P({ds.target} = {cls})"
+    def _finding(self, m: BaseRateCounts, gname, cls, res, binary) -> Finding:
+        what = f"P({m.target} = {cls})"
         ratio_txt = f", ratio {res['ratio']:.2f}" if res["ratio"] is not None else ""
         sig = res["p_value"] is not None and res["p_value"] < self.thresholds["alpha"]
         msg = (f"{what} differs across {gname}: {res['max_rate']:.3f} for {res['max_group']} vs "
@@ -244,33 +332,23 @@ class BaseRatesCheck(Check):
         return Finding(msg, severity=sev, subject=gname, value=res["gap"])
 
     # ------------------------------------------------------------------ regression
-    def _run_numeric(self, ds: Dataset, ctx: AuditContext):
+    def _present_numeric(self, m: BaseRateCounts):
         t = self.thresholds
-        sc = sensitive_codes(ds, ctx)
-        w = ds.sample_weight
-        yv = ds.y.to_numpy(dtype=float)
-        wy = np.ones(len(yv)) if w is None else w
-        mean_all = float(np.average(yv, weights=wy))
-        sd_all = float(np.sqrt(np.average((yv - mean_all) ** 2, weights=wy)))
+        mean_all, sd_all = m.mean, m.std
         status = "pass"
         findings, info, charts, table_rows = [], [], [], []
         summary_groupings = {}
-        for cols in groupings(ds.sensitive, sc):
+        for g in m.groupings:
+            cols, labels, rows, wsum, mean, dev2 = g.columns, g.names, g.rows, g.weight, g.mean, g.sum_sq_dev
             gname = grouping_name(cols)
-            codes, shape = cell_codes(sc, cols)
-            present, inv = np.unique(codes, return_inverse=True)
-            k = len(present)
-            rows, wsum, neff = group_totals(inv, k, w)
-            s1 = np.bincount(inv, weights=wy * yv, minlength=k)
-            mean = s1 / wsum
-            dev2 = np.bincount(inv, weights=wy * (yv - mean[inv]) ** 2, minlength=k)
+            k = len(labels)
+            neff = effective_sizes(wsum, g.weight_sq, m.weighted)
             with np.errstate(invalid="ignore", divide="ignore"):
                 var = dev2 / wsum * neff / np.maximum(neff - 1, 1e-12)  # unbiased, effective n
                 se = np.sqrt(var / neff)
                 tq = stats.t.ppf(0.975, np.maximum(neff - 1, 1))
             low = np.where(neff > 1, mean - tq * se, np.nan)
             high = np.where(neff > 1, mean + tq * se, np.nan)
-            labels = cell_labels(sc, cols, present, shape)
             eligible = (rows >= t["min_group_size"]) & (neff > 1)
             res = {"gap": None, "std_gap": None, "ratio": None, "f": None, "p_value": None, "status": "pass"}
             ok = np.flatnonzero(eligible)
@@ -295,7 +373,7 @@ class BaseRatesCheck(Check):
                     res["status"] = self.status_for(std_gap, "std_gap_warn", "std_gap_fail")
                 sev = res["status"] if res["status"] != "pass" else "info"
                 f = Finding(
-                    f"Mean {ds.target} differs across {gname}: {mean[hi]:.4g} for {labels[hi]} vs "
+                    f"Mean {m.target} differs across {gname}: {mean[hi]:.4g} for {labels[hi]} vs "
                     f"{mean[lo]:.4g} for {labels[lo]} (gap {gap:.4g} = {std_gap:.2f} standard "
                     f"deviations; ANOVA {fmt_p(res['p_value'])}).", severity=sev, subject=gname,
                     value=std_gap)
@@ -307,10 +385,10 @@ class BaseRatesCheck(Check):
             summary_groupings[gname] = res
             for i in range(k):
                 table_rows.append([gname, labels[i], int(rows[i]), float(mean[i]), float(low[i]), float(high[i])])
-            if len(cols) == 1 or len(cols) == len(ds.sensitive):
-                charts.append(_rate_chart(f"Mean {ds.target} by {gname}", {
+            if len(cols) == 1 or len(cols) == len(m.attributes):
+                charts.append(_rate_chart(f"Mean {m.target} by {gname}", {
                     lab: {"rate": g["mean"], "low": g["low"], "high": g["high"]} for lab, g in res["groups"].items()
-                }, mean_all, "overall mean", eligible, labels, x_label=f"mean {ds.target} (95% t interval)"))
+                }, mean_all, "overall mean", eligible, labels, x_label=f"mean {m.target} (95% t interval)"))
         findings.sort(key=finding_order)
         if not findings:
             findings.append(Finding("No significant difference in the mean target between groups reaches "
@@ -318,7 +396,7 @@ class BaseRatesCheck(Check):
         return self.result(
             status=status,
             summary={"task": "regression", "overall_mean": mean_all, "overall_std": sd_all,
-                     "weighted": w is not None, "groupings": summary_groupings},
+                     "weighted": m.weighted, "groupings": summary_groupings},
             findings=findings + info,
             charts=charts,
             tables=[Table("Mean target per group", ["grouping", "group", "rows", "mean", "low", "high"],
@@ -345,4 +423,4 @@ def _rate_chart(title, groups: dict, overall: float, ref_label: str, eligible, l
     )
 
 
-__all__ = ["BaseRatesCheck"]
+__all__ = ["BaseRateCounts", "BaseRatesCheck", "GroupingRates", "measure_base_rates"]

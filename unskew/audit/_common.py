@@ -14,7 +14,8 @@ enforces this). The helpers fall into five groups:
   :func:`groupings`, :func:`cell_codes` (mixed-radix intersections, so
   counting a grouping is one ``numpy.bincount``), :func:`cell_labels`,
   :func:`cell_values`, :func:`grouping_name`;
-* **counts per group**: :func:`group_totals` and :func:`kish`. Counts of rows,
+* **counts per group**: :func:`group_sums`, :func:`effective_sizes`,
+  :func:`group_totals` and :func:`kish`. Counts of rows,
   weights and squared weights per cell are sums, so counts computed on
   separate partitions of a table (by another engine) add up to the counts of
   the whole table;
@@ -39,7 +40,8 @@ from threadpoolctl import threadpool_limits
 
 from .._stats import benjamini_hochberg, two_proportion_test, wilson_interval
 from ..data import Dataset
-from ..data._dataset import MISSING_GROUP
+from ..data._encoding import datetime_days  # re-exported: one datetime encoding
+from ..data._groups import attribute_codes, grid_codes, value_name
 from ..exceptions import UnskewInputError
 from ..report import Bar, Chart
 from ._base import AuditContext
@@ -60,8 +62,12 @@ STATUS_ORDER = ("pass", "warn", "fail")
 
 # --------------------------------------------------------------------------- statuses and text
 def worse(a: str, b: str) -> str:
-    order = ("pass", "warn", "fail")
-    return order[max(order.index(a), order.index(b))]
+    """The worse of two statuses among ``pass`` < ``warn`` < ``fail``.
+
+    >>> worse("warn", "pass")
+    'warn'
+    """
+    return STATUS_ORDER[max(STATUS_ORDER.index(a), STATUS_ORDER.index(b))]
 
 
 def cap_status(status: str, cap: str) -> str:
@@ -84,11 +90,26 @@ def finding_order(f) -> tuple:
 
 # --------------------------------------------------------------------------- sensitive groups
 def sensitive_codes(ds: Dataset, ctx: AuditContext | None = None) -> dict[str, tuple[np.ndarray, list[str]]]:
-    """Integer code per row and sorted value labels of every sensitive attribute.
+    """Integer code per row and the value names of every sensitive attribute.
 
-    Missing values become the last label, ``(missing)``, so no row is lost.
-    Labels are the values as strings (as in :meth:`Dataset.sensitive_values`).
-    The result is cached in ``ctx.cache`` for the other checks of the run.
+    The project's one group encoding (:func:`unskew.data._groups.attribute_codes`):
+    numbers in ascending order, then other values by their text, and missing
+    values last as one group named ``(missing)``, so no row is lost. Names are
+    written as in group names (:func:`unskew.data._groups.value_name`). The
+    result is cached in ``ctx.cache`` for the other checks of the run.
+
+    Returns
+    -------
+    dict
+        ``{attribute: (codes, names)}``; ``names[codes[i]]`` is row ``i``'s value.
+
+    Examples
+    --------
+    >>> from unskew.data import Dataset
+    >>> ds = Dataset.from_data(pd.DataFrame({"s": ["b", None, "a"], "x": [1, 2, 3]}), sensitive="s")
+    >>> codes, names = sensitive_codes(ds)["s"]
+    >>> codes.tolist(), names
+    ([1, 2, 0], ['a', 'b', '(missing)'])
     """
     key = ("sensitive_codes", tuple(ds.sensitive), id(ds.frame))
     cache = ctx.cache if ctx is not None else {}
@@ -96,36 +117,30 @@ def sensitive_codes(ds: Dataset, ctx: AuditContext | None = None) -> dict[str, t
         return cache[key]
     out: dict[str, tuple[np.ndarray, list[str]]] = {}
     for col in ds.sensitive:
-        codes, uniques = pd.factorize(ds.frame[col], sort=True)
-        codes = np.asarray(codes, dtype=np.int64)
-        labels = [str(u) for u in np.asarray(uniques, dtype=object)]
-        if (codes < 0).any():
-            codes = np.where(codes < 0, len(labels), codes)
-            labels.append(MISSING_GROUP)
-        out[col] = (codes, labels)
+        codes, levels = attribute_codes(ds.frame[col])
+        out[col] = (codes, [value_name(v) for v in levels])
     cache[key] = out
     return out
 
 
 def union_sensitive_codes(ds: Dataset, cmp: Dataset) -> dict[str, tuple[np.ndarray, np.ndarray, list[str]]]:
-    """Per sensitive attribute: codes of the rows of both tables over the union of their labels."""
+    """Per sensitive attribute: codes of the rows of both tables over the union of their values.
+
+    The two columns are encoded together with the one group encoding (see
+    :func:`sensitive_codes`), so a value has one code in both tables and the
+    values are in the shared order (missing last).
+
+    Returns
+    -------
+    dict
+        ``{attribute: (codes in ds, codes in cmp, names)}``.
+    """
     out = {}
     for col in ds.sensitive:
-        parts = []
-        labels: list[str] = []
-        index: dict[str, int] = {}
-        for d in (ds, cmp):
-            c, uni = pd.factorize(d.frame[col], sort=True)
-            lab = [str(u) for u in np.asarray(uni, dtype=object)]
-            m = []
-            for v in lab + [MISSING_GROUP]:
-                if v not in index:
-                    index[v] = len(labels)
-                    labels.append(v)
-                m.append(index[v])
-            m = np.asarray(m, dtype=np.int64)
-            parts.append(m[np.where(c >= 0, c, len(lab))])
-        out[col] = (parts[0], parts[1], labels)
+        a, b = ds.frame[col], cmp.frame[col]
+        both = pd.concat([a.astype(object), b.astype(object)], ignore_index=True)
+        codes, levels = attribute_codes(both)
+        out[col] = (codes[: len(a)], codes[len(a):], [value_name(v) for v in levels])
     return out
 
 
@@ -145,26 +160,28 @@ def groupings(sensitive: Sequence[str], sc: dict | None = None) -> list[tuple[st
 
 _MAX_GRID = 2**62
 
+
 def _grid_size(sc: dict, cols: Sequence[str]) -> int:
     return math.prod(len(sc[c][1]) for c in cols)
+
 
 def too_large_groupings(sensitive: Sequence[str], sc: dict) -> list[str]:
     """Names of the combinations :func:`groupings` leaves out for their size."""
     return [grouping_name(g) for g in groupings(sensitive) if _grid_size(sc, g) >= _MAX_GRID]
 
+
 def grouping_name(cols: Sequence[str]) -> str:
     return " & ".join(cols)
 
+
 def cell_codes(sc: dict, cols: Sequence[str]) -> tuple[np.ndarray, tuple[int, ...]]:
-    """Mixed-radix cell code of each row for the attributes ``cols`` and the cell grid shape."""
-    codes = None
-    shape = []
-    for c in cols:
-        part, labels = sc[c]
-        k = len(labels)
-        codes = part.copy() if codes is None else codes * k + part
-        shape.append(k)
-    return codes, tuple(shape)
+    """Mixed-radix cell code of each row for the attributes ``cols`` and the cell grid shape.
+
+    The first attribute varies slowest (:func:`unskew.data._groups.grid_codes`),
+    so cell order is group order.
+    """
+    return grid_codes([sc[c] for c in cols])
+
 
 def cell_labels(sc: dict, cols: Sequence[str], flat: np.ndarray, shape: tuple[int, ...]) -> list[str]:
     """Labels like ``"race=B & sex=female"`` for flat cell indices."""
@@ -175,6 +192,7 @@ def cell_labels(sc: dict, cols: Sequence[str], flat: np.ndarray, shape: tuple[in
         for i in range(len(np.atleast_1d(flat)))
     ]
 
+
 def cell_values(sc, cols, flat, shape) -> list[str]:
     """Values like ``"B & female"`` (reference notation) for flat cell indices."""
     idx = np.unravel_index(np.asarray(flat, dtype=np.int64), shape)
@@ -183,16 +201,32 @@ def cell_values(sc, cols, flat, shape) -> list[str]:
 
 
 # --------------------------------------------------------------------------- counts per group
-def group_totals(codes: np.ndarray, n_cells: int, w: np.ndarray | None):
-    """Rows, weight sum and Kish effective size per cell."""
+def group_sums(codes: np.ndarray, n_cells: int, w: np.ndarray | None):
+    """Rows, weight sum and squared-weight sum per cell.
+
+    All three are sums over rows, so the sums of separate partitions of a
+    table add up to those of the whole table (without weights the weight sums
+    equal the rows). :func:`effective_sizes` turns them into Kish sizes.
+    """
     rows = np.bincount(codes, minlength=n_cells).astype(float)
     if w is None:
         return rows, rows.copy(), rows.copy()
-    wsum = np.bincount(codes, weights=w, minlength=n_cells)
-    w2 = np.bincount(codes, weights=w * w, minlength=n_cells)
+    return rows, np.bincount(codes, weights=w, minlength=n_cells), np.bincount(codes, weights=w * w, minlength=n_cells)
+
+
+def effective_sizes(wsum: np.ndarray, w2: np.ndarray, weighted: bool) -> np.ndarray:
+    """Kish effective size per cell, ``wsum**2 / w2`` (the rows themselves without weights)."""
+    if not weighted:
+        return wsum.copy()
     with np.errstate(invalid="ignore", divide="ignore"):
-        neff = np.where(w2 > 0, wsum**2 / w2, 0.0)
-    return rows, wsum, neff
+        return np.where(w2 > 0, wsum**2 / w2, 0.0)
+
+
+def group_totals(codes: np.ndarray, n_cells: int, w: np.ndarray | None):
+    """Rows, weight sum and Kish effective size per cell (see :func:`group_sums`)."""
+    rows, wsum, w2 = group_sums(codes, n_cells, w)
+    return rows, wsum, effective_sizes(wsum, w2, w is not None)
+
 
 def kish(w: np.ndarray | None, n: int) -> float:
     if w is None:
@@ -202,21 +236,12 @@ def kish(w: np.ndarray | None, n: int) -> float:
 
 
 # --------------------------------------------------------------------------- sampling and models
-def datetime_days(s: pd.Series) -> np.ndarray:
-    """Days since 1970-01-01 as floats (NaN for missing); time zones are converted to UTC."""
-    if not pd.api.types.is_datetime64_any_dtype(s):
-        s = pd.to_datetime(s, errors="coerce", format="mixed")
-    if getattr(s.dt, "tz", None) is not None:
-        s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-    vals = s.to_numpy(dtype="datetime64[ns]")
-    out = (vals - np.datetime64("1970-01-01", "ns")) / np.timedelta64(1, "D")
-    return np.where(np.isnat(vals), np.nan, out).astype(np.float64)
-
 def capped_sample(idx: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndarray:
     """``idx`` itself when it has at most ``cap`` entries, else a sorted uniform sample of ``cap``."""
     if cap is None or len(idx) <= cap:
         return idx
     return idx[np.sort(rng.choice(len(idx), size=int(cap), replace=False, shuffle=False))]
+
 
 def stratified_folds(y: np.ndarray, n_folds: int, rng: np.random.Generator) -> np.ndarray:
     """Fold number of each row; every class is spread evenly over the folds (sizes differ by at most 1)."""
@@ -225,6 +250,7 @@ def stratified_folds(y: np.ndarray, n_folds: int, rng: np.random.Generator) -> n
         idx = np.flatnonzero(y == c)
         folds[idx] = (rng.permutation(len(idx)) + rng.integers(n_folds)) % n_folds
     return folds
+
 
 def gradient_boosting(categorical: np.ndarray, random_state: int, n_train: int, max_iter: int = 50):
     """The default model: :class:`~sklearn.ensemble.HistGradientBoostingClassifier`.
@@ -244,6 +270,7 @@ def gradient_boosting(categorical: np.ndarray, random_state: int, n_train: int, 
         categorical_features=categorical if categorical.any() else None,
         random_state=random_state,
     )
+
 
 def cross_val_proba(X: np.ndarray, y: np.ndarray, n_classes: int, *, categorical: np.ndarray,
                     n_folds: int = DEFAULT_FOLDS, max_train_rows: int | None = DEFAULT_MAX_TRAIN_ROWS,
@@ -470,6 +497,7 @@ def flag_rates_by_group(ds: Dataset, ctx: AuditContext | None, flags: np.ndarray
             out[gname][lab]["adjusted_q"] = float(qv)
     return out
 
+
 def judge_group_rate(g: dict, t: dict, adjusted: bool = False) -> str:
     """Status of one group's flagged rate against the rest of the rows.
 
@@ -487,6 +515,7 @@ def judge_group_rate(g: dict, t: dict, adjusted: bool = False) -> str:
         return "pass"
     r = g[rk]
     return "fail" if r >= t["ratio_fail"] else "warn" if r >= t["ratio_warn"] else "pass"
+
 
 def group_rate_charts(by_group: dict, overall: float, what: str, statuses: dict) -> list[Chart]:
     """One bar chart per single attribute and one for the full intersection."""
@@ -509,6 +538,7 @@ def group_rate_charts(by_group: dict, overall: float, what: str, statuses: dict)
                   for lab, g in items]))
     return charts
 
+
 def group_rate_rows(by_group: dict, adjusted: bool = False) -> list[list]:
     """Table rows ``grouping, group, rows, flagged, rate, low, high, rest rate, ratio, q``.
 
@@ -524,6 +554,7 @@ def group_rate_rows(by_group: dict, adjusted: bool = False) -> list[list]:
                 row += [g["expected"], fin(g["adjusted_ratio"]), g["adjusted_q"]]
             rows.append(row)
     return rows
+
 
 def _finite_or_none(x):
     return float(x) if x is not None and np.isfinite(x) else None
@@ -545,12 +576,14 @@ __all__ = [
     "cell_values",
     "cross_val_proba",
     "datetime_days",
+    "effective_sizes",
     "finding_order",
     "flag_rates_by_group",
     "fmt_p",
     "gradient_boosting",
     "group_rate_charts",
     "group_rate_rows",
+    "group_sums",
     "group_totals",
     "grouping_name",
     "groupings",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 from scipy import sparse, stats
@@ -15,10 +17,10 @@ from ._common import (
     MAX_TABLE_ROWS,
     cell_codes,
     cell_labels,
+    effective_sizes,
     fmt_p,
-    group_totals,
+    group_sums,
     grouping_name,
-    kish,
     sensitive_codes,
     worse,
 )
@@ -33,6 +35,121 @@ DISGUISE_SAMPLE_ROWS = 200_000
 MAX_GROUP_CHARTS = 3
 
 
+# --------------------------------------------------------------------------- measuring
+@dataclass
+class GroupMissingCounts:
+    """Missing values per group of one grouping.
+
+    ``missing[i, j]`` is the (weighted) number of missing values of the
+    ``j``-th column of :attr:`MissingCounts.group_columns` in group ``i``;
+    ``rows``, ``weight`` and ``weight_sq`` are rows, weight and squared weight
+    per group. All sums, so they merge over partitions.
+    """
+
+    columns: tuple[str, ...]
+    names: list[str]
+    rows: np.ndarray
+    weight: np.ndarray
+    weight_sq: np.ndarray
+    missing: np.ndarray
+
+
+@dataclass
+class MissingCounts:
+    """Missing values per column and per sensitive group, as counts.
+
+    Attributes
+    ----------
+    n_rows : int
+    weighted : bool
+    weight_total, weight_sq_total : float
+    columns : list of str
+        Every column except the weight column.
+    missing_rows : ndarray of int
+        Missing values per column.
+    missing_weight : ndarray of float
+        Their weight (equal to ``missing_rows`` without weights).
+    n_rows_with_missing, n_missing_cells : int
+    group_columns : list of str
+        The columns with at least one missing value (compared across groups).
+    groupings : list of GroupMissingCounts
+        Every sensitive attribute and, with several, their intersection.
+    excluded : dict
+        Rows the data layer excluded, by reason; ``n_rows_read`` rows were read.
+    disguised : dict
+        Counts of values that usually mean missing, ``{column: {value: count}}``.
+    row_missing : ndarray of int64
+        Missing cells per row (the check's per-row scores).
+    most_missing : DataFrame or None
+        Up to 20 rows with the most missing cells.
+    """
+
+    n_rows: int
+    weighted: bool
+    weight_total: float
+    weight_sq_total: float
+    columns: list[str]
+    missing_rows: np.ndarray
+    missing_weight: np.ndarray
+    n_rows_with_missing: int
+    n_missing_cells: int
+    group_columns: list[str] = field(default_factory=list)
+    groupings: list[GroupMissingCounts] = field(default_factory=list)
+    excluded: dict = field(default_factory=dict)
+    n_rows_read: int = 0
+    disguised: dict = field(default_factory=dict)
+    row_missing: np.ndarray | None = None
+    most_missing: pd.DataFrame | None = None
+
+    @property
+    def effective_n(self) -> float:
+        if not self.weighted:
+            return float(self.n_rows)
+        return float(self.weight_total**2 / self.weight_sq_total) if self.weight_sq_total > 0 else 0.0
+
+
+def measure_missing_values(ds: Dataset, ctx: AuditContext | None = None) -> MissingCounts:
+    """Count missing values per column, per sensitive group and per row (pure counting)."""
+    frame = ds.frame
+    n = len(frame)
+    w = ds.sample_weight
+    cols = [c for c in frame.columns if c != ds.weights]
+    miss = frame[cols].isna().to_numpy()
+    per_row = miss.sum(axis=1).astype(np.int64)
+    wv = np.ones(n) if w is None else w
+    col_missing_w = wv @ miss if n else np.zeros(len(cols))
+    col_rows = miss.sum(axis=0)
+    m = MissingCounts(
+        n_rows=int(n), weighted=w is not None, weight_total=float(wv.sum()),
+        weight_sq_total=float((w * w).sum()) if w is not None else float(n), columns=cols,
+        missing_rows=col_rows, missing_weight=col_missing_w, n_rows_with_missing=int((per_row > 0).sum()),
+        n_missing_cells=int(per_row.sum()), excluded={k: int(v) for k, v in ds.excluded.items()},
+        n_rows_read=max(int(ds.n_rows_read), n),
+        disguised=_disguised_missing(frame, [c for c in cols if ds.column_types.get(c) in ("categorical", "text")]),
+        row_missing=per_row)
+    miss_idx = np.flatnonzero(col_rows > 0)
+    m.group_columns = [cols[j] for j in miss_idx]
+    if ds.sensitive and len(miss_idx):
+        sc = sensitive_codes(ds, ctx)
+        grps = [(c,) for c in ds.sensitive]
+        if len(ds.sensitive) > 1:
+            grps.append(tuple(ds.sensitive))
+        M = miss[:, miss_idx].astype(np.float64)
+        for gcols in grps:
+            codes, shape = cell_codes(sc, gcols)
+            present, inv = np.unique(codes, return_inverse=True)
+            k = len(present)
+            rows, wsum, w2 = group_sums(inv, k, w)
+            G = sparse.csr_matrix((wv, (inv, np.arange(n))), shape=(k, n))
+            m.groupings.append(GroupMissingCounts(tuple(gcols), cell_labels(sc, gcols, present, shape), rows, wsum,
+                                                  w2, np.asarray(G @ M)))
+    if len(miss_idx):
+        top = np.argsort(-per_row, kind="stable")[:20]
+        m.most_missing = frame.iloc[top[per_row[top] > 0]]
+    return m
+
+
+# --------------------------------------------------------------------------- the check
 @register_check
 class MissingValuesCheck(Check):
     """Missing values per column, and whether missingness depends on the group.
@@ -92,18 +209,17 @@ class MissingValuesCheck(Check):
     }
 
     def run(self, ds: Dataset, ctx: AuditContext):
+        return self.present(measure_missing_values(ds, ctx))
+
+    def present(self, m: MissingCounts):
+        """Missing fractions, group dependence tests, statuses, findings, charts and tables from the counts."""
         t = self.thresholds
-        frame = ds.frame
-        n = len(frame)
-        w = ds.sample_weight
-        cols = [c for c in frame.columns if c != ds.weights]
-        miss = frame[cols].isna().to_numpy()
-        per_row = miss.sum(axis=1).astype(np.int64)
-        wv = np.ones(n) if w is None else w
-        w_total = float(wv.sum())
-        n_eff = kish(w, n)
-        col_missing_w = wv @ miss if n else np.zeros(len(cols))
-        col_rows = miss.sum(axis=0)
+        n = m.n_rows
+        cols = m.columns
+        w_total = m.weight_total
+        n_eff = m.effective_n
+        col_missing_w = m.missing_weight
+        col_rows = m.missing_rows
         frac = col_missing_w / w_total
         low, high = wilson_interval(frac * n_eff, np.full(len(cols), n_eff))
 
@@ -124,14 +240,14 @@ class MissingValuesCheck(Check):
         if n_missing_cols:
             info.append(Finding(
                 f"{n_missing_cols} of {len(cols)} columns have missing values; "
-                f"{int((per_row > 0).sum())} rows ({(per_row > 0).mean():.1%}) have at least one.",
-                value=float((per_row > 0).mean())))
+                f"{m.n_rows_with_missing} rows ({m.n_rows_with_missing / n:.1%}) have at least one.",
+                value=float(m.n_rows_with_missing / n)))
         else:
             info.append(Finding(f"No missing values in any of the {len(cols)} columns."))
 
         # rows the data layer removed
-        excluded = {k: int(v) for k, v in ds.excluded.items()}
-        n_read = max(int(ds.n_rows_read), n)
+        excluded = m.excluded
+        n_read = m.n_rows_read
         if excluded:
             tot = sum(excluded.values())
             share = tot / n_read if n_read else 0.0
@@ -143,7 +259,7 @@ class MissingValuesCheck(Check):
             status = worse(status, "warn" if sev == "warn" else "pass")
 
         # disguised missing markers
-        disguised = _disguised_missing(frame, [c for c in cols if ds.column_types.get(c) in ("categorical", "text")])
+        disguised = m.disguised
         for c, toks in disguised.items():
             shown = ", ".join(f"{tok!r} ({cnt})" for tok, cnt in toks.items())
             info.append(Finding(
@@ -158,22 +274,13 @@ class MissingValuesCheck(Check):
         group_charts: list[tuple[float, Chart]] = []
         miss_idx = np.flatnonzero(col_rows > 0)
         depth: dict[int, int] = {}  # finding position -> number of attributes of its grouping
-        if ds.sensitive and len(miss_idx):
-            sc = sensitive_codes(ds, ctx)
-            grps = [(c,) for c in ds.sensitive]
-            if len(ds.sensitive) > 1:
-                grps.append(tuple(ds.sensitive))
-            M = miss[:, miss_idx].astype(np.float64)
-            for gcols in grps:
+        if m.groupings:
+            for g in m.groupings:
+                gcols, labels, rows, wsum = g.columns, g.names, g.rows, g.weight
                 gname = grouping_name(gcols)
-                codes, shape = cell_codes(sc, gcols)
-                present, inv = np.unique(codes, return_inverse=True)
-                k = len(present)
-                rows, wsum, neff = group_totals(inv, k, w)
-                G = sparse.csr_matrix((wv, (inv, np.arange(n))), shape=(k, n))
-                gm = np.asarray(G @ M)  # k x p weighted missing counts
-                gfrac = gm / wsum[:, None]
-                labels = cell_labels(sc, gcols, present, shape)
+                k = len(labels)
+                neff = effective_sizes(wsum, g.weight_sq, m.weighted)
+                gfrac = g.missing / wsum[:, None]
                 eligible = rows >= t["min_group_size"]
                 entry = {}
                 for jj, j in enumerate(miss_idx):
@@ -228,10 +335,8 @@ class MissingValuesCheck(Check):
             tables.append(Table(title, ["column", "grouping", "most missing", "fraction", "least missing",
                                         "fraction", "difference", "ratio", "p value", "status"],
                                 disparity_rows[:MAX_TABLE_ROWS]))
-        if n_missing_cols:
-            top = np.argsort(-per_row, kind="stable")[:20]
-            top = top[per_row[top] > 0]
-            tables.append(sample_table("Rows with the most missing cells", frame.iloc[top]))
+        if m.most_missing is not None:
+            tables.append(sample_table("Rows with the most missing cells", m.most_missing))
         severity_rank = {"fail": 0, "warn": 1}
         order = sorted(range(len(findings)), key=lambda i: (
             severity_rank.get(findings[i].severity, 2), depth.get(i, 0), -(findings[i].value or 0)))
@@ -240,9 +345,9 @@ class MissingValuesCheck(Check):
             "n_rows": int(n),
             "n_columns": len(cols),
             "n_columns_with_missing": n_missing_cols,
-            "n_rows_with_missing": int((per_row > 0).sum()),
-            "n_missing_cells": int(per_row.sum()),
-            "weighted": w is not None,
+            "n_rows_with_missing": m.n_rows_with_missing,
+            "n_missing_cells": m.n_missing_cells,
+            "weighted": m.weighted,
             "columns": per_column,
             "per_group": per_group_summary,
             "excluded_rows": excluded,
@@ -250,7 +355,7 @@ class MissingValuesCheck(Check):
             "disguised_missing": disguised,
         }
         return self.result(status=status, summary=summary, findings=findings + info, charts=charts,
-                           tables=tables, scores=per_row)
+                           tables=tables, scores=m.row_missing)
 
     def _judge(self, gfrac, neff, eligible, labels) -> dict:
         t = self.thresholds
@@ -306,4 +411,4 @@ def _disguised_missing(frame: pd.DataFrame, cols: list[str]) -> dict[str, dict[s
     return out
 
 
-__all__ = ["MissingValuesCheck"]
+__all__ = ["GroupMissingCounts", "MissingCounts", "MissingValuesCheck", "measure_missing_values"]

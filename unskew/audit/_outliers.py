@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from ..data import Dataset
-from ..report import Finding, Table, sample_table
+from ..report import MAX_SAMPLE_ROWS, Finding, Table, sample_table
 from ._base import AuditContext, Check, register_check
 from ._common import (
     GROUP_RATE_COLUMNS,
@@ -109,6 +110,123 @@ def robust_z(x: np.ndarray, rng: np.random.Generator | None = None) -> tuple[np.
     return z, info
 
 
+# --------------------------------------------------------------------------- measuring
+@dataclass
+class OutlierMeasures:
+    """Robust z-scores, isolation-forest scores and flagged rows, overall and per sensitive group.
+
+    Per row: ``robust_z`` (largest robust z-score over the numeric columns),
+    ``extreme_column`` (where it was reached, or ``(combination)`` when the
+    forest scores higher), ``n_extreme_cells``, ``model_z``, ``score`` and
+    ``is_outlier`` (score at or above ``z_threshold``). ``column_stats`` and
+    ``model`` describe the robust statistics and the forest; ``by_group``
+    holds the flagged rows per group against the rest
+    (:func:`._common.flag_rates_by_group`: counts of rows and flagged rows per
+    group, with their tests). ``sample`` is the first 20 outlier rows, most
+    extreme first, and the number of outliers.
+    """
+
+    n_rows: int
+    weighted: bool
+    z_threshold: float
+    weight_total: float
+    outlier_weight: float
+    column_stats: dict
+    column_rows: list
+    model: dict
+    robust_z: np.ndarray
+    model_z: np.ndarray
+    score: np.ndarray
+    is_outlier: np.ndarray
+    n_extreme_cells: np.ndarray
+    extreme_column: pd.Categorical
+    by_group: dict | None
+    sample: tuple[pd.DataFrame, int] | None
+    notes: list[str]
+
+
+def measure_outliers(ds: Dataset, ctx: AuditContext | None = None, *, z_threshold: float = 5.0,
+                     max_fit_rows: int = 100_000, n_estimators: int = 100, min_group_size: int = 30,
+                     ) -> OutlierMeasures:
+    """Score every row for outlyingness and count the outliers per sensitive group (no judgement)."""
+    thr = float(z_threshold)
+    _, enc = encoded_features(ds, ctx)
+    n = len(ds)
+    # ---------------------------------------------------------------- robust part
+    num_idx = [j for j, s in enumerate(enc.sources)
+               if ds.column_types.get(s) == "numeric" and enc.names[j] == s]
+    best = np.zeros(n)
+    best_col = np.full(n, -1, dtype=np.int64)
+    n_extreme = np.zeros(n, dtype=np.int64)
+    col_rows = []
+    col_summary = {}
+    random_state = ctx.random_state if ctx is not None else 0
+    stat_rng = np.random.default_rng(random_state)
+    for j in num_idx:
+        z, info = robust_z(enc.X[:, j], stat_rng)
+        zz = np.nan_to_num(z, nan=0.0)
+        ext = zz >= thr
+        n_extreme += ext
+        better = zz > best
+        best = np.where(better, zz, best)
+        best_col = np.where(better, j, best_col)
+        cnt = int(ext.sum())
+        col_summary[enc.names[j]] = {**info, "extreme_cells": cnt, "extreme_share": cnt / n}
+        col_rows.append([enc.names[j], info["median"], info["scale_low"], info["scale_high"],
+                         bool(info["zero_inflated"]), cnt, cnt / n])
+    # ---------------------------------------------------------------- model part
+    model_z = np.zeros(n)
+    model_info: dict = {"used": False}
+    if enc.X.shape[1] > 0 and n >= 10:
+        from sklearn.ensemble import IsolationForest
+
+        Xd = enc.numeric()
+        rng = np.random.default_rng(random_state)
+        fit_rows = capped_sample(np.arange(n), int(max_fit_rows), rng)
+        forest = IsolationForest(n_estimators=int(n_estimators), max_samples=min(256, len(fit_rows)),
+                                 random_state=random_state)
+        forest.fit(Xd[fit_rows], sample_weight=None if ds.sample_weight is None
+                   else ds.sample_weight[fit_rows])
+        from joblib import parallel_config
+
+        # scoring every row is the slow part; trees release the GIL, so threads help
+        with parallel_config(backend="threading", n_jobs=min(os.cpu_count() or 1, 8)):
+            anomaly = -forest.score_samples(Xd)
+        med = float(np.median(anomaly))
+        scale = _side_scale(np.abs(anomaly - med))
+        if np.isfinite(scale) and scale > 0:
+            model_z = np.maximum((anomaly - med) / scale, 0.0)
+        model_info = {"used": True, "fit_rows": int(len(fit_rows)), "n_estimators": int(n_estimators),
+                      "median_anomaly_score": med, "scale": scale,
+                      "flagged_by_model": int((model_z >= thr).sum())}
+    score = np.maximum(best, model_z)
+    is_out = score >= thr
+    w = ds.sample_weight
+    W = float(n if w is None else w.sum())
+    ext_code = np.where((best_col >= 0) & (best >= model_z), best_col, len(enc.names))
+    names = list(enc.names) + ["(combination)"]
+    ext_col = (pd.Categorical.from_codes(ext_code, categories=names) if len(set(names)) == len(names)
+               else pd.Categorical(np.asarray(names, dtype=object)[ext_code]))
+    by_group = flag_rates_by_group(ds, ctx, is_out, min_group_size=min_group_size) if ds.sensitive else None
+    sample = None
+    n_out = int(is_out.sum())
+    if n_out:
+        order = np.flatnonzero(is_out)
+        order = order[np.argsort(-score[order], kind="stable")][:MAX_SAMPLE_ROWS]
+        cols = list(dict.fromkeys([*ds.sensitive, *([ds.target] if ds.target else []), *ds.features[:8]]))
+        frame = ds.frame.loc[order, cols].copy()
+        frame["outlier_score"] = score[order]
+        frame["extreme_column"] = np.asarray(ext_col[order], dtype=object)
+        sample = (frame, n_out)
+    return OutlierMeasures(
+        n_rows=int(n), weighted=w is not None, z_threshold=thr, weight_total=W,
+        outlier_weight=float(n_out if w is None else w[is_out].sum()), column_stats=col_summary,
+        column_rows=col_rows, model=model_info, robust_z=best, model_z=model_z, score=score, is_outlier=is_out,
+        n_extreme_cells=n_extreme, extreme_column=ext_col, by_group=by_group, sample=sample,
+        notes=list(enc.notes))
+
+
+# --------------------------------------------------------------------------- the check
 @register_check
 class OutliersCheck(Check):
     """Rows with extreme values, and whether they concentrate in a sensitive group.
@@ -186,61 +304,19 @@ class OutliersCheck(Check):
 
     def run(self, ds: Dataset, ctx: AuditContext):
         t = self.thresholds
-        thr = float(t["z_threshold"])
-        _, enc = encoded_features(ds, ctx)
-        n = len(ds)
-        # ---------------------------------------------------------------- robust part
-        num_idx = [j for j, s in enumerate(enc.sources)
-                   if ds.column_types.get(s) == "numeric" and enc.names[j] == s]
-        best = np.zeros(n)
-        best_col = np.full(n, -1, dtype=np.int64)
-        n_extreme = np.zeros(n, dtype=np.int64)
-        col_rows = []
-        col_summary = {}
-        stat_rng = np.random.default_rng(ctx.random_state)
-        for j in num_idx:
-            z, info = robust_z(enc.X[:, j], stat_rng)
-            zz = np.nan_to_num(z, nan=0.0)
-            ext = zz >= thr
-            n_extreme += ext
-            better = zz > best
-            best = np.where(better, zz, best)
-            best_col = np.where(better, j, best_col)
-            cnt = int(ext.sum())
-            col_summary[enc.names[j]] = {**info, "extreme_cells": cnt, "extreme_share": cnt / n}
-            col_rows.append([enc.names[j], info["median"], info["scale_low"], info["scale_high"],
-                             bool(info["zero_inflated"]), cnt, cnt / n])
-        # ---------------------------------------------------------------- model part
-        model_z = np.zeros(n)
-        model_info: dict = {"used": False}
-        if enc.X.shape[1] > 0 and n >= 10:
-            from sklearn.ensemble import IsolationForest
+        return self.present(measure_outliers(
+            ds, ctx, z_threshold=float(t["z_threshold"]), max_fit_rows=int(t["max_fit_rows"]),
+            n_estimators=int(t["n_estimators"]), min_group_size=t["min_group_size"]))
 
-            Xd = enc.numeric()
-            rng = np.random.default_rng(ctx.random_state)
-            fit_rows = capped_sample(np.arange(n), int(t["max_fit_rows"]), rng)
-            forest = IsolationForest(n_estimators=int(t["n_estimators"]), max_samples=min(256, len(fit_rows)),
-                                     random_state=ctx.random_state)
-            forest.fit(Xd[fit_rows], sample_weight=None if ds.sample_weight is None
-                       else ds.sample_weight[fit_rows])
-            from joblib import parallel_config
-
-            # scoring every row is the slow part; trees release the GIL, so threads help
-            with parallel_config(backend="threading", n_jobs=min(os.cpu_count() or 1, 8)):
-                anomaly = -forest.score_samples(Xd)
-            med = float(np.median(anomaly))
-            scale = _side_scale(np.abs(anomaly - med))
-            if np.isfinite(scale) and scale > 0:
-                model_z = np.maximum((anomaly - med) / scale, 0.0)
-            model_info = {"used": True, "fit_rows": int(len(fit_rows)), "n_estimators": int(t["n_estimators"]),
-                          "median_anomaly_score": med, "scale": scale,
-                          "flagged_by_model": int((model_z >= thr).sum())}
-        score = np.maximum(best, model_z)
-        is_out = score >= thr
-        w = ds.sample_weight
-        W = float(n if w is None else w.sum())
+    def present(self, m: OutlierMeasures):
+        """Status, findings, per-group judgement, charts, tables and per-row scores from the measurements."""
+        t = self.thresholds
+        thr = m.z_threshold
+        n = m.n_rows
+        col_summary, col_rows, model_info = m.column_stats, m.column_rows, m.model
+        best, model_z, score, is_out = m.robust_z, m.model_z, m.score, m.is_outlier
         n_out = int(is_out.sum())
-        rate = float(n_out / n if w is None else w[is_out].sum() / W)
+        rate = float(n_out / n if not m.weighted else m.outlier_weight / m.weight_total)
         status = self.status_for(rate, "rate_warn", "rate_fail")
         findings = [Finding(
             f"{n_out:,} of {n:,} rows ({rate:.2%}) are outliers (robust z-score >= {thr:g} in a numeric column "
@@ -255,7 +331,7 @@ class OutliersCheck(Check):
         summary: dict = {
             "n_outliers": n_out,
             "outlier_rate": rate,
-            "weighted": w is not None,
+            "weighted": m.weighted,
             "z_threshold": thr,
             "flagged_by_robust": int((best >= thr).sum()),
             "flagged_by_model": int((model_z >= thr).sum()),
@@ -265,8 +341,8 @@ class OutliersCheck(Check):
                             "isolation_forest_fit_rows": model_info.get("fit_rows"), "scored_rows": n},
         }
         charts, tables = [], []
-        if ds.sensitive:
-            by_group = flag_rates_by_group(ds, ctx, is_out, min_group_size=t["min_group_size"])
+        if m.by_group is not None:
+            by_group = {gname: {lab: dict(g) for lab, g in groups.items()} for gname, groups in m.by_group.items()}
             statuses = {}
             group_findings = []
             for gname, groups in by_group.items():
@@ -302,22 +378,14 @@ class OutliersCheck(Check):
             tables.append(Table("Robust statistics per numeric column",
                                 ["column", "median", "scale below", "scale above", "zero-inflated",
                                  "extreme cells", "share"], col_rows))
-        ext_code = np.where((best_col >= 0) & (best >= model_z), best_col, len(enc.names))
-        names = list(enc.names) + ["(combination)"]
-        ext_col = (pd.Categorical.from_codes(ext_code, categories=names) if len(set(names)) == len(names)
-                   else pd.Categorical(np.asarray(names, dtype=object)[ext_code]))
-        if n_out:
-            order = np.flatnonzero(is_out)
-            order = order[np.argsort(-score[order], kind="stable")]
-            cols = list(dict.fromkeys([*ds.sensitive, *([ds.target] if ds.target else []), *ds.features[:8]]))
-            frame = ds.frame.loc[order, cols].copy()
-            frame["outlier_score"] = score[order]
-            frame["extreme_column"] = np.asarray(ext_col[order], dtype=object)
-            tables.append(sample_table(
-                f"Outlier rows, most extreme first ({min(20, n_out)} of {n_out:,})", frame))
+        if m.sample is not None:
+            frame, total = m.sample
+            table = sample_table(f"Outlier rows, most extreme first ({min(20, total)} of {total:,})", frame)
+            table.n_rows_total = int(total)
+            tables.append(table)
         scores = pd.DataFrame({
-            "outlier_score": score, "robust_z": best, "extreme_column": ext_col,
-            "n_extreme_cells": n_extreme, "model_z": model_z, "is_outlier": is_out,
+            "outlier_score": score, "robust_z": best, "extreme_column": m.extreme_column,
+            "n_extreme_cells": m.n_extreme_cells, "model_z": model_z, "is_outlier": is_out,
         })
         expl = self.explanation
         if n > MAX_STAT_ROWS:
@@ -326,10 +394,10 @@ class OutliersCheck(Check):
         if model_info.get("used") and model_info["fit_rows"] < n:
             expl += (f" The isolation forest is fitted on a random sample of {model_info['fit_rows']:,} rows "
                      f"and scores all {n:,}.")
-        if enc.notes:
-            expl += " " + " ".join(enc.notes)
+        if m.notes:
+            expl += " " + " ".join(m.notes)
         return self.result(status=status, summary=summary, findings=findings, charts=charts, tables=tables,
                            scores=scores, explanation=expl)
 
 
-__all__ = ["OutliersCheck", "robust_z"]
+__all__ = ["OutlierMeasures", "OutliersCheck", "measure_outliers", "robust_z"]

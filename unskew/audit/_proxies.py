@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -169,6 +171,98 @@ def balanced_accuracy(y: np.ndarray, proba: np.ndarray) -> float:
     return float(np.mean(rec))
 
 
+# --------------------------------------------------------------------------- measuring
+@dataclass
+class ProxyMeasures:
+    """Association, mutual information and predictability of every feature-attribute pair, and the joint models.
+
+    ``entries`` holds one dict per (feature, attribute) pair: ``feature,
+    attribute, type, measure, association, p_value, mutual_information_bits,
+    normalized_mutual_information, auc, auc_low, auc_high, balanced_accuracy``;
+    ``joint[attr]`` the all-features model's AUC (or a ``note`` why there is
+    none). No statuses: :meth:`ProxiesCheck.present` judges. The contingency
+    tables behind the association and mutual information are counts per
+    (feature level, group); the AUCs come from cross-validated models.
+    """
+
+    n_rows: int
+    attributes: list[str]
+    entries: list[dict]
+    joint: dict[str, dict]
+    sample_rows: int
+    skipped_text: list[str]
+
+
+def measure_proxies(ds: Dataset, ctx: AuditContext | None = None, *, max_rows: int = 50_000,
+                    joint_max_rows: int = 30_000, n_bins: int = 20, n_folds: int = 3) -> ProxyMeasures:
+    """Measure how strongly each feature, and all features together, reveal each sensitive attribute."""
+    sc = sensitive_codes(ds, ctx)
+    n = len(ds)
+    random_state = ctx.random_state if ctx is not None else 0
+    rng = np.random.default_rng(random_state)
+    sample = capped_sample(np.arange(n), int(max_rows), rng)
+    types = ds.feature_types()
+    skipped = [c for c, k in types.items() if k == "text"]
+    feats = [c for c in ds.features if types[c] != "text"]
+    coded = {}
+    for col in feats:
+        kind = types[col]
+        if kind == "numeric" and not pd.api.types.is_numeric_dtype(ds.frame[col]):
+            kind = "categorical"
+        coded[col] = (kind, *feature_codes(ds.frame[col], kind, n_bins=int(n_bins), rng=rng))
+    entries = []
+    for attr in ds.sensitive:
+        s, levels = sc[attr]
+        n_levels = len(levels)
+        ys = s[sample]
+        for col in feats:
+            if col == attr:
+                continue
+            kind, codes, k, values = coded[col]
+            table = np.bincount(codes * n_levels + s, minlength=k * n_levels).reshape(k, n_levels)
+            if values is not None:
+                assoc, p = correlation_ratio(values, s, n_levels)
+                measure = "correlation ratio (eta)"
+            else:
+                assoc, p = cramers_v(table)
+                measure = "Cramér's V"
+            mi, u = mutual_information(table)
+            proba = table_classifier_proba(codes[sample], k, ys, n_levels, int(n_folds), rng)
+            auc, lo, hi = auc_and_interval(ys, proba, n_levels)
+            entries.append({
+                "feature": col, "attribute": attr, "type": kind, "measure": measure,
+                "association": assoc, "p_value": p, "mutual_information_bits": mi,
+                "normalized_mutual_information": u, "auc": auc, "auc_low": lo, "auc_high": hi,
+                "balanced_accuracy": balanced_accuracy(ys, proba),
+            })
+    joint = {}
+    if ds.features:
+        _, enc = encoded_features(ds, ctx)
+        jrows = capped_sample(np.arange(n), int(joint_max_rows), rng)
+        for attr in ds.sensitive:
+            s, levels = sc[attr]
+            joint[attr] = _joint_model(enc, s[jrows], len(levels), jrows, random_state, int(n_folds))
+    return ProxyMeasures(int(n), list(ds.sensitive), entries, joint, int(len(sample)), skipped)
+
+
+def _joint_model(enc, y: np.ndarray, m: int, rows: np.ndarray, random_state: int, n_folds: int) -> dict:
+    """Cross-validated AUC of predicting an attribute (codes ``y``, ``m`` levels) from all encoded features."""
+    present = np.unique(y)
+    if m > MAX_JOINT_LEVELS:
+        return {"auc": None, "note": f"more than {MAX_JOINT_LEVELS} levels; not modelled"}
+    if len(present) < 2 or enc.X.shape[1] == 0:
+        return {"auc": None, "note": "fewer than two groups in the sample"}
+    # codes must be 0..m'-1 for the model; keep the original level order
+    remap = np.full(m, -1, dtype=np.int64)
+    remap[present] = np.arange(len(present))
+    yy = remap[y]
+    proba, info = cross_val_proba(enc.X[rows], yy, len(present), categorical=enc.categorical,
+                                  n_folds=n_folds, max_train_rows=None, random_state=random_state)
+    auc, lo, hi = auc_and_interval(yy, proba, len(present))
+    return {"auc": auc, "auc_low": lo, "auc_high": hi, "balanced_accuracy": balanced_accuracy(yy, proba),
+            "rows": int(len(rows)), "n_folds": n_folds, "model": info["model"]}
+
+
 # --------------------------------------------------------------------------- the check
 @register_check
 class ProxiesCheck(Check):
@@ -249,44 +343,16 @@ class ProxiesCheck(Check):
 
     def run(self, ds: Dataset, ctx: AuditContext):
         t = self.thresholds
-        sc = sensitive_codes(ds, ctx)
-        n = len(ds)
-        rng = np.random.default_rng(ctx.random_state)
-        sample = capped_sample(np.arange(n), int(t["max_rows"]), rng)
-        types = ds.feature_types()
-        skipped = [c for c, k in types.items() if k == "text"]
-        feats = [c for c in ds.features if types[c] != "text"]
-        coded = {}
-        for col in feats:
-            kind = types[col]
-            if kind == "numeric" and not pd.api.types.is_numeric_dtype(ds.frame[col]):
-                kind = "categorical"
-            coded[col] = (kind, *feature_codes(ds.frame[col], kind, n_bins=int(t["n_bins"]), rng=rng))
-        entries = []
-        for attr in ds.sensitive:
-            s, levels = sc[attr]
-            m = len(levels)
-            ys = s[sample]
-            for col in feats:
-                if col == attr:
-                    continue
-                kind, codes, k, values = coded[col]
-                table = np.bincount(codes * m + s, minlength=k * m).reshape(k, m)
-                if values is not None:
-                    assoc, p = correlation_ratio(values, s, m)
-                    measure = "correlation ratio (eta)"
-                else:
-                    assoc, p = cramers_v(table)
-                    measure = "Cramér's V"
-                mi, u = mutual_information(table)
-                proba = table_classifier_proba(codes[sample], k, ys, m, int(t["n_folds"]), rng)
-                auc, lo, hi = auc_and_interval(ys, proba, m)
-                entries.append({
-                    "feature": col, "attribute": attr, "type": kind, "measure": measure,
-                    "association": assoc, "p_value": p, "mutual_information_bits": mi,
-                    "normalized_mutual_information": u, "auc": auc, "auc_low": lo, "auc_high": hi,
-                    "balanced_accuracy": balanced_accuracy(ys, proba),
-                })
+        return self.present(measure_proxies(ds, ctx, max_rows=int(t["max_rows"]),
+                                            joint_max_rows=int(t["joint_max_rows"]), n_bins=int(t["n_bins"]),
+                                            n_folds=int(t["n_folds"])))
+
+    def present(self, m: ProxyMeasures):
+        """q-values, statuses, ranking, findings, charts and the table from the measurements."""
+        t = self.thresholds
+        n = m.n_rows
+        skipped = m.skipped_text
+        entries = [dict(e) for e in m.entries]
         q = benjamini_hochberg([e["p_value"] for e in entries])
         status = "pass"
         for e, qv in zip(entries, q, strict=True):
@@ -297,14 +363,12 @@ class ProxiesCheck(Check):
         for rank, e in enumerate(entries, 1):
             e["rank"] = rank
 
-        joint = {}
+        joint = {attr: dict(j) for attr, j in m.joint.items()}
         findings: list[Finding] = []
-        if ds.features:
-            _, enc = encoded_features(ds, ctx)
-            jrows = capped_sample(np.arange(n), int(t["joint_max_rows"]), rng)
-            for attr in ds.sensitive:
-                s, levels = sc[attr]
-                joint[attr] = self._joint(enc, s[jrows], len(levels), jrows, ctx)
+        if joint:
+            for attr in joint:
+                if joint[attr].get("auc") is not None:
+                    joint[attr]["status"] = self.status_for(joint[attr]["auc"], "joint_auc_warn", "joint_auc_fail")
                 st = joint[attr].get("status", "pass")
                 status = worse(status, st)
                 if st != "pass":
@@ -336,7 +400,7 @@ class ProxiesCheck(Check):
             findings.append(Finding(f"Text column(s) {', '.join(skipped)} were not analysed.", severity="info"))
 
         charts = []
-        for attr in ds.sensitive:
+        for attr in m.attributes:
             es = [e for e in entries if e["attribute"] == attr][:MAX_BARS]
             bars = [Bar(e["feature"], e["auc"], e["auc_low"], e["auc_high"], flag=e["status"] != "pass") for e in es]
             if attr in joint and joint[attr].get("auc") is not None:
@@ -358,14 +422,14 @@ class ProxiesCheck(Check):
             "joint": joint,
             "top_proxy": ({"feature": entries[0]["feature"], "attribute": entries[0]["attribute"],
                            "auc": entries[0]["auc"]} if entries else None),
-            "rows_for_predictability": int(len(sample)),
-            "subsampling": {"single_feature_rows": int(len(sample)), "association_rows": n,
+            "rows_for_predictability": m.sample_rows,
+            "subsampling": {"single_feature_rows": m.sample_rows, "association_rows": n,
                             "joint_rows": max((j.get("rows", 0) for j in joint.values()), default=0)},
             "skipped_text_columns": skipped,
         }
         expl = self.explanation
-        if len(sample) < n:
-            expl += (f" Single-feature predictability uses a random sample of {len(sample):,} of {n:,} rows; "
+        if m.sample_rows < n:
+            expl += (f" Single-feature predictability uses a random sample of {m.sample_rows:,} of {n:,} rows; "
                      "association and mutual information use all rows.")
         if any(j.get("rows", n) < n for j in joint.values()):
             expl += f" The all-features model is cross-validated on a random sample of {int(t['joint_max_rows']):,} rows."
@@ -380,26 +444,6 @@ class ProxiesCheck(Check):
             st = worse(st, self.status_for(e["auc"], "auc_warn", "auc_fail"))
         return st
 
-    def _joint(self, enc, y: np.ndarray, m: int, rows: np.ndarray, ctx: AuditContext) -> dict:
-        t = self.thresholds
-        present = np.unique(y)
-        if m > MAX_JOINT_LEVELS:
-            return {"auc": None, "note": f"more than {MAX_JOINT_LEVELS} levels; not modelled"}
-        if len(present) < 2 or enc.X.shape[1] == 0:
-            return {"auc": None, "note": "fewer than two groups in the sample"}
-        # codes must be 0..m'-1 for the model; keep the original level order
-        remap = np.full(m, -1, dtype=np.int64)
-        remap[present] = np.arange(len(present))
-        yy = remap[y]
-        proba, info = cross_val_proba(enc.X[rows], yy, len(present), categorical=enc.categorical,
-                                      n_folds=int(t["n_folds"]), max_train_rows=None,
-                                      random_state=ctx.random_state)
-        auc, lo, hi = auc_and_interval(yy, proba, len(present))
-        out = {"auc": auc, "auc_low": lo, "auc_high": hi, "balanced_accuracy": balanced_accuracy(yy, proba),
-               "rows": int(len(rows)), "n_folds": int(t["n_folds"]), "model": info["model"]}
-        out["status"] = self.status_for(auc, "joint_auc_warn", "joint_auc_fail")
-        return out
 
-
-__all__ = ["ProxiesCheck", "correlation_ratio", "cramers_v", "feature_codes",
+__all__ = ["ProxiesCheck", "ProxyMeasures", "correlation_ratio", "cramers_v", "feature_codes", "measure_proxies",
            "mutual_information", "table_classifier_proba"]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats
 
 from .._stats import wilson_interval
 from ..data import Dataset
-from ..data._dataset import MISSING_GROUP
+from ..data._groups import MISSING as MISSING_GROUP
 from ..exceptions import UnskewInputError
 from ..report import Bar, Chart, Finding, Table
 from ._base import AuditContext, Check, register_check
@@ -24,7 +25,6 @@ from ._common import (
     group_totals,
     grouping_name,
     groupings,
-    kish,
     sensitive_codes,
     too_large_groupings,
     worse,
@@ -35,6 +35,142 @@ from ._common import (
 MAX_ENUMERATED_CELLS = 1_000_000
 #: Most flagged cells named individually in findings per grouping.
 MAX_FINDINGS_PER_GROUPING = 5
+
+
+# --------------------------------------------------------------------------- measuring
+@dataclass
+class GroupingCounts:
+    """Rows and weight per cell of one grouping (one attribute or an intersection).
+
+    Attributes
+    ----------
+    columns : tuple of str
+        The attributes, in the dataset's order.
+    shape : tuple of int
+        Levels per attribute: the cell grid (flat cell index = mixed-radix
+        code, first attribute slowest, as :func:`._common.cell_codes`).
+    cells : ndarray of int64
+        Flat grid index of each counted cell, ascending: every cell of the grid
+        when ``enumerated``, else only the cells that occur.
+    rows : ndarray of float
+        Rows per cell.
+    weight : ndarray of float
+        Sum of the sample weights per cell (equal to ``rows`` without weights).
+    enumerated : bool
+        Whether absent cells are counted (grids of at most
+        :data:`MAX_ENUMERATED_CELLS` cells).
+    """
+
+    columns: tuple[str, ...]
+    shape: tuple[int, ...]
+    cells: np.ndarray
+    rows: np.ndarray
+    weight: np.ndarray
+    enumerated: bool
+
+    @property
+    def n_cells(self) -> int:
+        return int(np.prod(self.shape, dtype=np.float64))
+
+
+@dataclass
+class RepresentationCounts:
+    """Everything the representation check judges, as counts.
+
+    Every number here is a sum over rows (rows, weights, squared weights per
+    cell), so counts computed on separate partitions of a table with the same
+    value names add up to the counts of the whole table; an engine other than
+    pandas (Spark, DuckDB) can produce them and hand them to
+    :meth:`RepresentationCheck.present`. Only ``row_scores`` is per row.
+
+    Attributes
+    ----------
+    n_rows : int
+    weighted : bool
+    weight_total, weight_sq_total : float
+        Sum of the weights and of their squares (``n_rows`` without weights),
+        for shares and the Kish effective size.
+    attributes : list of str
+        The sensitive attributes, in the dataset's order.
+    names : dict
+        Value names of each attribute, in the shared group order (missing last).
+    groupings : list of GroupingCounts
+        Every attribute, then every combination of two or more.
+    too_large : list of str
+        Combinations left out because their grid has ``2**62`` cells or more.
+    row_scores : ndarray of int64 or None
+        Rows in each row's full intersection cell.
+    """
+
+    n_rows: int
+    weighted: bool
+    weight_total: float
+    weight_sq_total: float
+    attributes: list[str]
+    names: dict[str, list[str]]
+    groupings: list[GroupingCounts]
+    too_large: list[str] = field(default_factory=list)
+    row_scores: np.ndarray | None = None
+
+    @property
+    def effective_n(self) -> float:
+        """Kish effective sample size of the whole table."""
+        if not self.weighted:
+            return float(self.n_rows)
+        return float(self.weight_total**2 / self.weight_sq_total) if self.weight_sq_total > 0 else 0.0
+
+    def grouping(self, columns) -> GroupingCounts | None:
+        return next((g for g in self.groupings if g.columns == tuple(columns)), None)
+
+
+def measure_representation(ds: Dataset, ctx: AuditContext | None = None) -> RepresentationCounts:
+    """Count rows and weight per value of every sensitive attribute and per intersection cell.
+
+    Groups use the one group encoding (:func:`._common.sensitive_codes`).
+    Pure counting, no judgement: :meth:`RepresentationCheck.present` turns the
+    counts into shares, intervals, expected counts and findings.
+
+    Examples
+    --------
+    >>> from unskew.data import Dataset
+    >>> ds = Dataset.from_data(pd.DataFrame({"s": ["a", "b", "a"], "x": [1, 2, 3]}), sensitive="s")
+    >>> measure_representation(ds).groupings[0].rows.tolist()
+    [2.0, 1.0]
+    """
+    sc = sensitive_codes(ds, ctx)
+    w = ds.sample_weight
+    n = len(ds)
+    out = []
+    row_scores = None
+    for cols in groupings(ds.sensitive, sc):
+        codes, shape = cell_codes(sc, cols)
+        n_cells = int(np.prod(shape, dtype=np.float64))
+        enumerated = n_cells <= MAX_ENUMERATED_CELLS
+        if enumerated:
+            rows, wsum, _ = group_totals(codes, n_cells, w)
+            flat = np.arange(n_cells)
+        else:  # only observed cells
+            flat, inv = np.unique(codes, return_inverse=True)
+            rows, wsum, _ = group_totals(inv, len(flat), w)
+        if len(cols) == len(ds.sensitive):
+            row_scores = (rows[codes] if enumerated else rows[np.searchsorted(flat, codes)]).astype(np.int64)
+        out.append(GroupingCounts(tuple(cols), tuple(shape), flat, rows, wsum, enumerated))
+    return RepresentationCounts(
+        n_rows=int(n), weighted=w is not None,
+        weight_total=float(w.sum()) if w is not None else float(n),
+        weight_sq_total=float((w * w).sum()) if w is not None else float(n),
+        attributes=list(ds.sensitive), names={c: list(sc[c][1]) for c in ds.sensitive},
+        groupings=out, too_large=too_large_groupings(ds.sensitive, sc), row_scores=row_scores)
+
+
+def _labels(m: RepresentationCounts, cols, flat, shape) -> list[str]:
+    """``"race=B & sex=female"`` labels of flat cell indices (see :func:`._common.cell_labels`)."""
+    return cell_labels({c: (None, m.names[c]) for c in cols}, cols, flat, shape)
+
+
+def _values(m: RepresentationCounts, cols, flat, shape) -> list[str]:
+    """``"B & female"`` values (reference notation) of flat cell indices."""
+    return cell_values({c: (None, m.names[c]) for c in cols}, cols, flat, shape)
 
 
 # --------------------------------------------------------------------------- the check
@@ -100,13 +236,20 @@ class RepresentationCheck(Check):
     }
 
     def run(self, ds: Dataset, ctx: AuditContext):
+        m = measure_representation(ds, ctx)
+        refs = _parse_reference(ctx.reference, m.attributes, m.names) if ctx.reference else {}
+        return self.present(m, refs)
+
+    def present(self, m: RepresentationCounts, refs: dict | None = None):
+        """Shares, intervals, absent and small cells, the reference comparison, as a :class:`CheckResult`.
+
+        ``refs`` is the parsed reference (:func:`_parse_reference`).
+        """
         t = self.thresholds
-        sc = sensitive_codes(ds, ctx)
-        w = ds.sample_weight
-        n = len(ds)
-        n_eff = kish(w, n)
-        w_total = float(w.sum()) if w is not None else float(n)
-        weighted = w is not None
+        n = m.n_rows
+        n_eff = m.effective_n
+        w_total = m.weight_total
+        weighted = m.weighted
         status = "pass"
         findings: list[Finding] = []
         info: list[Finding] = []
@@ -117,33 +260,25 @@ class RepresentationCheck(Check):
         small_cells: list[str] = []
         absent_masks: dict[tuple[str, ...], np.ndarray] = {}
         charts: list[Chart] = []
-        per_row = None
 
-        for cols in groupings(ds.sensitive, sc):
+        for g in m.groupings:
+            cols, shape, flat, rows, wsum = g.columns, g.shape, g.cells, g.rows, g.weight
             gname = grouping_name(cols)
-            codes, shape = cell_codes(sc, cols)
-            n_cells = int(np.prod(shape, dtype=np.float64))
-            enumerate_all = n_cells <= MAX_ENUMERATED_CELLS
-            if enumerate_all:
-                rows, wsum, _ = group_totals(codes, n_cells, w)
-                flat = np.arange(n_cells)
-            else:  # only observed cells
-                flat, inv = np.unique(codes, return_inverse=True)
-                rows, wsum, _ = group_totals(inv, len(flat), w)
+            n_cells = g.n_cells
+            enumerate_all = g.enumerated
+            if not enumerate_all:
                 info.append(Finding(
                     f"{gname}: {n_cells:,} possible cells; only the {len(flat):,} that occur were "
                     f"checked (absent cells are not listed above {MAX_ENUMERATED_CELLS:,}).",
                     subject=gname))
             share = wsum / w_total
             low, high = wilson_interval(share * n_eff, np.full(len(share), n_eff))
-            if len(cols) == len(ds.sensitive):
-                per_row = (rows[codes] if enumerate_all else rows[np.searchsorted(flat, codes)]).astype(np.int64)
 
             # expected rows under independence of the attributes (row counts)
             if enumerate_all and len(cols) > 1:
                 expected = np.ones(1)
                 for c in cols:
-                    marg = np.bincount(sc[c][0], minlength=len(sc[c][1])) / n
+                    marg = m.grouping((c,)).rows / n
                     expected = np.multiply.outer(expected, marg).ravel()
                 expected = expected * n
             else:
@@ -174,7 +309,7 @@ class RepresentationCheck(Check):
             else:
                 fail_absent = np.zeros(len(rows), dtype=bool)
             labels_needed = np.flatnonzero((rows > 0) | new_absent)
-            labels = dict(zip(labels_needed.tolist(), cell_labels(sc, cols, flat[labels_needed], shape), strict=True))
+            labels = dict(zip(labels_needed.tolist(), _labels(m, cols, flat[labels_needed], shape), strict=True))
 
             # findings: absent cells (worst first), then small cells (smallest first)
             order_abs = np.flatnonzero(new_absent)
@@ -227,12 +362,12 @@ class RepresentationCheck(Check):
                 table_rows.append([gname, labels[i], int(rows[i])] + ([float(wsum[i])] if weighted else [])
                                   + [float(share[i]), float(low[i]), float(high[i]), str(cell_status[i])])
             if len(cols) == 1:
-                summary_attrs[cols[0]] = {"n_values": len(sc[cols[0]][1]), "values": entries}
-                if sc[cols[0]][1][-1] == MISSING_GROUP:
-                    m = int(rows[-1])
+                summary_attrs[cols[0]] = {"n_values": len(m.names[cols[0]]), "values": entries}
+                if m.names[cols[0]][-1] == MISSING_GROUP:
+                    n_miss = int(rows[-1])
                     info.append(Finding(
-                        f"{m} rows ({m / n:.1%}) have no value for '{cols[0]}'; they form the group "
-                        f"'{MISSING_GROUP}'.", subject=cols[0], value=float(m)))
+                        f"{n_miss} rows ({n_miss / n:.1%}) have no value for '{cols[0]}'; they form the group "
+                        f"'{MISSING_GROUP}'.", subject=cols[0], value=float(n_miss)))
                 charts.append(_share_chart(f"Share of each '{cols[0]}' value", entries))
             else:
                 summary_inter[gname] = {
@@ -244,10 +379,10 @@ class RepresentationCheck(Check):
                     "smallest_observed_rows": int(rows[rows > 0].min()),
                     "cells": _cap_dict(entries, 1000),
                 }
-                if len(cols) == len(ds.sensitive):
+                if len(cols) == len(m.attributes):
                     charts.append(_intersection_chart(gname, entries))
 
-        skipped = too_large_groupings(ds.sensitive, sc)
+        skipped = m.too_large
         if skipped:
             info.append(Finding(
                 f"{len(skipped)} combinations of sensitive attributes have 2**62 possible cells or more and "
@@ -255,11 +390,10 @@ class RepresentationCheck(Check):
 
         # ------------------------------------------------------------ reference population
         ref_summary = {}
-        if ctx.reference:
-            refs = _parse_reference(ctx.reference, ds, sc)
+        if refs:
             ratio_chart_bars: list[Bar] = []
             for key, (cols, ref) in refs.items():
-                res, fnd, st, bars, companion = self._compare_reference(ds, sc, w, n_eff, key, cols, ref)
+                res, fnd, st, bars, companion = self._compare_reference(m, key, cols, ref)
                 ref_summary[key] = res
                 findings.extend(f for f in fnd if f.severity != "info")
                 info.extend(f for f in fnd if f.severity == "info")
@@ -311,23 +445,27 @@ class RepresentationCheck(Check):
             findings=findings + info,
             charts=charts,
             tables=tables,
-            scores=per_row,
+            scores=m.row_scores,
         )
 
     # ------------------------------------------------------------------ reference
-    def _compare_reference(self, ds, sc, w, n_eff, key, cols, ref):
+    def _compare_reference(self, m: RepresentationCounts, key, cols, ref):
         t = self.thresholds
-        n = len(ds)
-        codes, shape = cell_codes(sc, cols)
-        flat_obs, inv = np.unique(codes, return_inverse=True)
-        rows, wsum, _ = group_totals(inv, len(flat_obs), w)
-        labels_obs = cell_values(sc, cols, flat_obs, shape)
+        n = m.n_rows
+        n_eff = m.effective_n
+        g = m.grouping(cols)
+        if g is None:
+            raise UnskewInputError(
+                f"Reference key {key!r}: the intersection has 2**62 possible cells or more and cannot be compared.")
+        seen = g.rows > 0
+        flat_obs, rows, wsum = g.cells[seen], g.rows[seen], g.weight[seen]
+        labels_obs = _values(m, cols, flat_obs, g.shape)
         obs = {lab: (float(r), float(ws)) for lab, r, ws in zip(labels_obs, rows, wsum, strict=True)}
         in_ref = [v for v in obs if v in ref]
         not_in_ref = {v: int(obs[v][0]) for v in obs if v not in ref}
         w_in = sum(obs[v][1] for v in in_ref)
         rows_in = sum(obs[v][0] for v in in_ref)
-        total_w = float(w.sum()) if w is not None else float(n)
+        total_w = m.weight_total
         # effective size of the compared rows: scale the overall Kish size
         neff_in = n_eff * (w_in / total_w) if total_w > 0 else 0.0
         values, findings, bars, companion = {}, [], [], {}
@@ -401,23 +539,27 @@ def _ref_label(cols, value: str) -> str:
     return " & ".join(f"{c}={v}" for c, v in zip(cols, parts, strict=True))
 
 
-def _parse_reference(reference: dict, ds: Dataset, sc: dict) -> dict:
-    """Validate ``ctx.reference`` and reorder intersection keys to the dataset's order."""
+def _parse_reference(reference: dict, sensitive: list[str], names: dict[str, list[str]]) -> dict:
+    """Validate ``ctx.reference`` and reorder intersection keys to the dataset's order.
+
+    ``sensitive`` are the dataset's sensitive attributes, ``names`` their value names.
+    Returns ``{grouping name: (columns, {value: share})}`` with shares summing to 1.
+    """
     out = {}
     for key, shares in reference.items():
         attrs = [a.strip() for a in str(key).split(" & ")]
-        unknown = [a for a in attrs if a not in ds.sensitive]
+        unknown = [a for a in attrs if a not in sensitive]
         if unknown:
             raise UnskewInputError(
                 f"Reference attribute {unknown[0]!r} (key {key!r}) is not a declared sensitive "
-                f"attribute ({', '.join(ds.sensitive)}). Declare it with --sensitive or remove it "
+                f"attribute ({', '.join(sensitive)}). Declare it with --sensitive or remove it "
                 f"from the reference.")
         if len(set(attrs)) != len(attrs):
             raise UnskewInputError(f"Reference key {key!r} repeats an attribute.")
         if not isinstance(shares, dict) or not shares:
             raise UnskewInputError(
                 f"Reference entry {key!r} must map values to shares, e.g. {{'female': 0.51, 'male': 0.49}}.")
-        order = sorted(range(len(attrs)), key=lambda i: ds.sensitive.index(attrs[i]))
+        order = sorted(range(len(attrs)), key=lambda i: sensitive.index(attrs[i]))
         cols = tuple(attrs[i] for i in order)
         parsed: dict[str, float] = {}
         for val, share in shares.items():
@@ -442,12 +584,12 @@ def _parse_reference(reference: dict, ds: Dataset, sc: dict) -> dict:
         parsed = {v: s / total for v, s in parsed.items()}
         # at least one listed value must occur, otherwise it is almost surely a spelling mismatch
         for j, c in enumerate(cols):
-            present_c = set(sc[c][1])
+            present_c = set(names[c])
             vals_c = {v.split(" & ")[j] if len(cols) > 1 else v for v in parsed}
             if not vals_c & present_c:
                 raise UnskewInputError(
                     f"None of the reference values for '{c}' ({', '.join(sorted(vals_c)[:10])}) occur in "
-                    f"the data, whose values are {', '.join(sc[c][1][:10])}. Check the spelling.")
+                    f"the data, whose values are {', '.join(names[c][:10])}. Check the spelling.")
         out[grouping_name(cols)] = (cols, parsed)
     return out
 
@@ -512,4 +654,4 @@ def _reference_table(ref_summary: dict) -> Table:
     )
 
 
-__all__ = ["RepresentationCheck"]
+__all__ = ["GroupingCounts", "RepresentationCheck", "RepresentationCounts", "measure_representation"]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from .._stats import benjamini_hochberg
 from ..data import Dataset
+from ..data._encoding import FeatureEncoder
+from ..exceptions import UnskewInputError
 from ..report import Bar, Chart, Finding, Table
 from ._base import AuditContext, Check, register_check
 from ._common import (
@@ -23,7 +27,6 @@ from ._common import (
     union_sensitive_codes,
     worse,
 )
-from ._features import FeatureEncoder
 
 #: Smoothing added to every bin count before computing PSI (no empty bins).
 PSI_SMOOTHING = 0.5
@@ -113,6 +116,231 @@ def level_codes(ref: pd.Series, cmp: pd.Series, max_levels: int = MAX_LEVELS):
     return rc, cc, miss + 1, labels, new_values
 
 
+# --------------------------------------------------------------------------- measuring
+@dataclass
+class FeatureHistogram:
+    """One feature's bin counts in both tables (bins fixed on the reference table).
+
+    ``reference`` and ``comparison`` are counts per bin, so histograms of
+    separate partitions of a table (same bins) add up. The Kolmogorov-Smirnov
+    test, medians and missing shares of numeric features are computed on the
+    values (``None`` where an engine cannot provide them).
+    """
+
+    feature: str
+    kind: str  # numeric, datetime, boolean or categorical (boolean is binned like categorical)
+    labels: list[str]
+    reference: np.ndarray
+    comparison: np.ndarray
+    ks_statistic: float | None = None
+    ks_p_value: float | None = None
+    reference_median: float | None = None
+    comparison_median: float | None = None
+    reference_missing: float | None = None
+    comparison_missing: float | None = None
+    new_values: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class GroupingHistograms:
+    """Rows per group and bin counts per group and feature, in both tables, for one grouping.
+
+    ``labels`` are the groups present in either table (shared group order);
+    ``features[col]`` is ``(reference, comparison)``, two arrays of shape
+    ``(n_groups, n_bins)`` over the bins of :class:`FeatureHistogram`
+    (datetime features left out). All counts, so they merge by addition.
+    """
+
+    columns: tuple[str, ...]
+    labels: list[str]
+    reference_rows: np.ndarray
+    comparison_rows: np.ndarray
+    features: dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass
+class TargetCounts:
+    """The target in both tables.
+
+    Classification: class counts per table (``classes`` is the sorted union)
+    and, per sensitive attribute, ``groups[attr] = (labels, reference,
+    comparison)`` with class counts per group of shape ``(n_groups,
+    n_classes)``. Regression (a numeric target with more than 20 values): bin
+    counts, the KS p-value and the means.
+    """
+
+    task: str
+    classes: list[str] = field(default_factory=list)
+    reference: np.ndarray | None = None
+    comparison: np.ndarray | None = None
+    groups: dict[str, tuple[list[str], np.ndarray, np.ndarray]] = field(default_factory=dict)
+    ks_p_value: float | None = None
+    reference_mean: float | None = None
+    comparison_mean: float | None = None
+
+
+@dataclass
+class ShiftMeasures:
+    """Everything the shift check judges: histograms (counts), KS tests and the domain classifier's AUC."""
+
+    reference_rows: int
+    comparison_rows: int
+    features: list[FeatureHistogram]
+    skipped_text: list[str]
+    groupings: list[GroupingHistograms]
+    target: TargetCounts | None
+    domain: dict
+
+
+def _group_cells(uc: dict, cols) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Group code of each row of both tables over the groups present in either, and their names."""
+    gr = np.zeros(len(uc[cols[0]][0]), dtype=np.int64)
+    gc = np.zeros(len(uc[cols[0]][1]), dtype=np.int64)
+    shape = []
+    for c in cols:
+        r, cc, labels = uc[c]
+        gr = gr * len(labels) + r
+        gc = gc * len(labels) + cc
+        shape.append(len(labels))
+    present, inv = np.unique(np.concatenate([gr, gc]), return_inverse=True)
+    idx = np.unravel_index(present, shape)
+    labels = [" & ".join(f"{c}={uc[c][2][idx[j][i]]}" for j, c in enumerate(cols)) for i in range(len(present))]
+    return inv[: len(gr)], inv[len(gr):], labels
+
+
+def measure_shift(ds: Dataset, cmp: Dataset, ctx: AuditContext | None = None, *, n_bins: int = 10,
+                  ks_max_rows: int = 200_000, domain_classifier: bool = True, domain_max_rows: int = 20_000,
+                  n_folds: int = 3) -> ShiftMeasures:
+    """Histograms of every feature, group and the target in both tables, KS tests and the domain classifier.
+
+    Pure measurement, no judgement (see :meth:`ShiftCheck.present`). Groups
+    use the one group encoding over both tables
+    (:func:`._common.union_sensitive_codes`); groupings are every sensitive
+    attribute and, with several, their full intersection.
+
+    Raises
+    ------
+    UnskewInputError
+        When the comparison table lacks a feature column.
+    """
+    random_state = ctx.random_state if ctx is not None else 0
+    rng = np.random.default_rng(random_state)
+    types = ds.feature_types()
+    missing = [c for c in ds.features if c not in cmp.frame.columns]
+    if missing:
+        raise UnskewInputError(
+            f"The comparison table lacks the feature column(s) {missing}; both tables need the same "
+            f"features (or pass --ignore {','.join(missing)}).")
+    skipped = [c for c in ds.features if types[c] == "text"]
+    feats = [c for c in ds.features if types[c] != "text"]
+    n_r, n_c = len(ds), len(cmp)
+
+    histograms = []
+    coded = {}
+    for col in feats:
+        kind = types[col]
+        if kind in ("numeric", "datetime") and not (
+                kind == "datetime" or pd.api.types.is_numeric_dtype(ds.frame[col])):
+            kind = "categorical"
+        if kind in ("numeric", "datetime"):
+            vr = _numeric_values(ds.frame[col], kind)
+            vc = _numeric_values(cmp.frame[col], kind)
+            rc, cc, k, labels = bin_codes(vr, vc, int(n_bins))
+            a, b = vr[np.isfinite(vr)], vc[np.isfinite(vc)]
+            a = capped_sample(a, int(ks_max_rows), rng) if len(a) > ks_max_rows else a
+            b = capped_sample(b, int(ks_max_rows), rng) if len(b) > ks_max_rows else b
+            h = FeatureHistogram(col, kind, labels, np.bincount(rc, minlength=k), np.bincount(cc, minlength=k),
+                                 reference_median=_nanmedian(vr), comparison_median=_nanmedian(vc),
+                                 reference_missing=float(np.isnan(vr).mean()),
+                                 comparison_missing=float(np.isnan(vc).mean()))
+            if len(a) and len(b):
+                ks = stats.ks_2samp(a, b)
+                h.ks_statistic, h.ks_p_value = float(ks.statistic), float(ks.pvalue)
+        else:
+            rc, cc, k, labels, new_values = level_codes(ds.frame[col], cmp.frame[col])
+            h = FeatureHistogram(col, kind, labels, np.bincount(rc, minlength=k),
+                                 np.bincount(cc, minlength=k), new_values=new_values)
+        coded[col] = (rc, cc, k)
+        histograms.append(h)
+
+    grouping_hists = []
+    uc = union_sensitive_codes(ds, cmp)
+    if ds.sensitive:
+        gsets = [(c,) for c in ds.sensitive]
+        if len(ds.sensitive) > 1:
+            gsets.append(tuple(ds.sensitive))
+        for cols in gsets:
+            gr, gc, labels = _group_cells(uc, cols)
+            k = len(labels)
+            per_feature = {}
+            for h in histograms:
+                if h.kind == "datetime":
+                    continue
+                rc, ccodes, kb = coded[h.feature]
+                per_feature[h.feature] = (np.bincount(gr * kb + rc, minlength=k * kb).reshape(k, kb),
+                                          np.bincount(gc * kb + ccodes, minlength=k * kb).reshape(k, kb))
+            grouping_hists.append(GroupingHistograms(tuple(cols), labels, np.bincount(gr, minlength=k),
+                                                     np.bincount(gc, minlength=k), per_feature))
+
+    target = None
+    if ds.target and cmp.target and ds.target in cmp.frame.columns:
+        target = _measure_target(ds, cmp, uc, int(n_bins))
+
+    domain = {"used": False}
+    if domain_classifier and feats and min(n_r, n_c) >= 20:
+        domain = _domain_classifier(ds, cmp, feats, types, random_state, int(domain_max_rows), int(n_folds))
+    return ShiftMeasures(n_r, n_c, histograms, skipped, grouping_hists, target, domain)
+
+
+def _measure_target(ds: Dataset, cmp: Dataset, uc: dict, n_bins: int) -> TargetCounts:
+    yr, yc = ds.frame[ds.target], cmp.frame[cmp.target]
+    numeric = ds.column_types.get(ds.target) == "numeric" and yr.nunique() > 20
+    if numeric:
+        vr, vc = _numeric_values(yr, "numeric"), _numeric_values(yc, "numeric")
+        rc, cc, k, _ = bin_codes(vr, vc, n_bins)
+        p = float(stats.ks_2samp(vr[np.isfinite(vr)], vc[np.isfinite(vc)]).pvalue)
+        return TargetCounts("regression", reference=np.bincount(rc, minlength=k),
+                            comparison=np.bincount(cc, minlength=k), ks_p_value=p,
+                            reference_mean=float(np.nanmean(vr)), comparison_mean=float(np.nanmean(vc)))
+    r_codes, r_uni = pd.factorize(yr, sort=True)
+    c_codes, c_uni = pd.factorize(yc, sort=True)
+    r_lab, c_lab = [str(u) for u in np.asarray(r_uni, dtype=object)], [str(u) for u in np.asarray(c_uni, dtype=object)]
+    classes = sorted(set(r_lab) | set(c_lab))
+    pos = {c: i for i, c in enumerate(classes)}
+    k = len(classes)
+    rcode = np.array([pos[v] for v in r_lab], dtype=np.int64)[np.asarray(r_codes)]
+    ccode = np.array([pos[v] for v in c_lab], dtype=np.int64)[np.asarray(c_codes)]
+    groups = {}
+    for col in ds.sensitive:
+        gr, gc, labels = uc[col]
+        m = len(labels)
+        groups[col] = (labels, np.bincount(gr * k + rcode, minlength=m * k).reshape(m, k),
+                       np.bincount(gc * k + ccode, minlength=m * k).reshape(m, k))
+    return TargetCounts("classification", classes=classes, reference=np.bincount(rcode, minlength=k),
+                        comparison=np.bincount(ccode, minlength=k), groups=groups)
+
+
+def _domain_classifier(ds: Dataset, cmp: Dataset, feats, types, random_state: int, max_rows: int,
+                       n_folds: int) -> dict:
+    """Cross-validated AUC of a classifier telling the tables apart, on at most ``max_rows`` rows of each."""
+    rng = np.random.default_rng(random_state + 1)
+    m = int(min(max_rows, len(ds), len(cmp)))
+    ir = capped_sample(np.arange(len(ds)), m, rng)
+    ic = capped_sample(np.arange(len(cmp)), m, rng)
+    fr = ds.frame.iloc[ir]
+    fc = cmp.frame.iloc[ic]
+    enc = FeatureEncoder().fit(pd.concat([fr[feats], fc[feats]], ignore_index=True),
+                               {c: types[c] for c in feats}, feats)
+    er, ec = enc.transform(fr), enc.transform(fc)
+    X = np.vstack([er.X, ec.X])
+    y = np.r_[np.zeros(len(ir), dtype=np.int64), np.ones(len(ic), dtype=np.int64)]
+    proba, _ = cross_val_proba(X, y, 2, categorical=er.categorical, n_folds=n_folds, max_train_rows=None,
+                               random_state=random_state)
+    auc, lo, hi = auc_and_interval(y, proba, 2)
+    return {"used": True, "auc": auc, "auc_low": lo, "auc_high": hi, "rows_per_table": m, "n_folds": n_folds}
+
+
+# --------------------------------------------------------------------------- the check
 @register_check
 class ShiftCheck(Check):
     """Distribution shift between the audited (reference) table and a comparison table.
@@ -199,58 +427,39 @@ class ShiftCheck(Check):
 
     def run(self, ds: Dataset, ctx: AuditContext):
         t = self.thresholds
-        cmp = ctx.compare
-        rng = np.random.default_rng(ctx.random_state)
-        types = ds.feature_types()
-        missing = [c for c in ds.features if c not in cmp.frame.columns]
-        if missing:
-            from ..exceptions import UnskewInputError
+        m = measure_shift(ds, ctx.compare, ctx, n_bins=int(t["n_bins"]), ks_max_rows=int(t["ks_max_rows"]),
+                          domain_classifier=bool(t["domain_classifier"]),
+                          domain_max_rows=int(t["domain_max_rows"]), n_folds=int(t["n_folds"]))
+        return self.present(m, target=ds.target)
 
-            raise UnskewInputError(
-                f"The comparison table lacks the feature column(s) {missing}; both tables need the same "
-                f"features (or pass --ignore {','.join(missing)}).")
-        skipped = [c for c in ds.features if types[c] == "text"]
-        feats = [c for c in ds.features if types[c] != "text"]
-        n_r, n_c = len(ds), len(cmp)
+    def present(self, m: ShiftMeasures, target: str | None = None):
+        """PSI, tests, q-values, statuses, findings, tables and charts from the measurements.
+
+        ``target`` is the target's name (for the messages).
+        """
+        t = self.thresholds
+        n_r, n_c = m.reference_rows, m.comparison_rows
+        feats = [h.feature for h in m.features]
+        skipped = m.skipped_text
         status = "pass"
         findings: list[Finding] = []
 
         # ------------------------------------------------------------ per feature, overall
-        coded = {}
         feat = {}
-        for col in feats:
-            kind = types[col]
-            if kind in ("numeric", "datetime") and not (
-                    kind == "datetime" or pd.api.types.is_numeric_dtype(ds.frame[col])):
-                kind = "categorical"
-            entry: dict = {"feature": col, "type": kind}
-            if kind in ("numeric", "datetime"):
-                vr = _numeric_values(ds.frame[col], kind)
-                vc = _numeric_values(cmp.frame[col], kind)
-                rc, cc, k, labels = bin_codes(vr, vc, int(t["n_bins"]))
-                a, b = vr[np.isfinite(vr)], vc[np.isfinite(vc)]
-                a = capped_sample(a, int(t["ks_max_rows"]), rng) if len(a) > t["ks_max_rows"] else a
-                b = capped_sample(b, int(t["ks_max_rows"]), rng) if len(b) > t["ks_max_rows"] else b
-                if len(a) and len(b):
-                    ks = stats.ks_2samp(a, b)
-                    entry.update(test="Kolmogorov-Smirnov", statistic=float(ks.statistic), p_value=float(ks.pvalue))
-                else:
-                    entry.update(test="Kolmogorov-Smirnov", statistic=None, p_value=None)
-                entry.update(reference_median=_nanmedian(vr), comparison_median=_nanmedian(vc),
-                             reference_missing=float(np.isnan(vr).mean()),
-                             comparison_missing=float(np.isnan(vc).mean()))
+        for h in m.features:
+            entry: dict = {"feature": h.feature, "type": h.kind}
+            if h.kind in ("numeric", "datetime"):
+                entry.update(test="Kolmogorov-Smirnov", statistic=h.ks_statistic, p_value=h.ks_p_value)
+                entry.update(reference_median=h.reference_median, comparison_median=h.comparison_median,
+                             reference_missing=h.reference_missing, comparison_missing=h.comparison_missing)
             else:
-                rc, cc, k, labels, new_values = level_codes(ds.frame[col], cmp.frame[col])
                 entry.update(test="chi-square", statistic=None, new_values=dict(
-                    sorted(new_values.items(), key=lambda kv: -kv[1])[:10]), n_new_values=len(new_values))
-            rcount = np.bincount(rc, minlength=k)
-            ccount = np.bincount(cc, minlength=k)
-            if entry["test"] == "chi-square":
-                entry["p_value"] = chi2_homogeneity(rcount, ccount)
-            entry["psi"] = psi(rcount, ccount)
-            entry["bins"] = {"labels": labels, "reference": rcount.tolist(), "comparison": ccount.tolist()}
-            coded[col] = (rc, cc, k)
-            feat[col] = entry
+                    sorted(h.new_values.items(), key=lambda kv: -kv[1])[:10]), n_new_values=len(h.new_values))
+                entry["p_value"] = chi2_homogeneity(h.reference, h.comparison)
+            entry["psi"] = psi(h.reference, h.comparison)
+            entry["bins"] = {"labels": h.labels, "reference": h.reference.tolist(),
+                             "comparison": h.comparison.tolist()}
+            feat[h.feature] = entry
         q = benjamini_hochberg([feat[c]["p_value"] if feat[c]["p_value"] is not None else np.nan for c in feats])
         feature_findings = []
         for col, qv in zip(feats, q, strict=True):
@@ -286,18 +495,12 @@ class ShiftCheck(Check):
         group_rows: list[list] = []
         pair_rows: list[list] = []
         target_summary = None
-        uc = union_sensitive_codes(ds, cmp)
-        if ds.sensitive:
-            gsets = [(c,) for c in ds.sensitive]
-            if len(ds.sensitive) > 1:
-                gsets.append(tuple(ds.sensitive))
-            pairs = []  # (grouping, label, feature, psi, p)
-            for cols in gsets:
+        if m.groupings:
+            pairs = []  # (grouping, label, feature, psi, p, psi of the other rows)
+            for g in m.groupings:
+                cols, labels = g.columns, g.labels
                 gname = grouping_name(cols)
-                gr, gc, labels = self._cells(uc, cols)
-                k = len(labels)
-                cr = np.bincount(gr, minlength=k)
-                cc_ = np.bincount(gc, minlength=k)
+                cr, cc_ = g.reference_rows, g.comparison_rows
                 present = (cr > 0) | (cc_ > 0)
                 share_psi = psi(cr[present], cc_[present])
                 share_p = chi2_homogeneity(cr[present], cc_[present])
@@ -335,12 +538,7 @@ class ShiftCheck(Check):
                 status = worse(status, st)
                 # per group, per feature
                 big = np.flatnonzero((cr >= t["min_group_size"]) & (cc_ >= t["min_group_size"]))
-                for col in feats:
-                    if feat[col]["type"] == "datetime":
-                        continue
-                    rc, ccodes, kb = coded[col]
-                    tr = np.bincount(gr * kb + rc, minlength=k * kb).reshape(k, kb)
-                    tc = np.bincount(gc * kb + ccodes, minlength=k * kb).reshape(k, kb)
+                for col, (tr, tc) in g.features.items():
                     rr, rcmp = tr.sum(axis=0), tc.sum(axis=0)
                     for i in big:
                         pairs.append((gname, labels[i], col, psi(tr[i], tc[i]), chi2_homogeneity(tr[i], tc[i]),
@@ -383,15 +581,15 @@ class ShiftCheck(Check):
             findings.extend(group_findings)
 
         # ------------------------------------------------------------ target
-        if ds.target and cmp.target and ds.target in cmp.frame.columns:
-            target_summary, tf = self._target_shift(ds, cmp, uc)
+        if m.target is not None:
+            target_summary, tf = self._target_present(m.target, target)
             status = worse(status, target_summary["status"])
             findings.extend(tf)
 
         # ------------------------------------------------------------ domain classifier
-        domain = {"used": False}
-        if t["domain_classifier"] and feats and min(n_r, n_c) >= 20:
-            domain = self._domain(ds, cmp, feats, types, ctx)
+        domain = dict(m.domain)
+        if domain.get("used"):
+            domain["status"] = self.status_for(domain["auc"], "domain_auc_warn", "domain_auc_fail")
             status = worse(status, domain["status"])
             if domain["status"] != "pass":
                 findings.append(Finding(
@@ -418,7 +616,7 @@ class ShiftCheck(Check):
                 f" (largest {MAX_BARS} of {len(ranked)})" if len(ranked) > MAX_BARS else ""),
             bars=[Bar(c, feat[c]["psi"], flag=feat[c]["status"] != "pass") for c in ranked[:MAX_BARS]],
             x_label="PSI (0.1 moderate, 0.25 large)", reference=float(t["psi_warn"]), reference_label="warn")]
-        if ds.sensitive:
+        if m.groupings:
             for gname, entry in summary_groups.items():
                 if " & " in gname:
                     continue
@@ -481,52 +679,26 @@ class ShiftCheck(Check):
         return msg + "."
 
     @staticmethod
-    def _cells(uc: dict, cols) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        gr = np.zeros(len(uc[cols[0]][0]), dtype=np.int64)
-        gc = np.zeros(len(uc[cols[0]][1]), dtype=np.int64)
-        shape = []
-        for c in cols:
-            r, cc, labels = uc[c]
-            gr = gr * len(labels) + r
-            gc = gc * len(labels) + cc
-            shape.append(len(labels))
-        present, inv = np.unique(np.concatenate([gr, gc]), return_inverse=True)
-        idx = np.unravel_index(present, shape)
-        labels = [" & ".join(f"{c}={uc[c][2][idx[j][i]]}" for j, c in enumerate(cols)) for i in range(len(present))]
-        return inv[: len(gr)], inv[len(gr):], labels
-
-    @staticmethod
     def _largest_share_change(groups: dict) -> str:
         lab, g = max(groups.items(), key=lambda kv: abs(kv[1]["comparison_share"] - kv[1]["reference_share"]))
         return (f"largest change: {lab} from {g['reference_share']:.1%} to {g['comparison_share']:.1%} of the rows")
 
-    def _target_shift(self, ds: Dataset, cmp: Dataset, uc: dict) -> tuple[dict, list[Finding]]:
+    def _target_present(self, tc: TargetCounts, target: str | None) -> tuple[dict, list[Finding]]:
         t = self.thresholds
-        yr, yc = ds.frame[ds.target], cmp.frame[cmp.target]
-        numeric = ds.column_types.get(ds.target) == "numeric" and yr.nunique() > 20
         findings = []
-        if numeric:
-            vr, vc = _numeric_values(yr, "numeric"), _numeric_values(yc, "numeric")
-            rc, cc, k, _ = bin_codes(vr, vc, int(t["n_bins"]))
-            p = float(stats.ks_2samp(vr[np.isfinite(vr)], vc[np.isfinite(vc)]).pvalue)
-            out = {"task": "regression", "psi": psi(np.bincount(rc, minlength=k), np.bincount(cc, minlength=k)),
-                   "p_value": p, "reference_mean": float(np.nanmean(vr)), "comparison_mean": float(np.nanmean(vc))}
+        if tc.task == "regression":
+            p = tc.ks_p_value
+            out = {"task": "regression", "psi": psi(tc.reference, tc.comparison),
+                   "p_value": p, "reference_mean": tc.reference_mean, "comparison_mean": tc.comparison_mean}
             out["status"] = self._status(out["psi"], p)
             if out["status"] != "pass":
                 findings.append(Finding(
-                    f"The target '{ds.target}' shifted: PSI {out['psi']:.3f}, mean {out['reference_mean']:.4g} -> "
-                    f"{out['comparison_mean']:.4g} (KS {fmt_p(p)}).", severity=out["status"], subject=ds.target,
+                    f"The target '{target}' shifted: PSI {out['psi']:.3f}, mean {out['reference_mean']:.4g} -> "
+                    f"{out['comparison_mean']:.4g} (KS {fmt_p(p)}).", severity=out["status"], subject=target,
                     value=out["psi"]))
             return out, findings
-        r_codes, r_uni = pd.factorize(yr, sort=True)
-        c_codes, c_uni = pd.factorize(yc, sort=True)
-        r_lab, c_lab = [str(u) for u in np.asarray(r_uni, dtype=object)], [str(u) for u in np.asarray(c_uni, dtype=object)]
-        classes = sorted(set(r_lab) | set(c_lab))
-        pos = {c: i for i, c in enumerate(classes)}
-        k = len(classes)
-        rcode = np.array([pos[v] for v in r_lab], dtype=np.int64)[np.asarray(r_codes)]
-        ccode = np.array([pos[v] for v in c_lab], dtype=np.int64)[np.asarray(c_codes)]
-        rcnt, ccnt = np.bincount(rcode, minlength=k), np.bincount(ccode, minlength=k)
+        classes = tc.classes
+        rcnt, ccnt = tc.reference, tc.comparison
         out = {"task": "classification", "classes": classes,
                "reference_shares": dict(zip(classes, (rcnt / rcnt.sum()).tolist(), strict=True)),
                "comparison_shares": dict(zip(classes, (ccnt / max(ccnt.sum(), 1)).tolist(), strict=True)),
@@ -536,20 +708,17 @@ class ShiftCheck(Check):
             changes = ", ".join(f"{c}: {out['reference_shares'][c]:.1%} -> {out['comparison_shares'][c]:.1%}"
                                 for c in classes[:5])
             findings.append(Finding(
-                f"The class shares of the target '{ds.target}' shifted (PSI {out['psi']:.3f}, chi-square "
-                f"{fmt_p(out['p_value'])}): {changes}.", severity=out["status"], subject=ds.target, value=out["psi"]))
+                f"The class shares of the target '{target}' shifted (PSI {out['psi']:.3f}, chi-square "
+                f"{fmt_p(out['p_value'])}): {changes}.", severity=out["status"], subject=target, value=out["psi"]))
         # per single-attribute group
         per_group = {}
         pairs = []
-        for col in ds.sensitive:
-            gr, gc, labels = uc[col]
-            m = len(labels)
-            tr = np.bincount(gr * k + rcode, minlength=m * k).reshape(m, k)
-            tc = np.bincount(gc * k + ccode, minlength=m * k).reshape(m, k)
-            for i in range(m):
-                if tr[i].sum() < t["min_group_size"] or tc[i].sum() < t["min_group_size"]:
+        for col, (labels, tr, tcmp) in tc.groups.items():
+            for i in range(len(labels)):
+                if tr[i].sum() < t["min_group_size"] or tcmp[i].sum() < t["min_group_size"]:
                     continue
-                pairs.append((f"{col}={labels[i]}", psi(tr[i], tc[i]), chi2_homogeneity(tr[i], tc[i]), tr[i], tc[i]))
+                pairs.append((f"{col}={labels[i]}", psi(tr[i], tcmp[i]), chi2_homogeneity(tr[i], tcmp[i]), tr[i],
+                              tcmp[i]))
         q = benjamini_hochberg([p[2] for p in pairs])
         for (lab, v, p, rc, cc), qv in zip(pairs, q, strict=True):
             st = self._status(v, qv)
@@ -559,29 +728,10 @@ class ShiftCheck(Check):
             out["status"] = worse(out["status"], st)
             if st != "pass":
                 findings.append(Finding(
-                    f"Within {lab} the class shares of '{ds.target}' shifted (PSI {v:.3f}, "
+                    f"Within {lab} the class shares of '{target}' shifted (PSI {v:.3f}, "
                     f"{fmt_p(qv).replace('p', 'q', 1)}).", severity=st, subject=lab, value=v))
         out["groups"] = per_group
         return out, findings
-
-    def _domain(self, ds: Dataset, cmp: Dataset, feats, types, ctx: AuditContext) -> dict:
-        t = self.thresholds
-        rng = np.random.default_rng(ctx.random_state + 1)
-        m = int(min(t["domain_max_rows"], len(ds), len(cmp)))
-        ir = capped_sample(np.arange(len(ds)), m, rng)
-        ic = capped_sample(np.arange(len(cmp)), m, rng)
-        fr = ds.frame.iloc[ir]
-        fc = cmp.frame.iloc[ic]
-        enc = FeatureEncoder().fit(pd.concat([fr[feats], fc[feats]], ignore_index=True),
-                                   {c: types[c] for c in feats}, feats)
-        er, ec = enc.transform(fr), enc.transform(fc)
-        X = np.vstack([er.X, ec.X])
-        y = np.r_[np.zeros(len(ir), dtype=np.int64), np.ones(len(ic), dtype=np.int64)]
-        proba, _ = cross_val_proba(X, y, 2, categorical=er.categorical, n_folds=int(t["n_folds"]), max_train_rows=None,
-                                   random_state=ctx.random_state)
-        auc, lo, hi = auc_and_interval(y, proba, 2)
-        return {"used": True, "auc": auc, "auc_low": lo, "auc_high": hi, "rows_per_table": m,
-                "n_folds": int(t["n_folds"]), "status": self.status_for(auc, "domain_auc_warn", "domain_auc_fail")}
 
 
 def _nanmedian(v: np.ndarray) -> float | None:
@@ -589,4 +739,5 @@ def _nanmedian(v: np.ndarray) -> float | None:
     return float(np.median(v[ok])) if ok.any() else None
 
 
-__all__ = ["ShiftCheck", "bin_codes", "chi2_homogeneity", "level_codes", "psi"]
+__all__ = ["FeatureHistogram", "GroupingHistograms", "ShiftCheck", "ShiftMeasures", "TargetCounts", "bin_codes",
+           "chi2_homogeneity", "level_codes", "measure_shift", "psi"]

@@ -54,7 +54,7 @@ def mitigate(
         for f in check.findings:
             console.print(f"- {f.message}", highlight=False)
     s = check.summary
-    console.print(f"mitigate ({method}): {s['n_rows_before']} rows in, {s['n_rows_after']} rows out; "
+    console.print(f"mitigate ({res.report.parameters['method']}): {s['n_rows_before']} rows in, {s['n_rows_after']} rows out; "
                   f"status: {check.status}", highlight=False)
     if out is not None:
         from ..report import write_table

@@ -19,8 +19,8 @@ from sklearn.base import clone, is_classifier
 from sklearn.model_selection import train_test_split
 
 from ..data import Dataset
+from ..data._encoding import tabular_encoder
 from ..exceptions import UnskewInputError
-from ..mitigate.d3m._debias import tabular_encoder
 from ..report import Bar, Chart, CheckResult, Finding, Point, Report, Status, Table
 from ._constraint import METRICS, Selection, parse_selection, rank, recommend
 from ._methods import METHODS, Fold, Method, Outcome

@@ -190,7 +190,8 @@ def attribute_codes(values: Any) -> tuple[np.ndarray, list]:
     codes : ndarray of int64
         ``levels[codes[i]]`` is row ``i``'s value.
     levels : list
-        Distinct values as Python scalars, missing (if any) last as :data:`MISSING`.
+        The distinct values that occur, as Python scalars, missing (if any)
+        last as :data:`MISSING`.
 
     Example
     -------
@@ -198,25 +199,28 @@ def attribute_codes(values: Any) -> tuple[np.ndarray, list]:
     (array([1, 2, 0, 1]), ['a', 'b', '(missing)'])
     """
     s = values if isinstance(values, pd.Series) else _as_series(values, "values")
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        raw = np.asarray(s.cat.codes, dtype=np.int64)
-        uniques = [plain(v) for v in s.cat.categories]
-    else:
+    try:  # a sorted factorisation is usually already in group order (no remapping below)
+        raw, uniq = pd.factorize(s, sort=True, use_na_sentinel=True)
+    except TypeError:  # unorderable mixed values
         raw, uniq = pd.factorize(s, sort=False, use_na_sentinel=True)
-        raw = np.asarray(raw, dtype=np.int64)
-        uniques = [plain(v) for v in uniq]
+    raw = np.asarray(raw, dtype=np.int64)
+    # only the values that occur (a categorical's unused categories are not groups)
+    uniques = [plain(v) for v in np.asarray(uniq, dtype=object)]
     keys = [sort_key(v) for v in uniques]
     order = sorted(range(len(uniques)), key=keys.__getitem__)
     levels = [uniques[i] for i in order if keys[i][0] != 3]
-    n_missing_levels = len(uniques) - len(levels)
-    has_missing = bool(n_missing_levels) or bool((raw < 0).any())
-    rank = np.empty(len(uniques) + 1, dtype=np.int64)
-    rank[np.asarray(order, dtype=np.int64)] = np.arange(len(uniques))
-    rank[[i for i in range(len(uniques)) if keys[i][0] == 3]] = len(levels)
-    rank[-1] = len(levels)  # raw code -1 (missing) -> the MISSING level
-    if has_missing:
+    missing_like = [i for i in range(len(uniques)) if keys[i][0] == 3]
+    any_na = bool((raw < 0).any())
+    if order == list(range(len(uniques))) and not missing_like:
+        codes = np.where(raw < 0, len(levels), raw) if any_na else raw
+    else:
+        rank = np.empty(len(uniques) + 1, dtype=np.int64)
+        rank[np.asarray(order, dtype=np.int64)] = np.arange(len(uniques))
+        rank[missing_like] = len(levels)
+        rank[-1] = len(levels)  # raw code -1 (missing) -> the MISSING level
+        codes = rank[raw]
+    if any_na or missing_like:
         levels.append(MISSING)
-    codes = rank[raw]
     return codes, levels
 
 
@@ -417,26 +421,34 @@ def encode_labels(y: Any, classes: Any = None, *, what: str = "y", n: int | None
             a = arr.astype(np.int64, copy=False)
             if a.size and (a.min() < lo or a.max() > hi):
                 bad = a[(a < lo) | (a > hi)][0]
-                raise UnskewInputError(f"Label {plain(bad)!r} is not among the known labels {list(classes)[:10]}.")
+                raise _unknown_label(what, bad, classes)
             lut = np.full(hi - lo + 1, -1, dtype=np.intp)
             lut[np.asarray(classes, dtype=np.int64) - lo] = np.arange(len(classes))
             out = lut[a - lo] if lo else lut[a]
             if (out < 0).any():
                 bad = a[out < 0][0]
-                raise UnskewInputError(f"Label {plain(bad)!r} is not among the known labels {list(classes)[:10]}.")
+                raise _unknown_label(what, bad, classes)
             return out, classes
     codes, uniques = pd.factorize(arr)
     lookup = {plain(v): i for i, v in enumerate(classes.tolist())}
     try:
         lut = np.array([lookup[plain(v)] for v in uniques], dtype=np.intp)
     except KeyError as exc:
-        raise UnskewInputError(f"Label {exc.args[0]!r} is not among the known labels {list(classes)[:10]}.") from None
+        raise _unknown_label(what, exc.args[0], classes) from None
     return (lut[codes] if len(lut) else np.asarray(codes, dtype=np.intp)), classes
 
 
-def _label_array(y: Any, what: str) -> np.ndarray:
+def _unknown_label(what: str, value: Any, classes: np.ndarray) -> UnskewInputError:
+    return UnskewInputError(
+        f"{what} has the label {plain(value)!r}, never seen in training: it is not among the known labels "
+        f"{[plain(c) for c in classes.tolist()][:10]}."
+    )
+
+
+def as_1d(y: Any, what: str) -> np.ndarray:
+    """A 1-D numpy array of ``y`` (Series, Index, polars/pyarrow, tensor, list; ``(n, 1)`` is flattened)."""
     if y is None:
-        raise UnskewInputError(f"{what} (the labels) is required.")
+        raise UnskewInputError(f"{what} is required.")
     if hasattr(y, "detach") and hasattr(y, "cpu"):
         y = y.detach().cpu().numpy()
     if isinstance(y, (pd.Series, pd.Index)):
@@ -448,7 +460,12 @@ def _label_array(y: Any, what: str) -> np.ndarray:
     if arr.ndim == 2 and 1 in arr.shape:
         arr = arr.ravel()
     if arr.ndim != 1:
-        raise UnskewInputError(f"{what} must be one-dimensional (one label per row); got shape {arr.shape}.")
+        raise UnskewInputError(f"{what} must be one-dimensional (one value per row); got shape {arr.shape}.")
+    return arr
+
+
+def _label_array(y: Any, what: str) -> np.ndarray:
+    arr = as_1d(y, what)
     if arr.dtype.kind in "fO":
         bad = int(pd.isna(arr).sum())
         if bad:

@@ -17,10 +17,13 @@ from ._evaluate import DEFAULT_THRESHOLDS, Evaluation, evaluate
 from ._fairness import MEASURES, MeasureSpec, list_measures
 from ._frame import GroupMetrics
 from ._functions import (
+    AmbiguousPositiveLabelWarning,
+    UndefinedMetricWarning,
     average_odds_difference,
     between_group_generalized_entropy_index,
     between_group_theil_index,
     calibration_gap,
+    check_label_predictions,
     consistency_score,
     demographic_parity_difference,
     demographic_parity_ratio,
@@ -40,8 +43,12 @@ from ._functions import (
 )
 from ._groupstats import GroupStats
 from ._models import load_model, predict_with
+from ._worst import group_accuracies, worst_group
 
 __all__ = [
+    "AmbiguousPositiveLabelWarning",
+    "UndefinedMetricWarning",
+    "check_label_predictions",
     "DEFAULT_THRESHOLDS",
     "MEASURES",
     "METRICS",
@@ -69,6 +76,7 @@ __all__ = [
     "expected_calibration_error",
     "four_fifths_rule",
     "generalized_entropy_index",
+    "group_accuracies",
     "group_metrics",
     "list_measures",
     "list_metrics",
@@ -79,5 +87,6 @@ __all__ = [
     "run_challenge_set",
     "statistical_parity_difference",
     "theil_index",
+    "worst_group",
     "worst_group_accuracy",
 ]

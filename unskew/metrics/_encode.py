@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data._groups import encode_groups, group_name, plain, sensitive_columns, sort_key
+from ..data._groups import as_1d, encode_groups, group_name, plain, sensitive_columns, sort_key
 from ..exceptions import UnskewInputError
 
 __all__ = [
@@ -30,22 +30,6 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------- labels
-def _as_1d(y: Any, what: str) -> np.ndarray:
-    if isinstance(y, (pd.Series, pd.Index)):
-        if isinstance(y.dtype, pd.CategoricalDtype):
-            y = y.astype(object)
-        arr = y.to_numpy()
-    elif type(y).__module__.split(".")[0] in ("polars", "pyarrow"):
-        arr = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
-    else:
-        arr = np.asarray(y)
-    if arr.ndim == 2 and 1 in arr.shape:
-        arr = arr.ravel()
-    if arr.ndim != 1:
-        raise UnskewInputError(f"{what} must be one-dimensional; got shape {arr.shape}.")
-    return arr
-
-
 def _isnan_any(arr: np.ndarray) -> int:
     if arr.dtype.kind == "f":
         return int(np.isnan(arr).sum())
@@ -56,7 +40,7 @@ def _isnan_any(arr: np.ndarray) -> int:
 
 def as_label_array(y: Any, what: str) -> np.ndarray:
     """A 1-D label array without missing values."""
-    arr = _as_1d(y, what)
+    arr = as_1d(y, what)
     bad = _isnan_any(arr)
     if bad:
         raise UnskewInputError(f"{what} has {bad} missing value(s); drop those rows or fill them first.")
@@ -64,7 +48,7 @@ def as_label_array(y: Any, what: str) -> np.ndarray:
 
 
 def as_float_array(y: Any, what: str, *, finite: bool = True) -> np.ndarray:
-    arr = _as_1d(y, what)
+    arr = as_1d(y, what)
     try:
         arr = arr.astype(np.float64, copy=False)
     except (TypeError, ValueError):

@@ -67,14 +67,28 @@ def _quiet(f, x, axis):
         return f(x, axis=axis)
 
 
+def _two_defined(x, axis, value):
+    """``value`` where at least two groups are defined (or only one group exists), else NaN.
+
+    With two or more groups of which fewer than two have a defined rate (a
+    group with no actual positives, say), a gap over the one remaining group
+    would read as perfect parity; it is undefined instead.
+    """
+    x = np.asarray(x, dtype=float)
+    if x.shape[axis] < 2:
+        return value
+    ok = np.isfinite(x).sum(axis=axis) >= 2
+    return np.where(ok, value, np.nan) if np.ndim(value) else (value if ok else np.nan)
+
+
 def grange(x, axis=-1):
-    """max - min over groups, ignoring undefined (NaN) groups."""
-    return _quiet(np.nanmax, x, axis) - _quiet(np.nanmin, x, axis)
+    """max - min over groups, ignoring undefined (NaN) groups; NaN when fewer than two are defined."""
+    return _two_defined(x, axis, _quiet(np.nanmax, x, axis) - _quiet(np.nanmin, x, axis))
 
 
 def gratio(x, axis=-1):
-    """min / max over groups, ignoring undefined groups (NaN when max is 0)."""
-    return div(_quiet(np.nanmin, x, axis), _quiet(np.nanmax, x, axis))
+    """min / max over groups, ignoring undefined groups (NaN when max is 0 or fewer than two are defined)."""
+    return _two_defined(x, axis, div(_quiet(np.nanmin, x, axis), _quiet(np.nanmax, x, axis)))
 
 
 def gmin(x, axis=-1):

@@ -9,6 +9,8 @@ follow AIF360 (unprivileged minus privileged, pooled, signed).
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -69,6 +71,7 @@ def group_metrics(
     >>> m.by_group["selection_rate"].round(3).tolist()
     [0.333, 0.667]
     """
+    check_label_predictions(y_true, y_pred, task)
     stats = GroupStats.from_arrays(
         y_true, y_pred, sensitive_features=sensitive_features, sample_weight=sample_weight, y_score=y_score,
         task=task, pos_label=pos_label, threshold=threshold, score_bins=score_bins, ece_bins=ece_bins,
@@ -77,10 +80,145 @@ def group_metrics(
                         min_group_size=min_group_size)
 
 
+#: Label sets whose positive class is unambiguous without ``pos_label``.
+STANDARD_LABELS = ({0, 1}, {-1, 1}, {False, True})
+
+
+class UndefinedMetricWarning(UserWarning):
+    """A fairness measure is NaN because fewer than two groups have a defined rate."""
+
+
+class AmbiguousPositiveLabelWarning(UserWarning):
+    """Binary labels outside {0, 1}, {-1, 1} and booleans, and no ``pos_label``."""
+
+
+def check_label_predictions(y_true: Any, y_pred: Any, task: str = "classification") -> None:
+    """Refuse scores passed as predicted labels.
+
+    A classification ``y_pred`` with values that are not whole numbers (for
+    example probabilities) would otherwise be read as one class per distinct
+    value. Regression (``task="regression"``, or ``task="auto"`` with a
+    continuous ``y_true``) is left alone.
+
+    Raises
+    ------
+    UnskewInputError
+        Pointing to ``y_score`` and a decision threshold.
+
+    Examples
+    --------
+    >>> check_label_predictions([0, 1, 1], [0.2, 0.9, 0.7])
+    Traceback (most recent call last):
+    ...
+    unskew.exceptions.UnskewInputError: y_pred has 3 values that are not whole numbers (e.g. 0.2 of 3 distinct values): these look like scores or probabilities, not predicted labels. Pass scores as y_score= (ROC AUC, calibration) and labels as y_pred=, for example y_pred = (scores >= 0.5).astype(int).
+    """
+    if y_pred is None or task == "regression":
+        return
+    p = _numeric(y_pred)
+    if p is None or p.dtype.kind != "f":
+        return
+    p = p[np.isfinite(p)]
+    frac = p[p != np.round(p)]
+    if frac.size == 0:
+        return
+    if task == "auto":
+        t = _numeric(y_true)
+        if t is not None and t.dtype.kind == "f":
+            t = t[np.isfinite(t)]
+            if (t != np.round(t)).any():
+                return  # a regression: continuous truth and predictions
+    raise UnskewInputError(
+        f"y_pred has {frac.size} values that are not whole numbers (e.g. {frac[0]:.3g} of "
+        f"{len(np.unique(p))} distinct values): these look like scores or probabilities, not predicted labels. "
+        "Pass scores as y_score= (ROC AUC, calibration) and labels as y_pred=, for example "
+        "y_pred = (scores >= 0.5).astype(int).")
+
+
+def _numeric(values: Any) -> np.ndarray | None:
+    try:
+        arr = np.asarray(values)
+    except Exception:  # noqa: BLE001 - an unusual container: leave it to GroupStats
+        return None
+    if arr.dtype.kind == "O":
+        try:
+            arr = arr.astype(float)
+        except (TypeError, ValueError):
+            return None
+    return arr if arr.dtype.kind in "biuf" else None
+
+
+def warn_ambiguous_pos_label(y_true: Any, y_pred: Any = None, pos_label: Any = None, stacklevel: int = 3) -> None:
+    """Warn when two labels are neither {0, 1}, {-1, 1} nor booleans and no ``pos_label`` is given.
+
+    unskew then takes the last label in sorted order as the positive one;
+    Fairlearn's default is ``pos_label=1`` (labels {1, 2} differ). Three or
+    more labels are a multiclass problem (one-vs-rest) and need no positive
+    label.
+    """
+    if pos_label is not None:
+        return
+    labels: set = set()
+    for arr in (y_true, y_pred):
+        if arr is None:
+            continue
+        a = np.asarray(arr)
+        if a.dtype.kind == "f":
+            a = a[np.isfinite(a)]
+        elif a.dtype.kind == "O":
+            a = np.asarray([v for v in a if v is not None and v == v], dtype=object)
+        try:
+            labels.update(np.unique(a).tolist())
+        except TypeError:  # mixed types: GroupStats reports those
+            return
+        if len(labels) > 2:
+            return
+    if len(labels) != 2 or any(labels == std for std in STANDARD_LABELS):
+        return
+    try:
+        positive = sorted(labels)[-1]
+    except TypeError:
+        return
+    warnings.warn(
+        f"The labels are {sorted(labels)!r}, not {{0, 1}}, {{-1, 1}} or booleans, and no pos_label was given: "
+        f"{positive!r} is taken as the positive label (Fairlearn's default would be 1). Pass pos_label= "
+        "to say which label is the favourable outcome.", AmbiguousPositiveLabelWarning, stacklevel=stacklevel)
+
+
 def _stats(y_true, y_pred, sensitive_features, sample_weight, pos_label=None, y_score=None, **kw) -> GroupStats:
+    task = kw.pop("task", "classification")
+    check_label_predictions(y_true, y_pred, task)
+    if task != "regression":
+        warn_ambiguous_pos_label(y_true, y_pred, pos_label, stacklevel=5)
     return GroupStats.from_arrays(y_true, y_pred, sensitive_features=sensitive_features,
                                   sample_weight=sample_weight, pos_label=pos_label, y_score=y_score,
-                                  task=kw.pop("task", "classification"), **kw)
+                                  task=task, **kw)
+
+
+def _require_two_defined(gm: GroupMetrics, metrics: Sequence[str], name: str) -> bool:
+    """True when at least two groups have every rate in ``metrics`` defined (or only one group exists).
+
+    Otherwise warn, naming the groups whose rate is undefined, and return
+    False: the caller returns NaN instead of a "perfect parity" 0 or 1.
+    """
+    bg = gm.by_group
+    cols = [c for c in bg.columns if any(c == m or c.startswith(m + "[") for m in metrics)]
+    if len(bg) < 2 or not cols:
+        return True
+    undefined = []
+    for c in cols:
+        vals = bg[c].to_numpy(dtype=float)
+        if np.isfinite(vals).sum() < 2:
+            undefined += [(str(g), c) for g, v in zip(bg.index, vals, strict=True) if not np.isfinite(v)]
+    if not undefined:
+        return True
+    what = "; ".join(f"{m} of group {g!r}" for g, m in undefined[:6])
+    reason = {"true_positive_rate": "no actual positives", "false_positive_rate": "no actual negatives",
+              "selection_rate": "no rows with positive weight"}
+    why = ", ".join(sorted({reason.get(m.split("[")[0], "no rows") for _, m in undefined}))
+    warnings.warn(
+        f"{name} is undefined (NaN): fewer than two groups have a defined rate ({what} undefined: {why}). "
+        "A difference over one group would read as perfect parity.", UndefinedMetricWarning, stacklevel=4)
+    return False
 
 
 def _measure(name, y_true, y_pred, sensitive_features, sample_weight, pos_label=None, privileged=None,
@@ -95,13 +233,14 @@ def _check_method(method):
         raise UnskewInputError(f"method must be 'between_groups' or 'to_overall', not {method!r}.")
 
 
-def _by_method(metric, y_true, y_pred, sensitive_features, sample_weight, method, pos_label, kind):
+def _by_method(metric, y_true, y_pred, sensitive_features, sample_weight, method, pos_label, kind, name):
     _check_method(method)
     st = _stats(y_true, y_pred, sensitive_features, sample_weight, pos_label)
     gm = GroupMetrics(st, [metric], ci=None)
-    if kind == "difference":
-        return gm.difference(method)
-    return gm.ratio(method)
+    s = gm.difference(method) if kind == "difference" else gm.ratio(method)
+    if not _require_two_defined(gm, [metric], name):
+        s = s * np.nan
+    return s
 
 
 def _one(series, metric):
@@ -118,15 +257,16 @@ def demographic_parity_difference(y_true, y_pred, *, sensitive_features, sample_
     Multiclass: the largest over classes (one-vs-rest).
     """
     d = _by_method("selection_rate", y_true, y_pred, sensitive_features, sample_weight, method, pos_label,
-                   "difference")
-    return float(np.nanmax(_one(d, "selection_rate")))
+                   "difference", "demographic_parity_difference")
+    return _nan_reduce(np.nanmax, _one(d, "selection_rate"))
 
 
 def demographic_parity_ratio(y_true, y_pred, *, sensitive_features, sample_weight=None,
                              method: str = "between_groups", pos_label=None) -> float:
     """Smallest ratio of selection rates between groups (Fairlearn's definition)."""
-    r = _by_method("selection_rate", y_true, y_pred, sensitive_features, sample_weight, method, pos_label, "ratio")
-    return float(np.nanmin(_one(r, "selection_rate")))
+    r = _by_method("selection_rate", y_true, y_pred, sensitive_features, sample_weight, method, pos_label, "ratio",
+                   "demographic_parity_ratio")
+    return _nan_reduce(np.nanmin, _one(r, "selection_rate"))
 
 
 def _eo(y_true, y_pred, sensitive_features, sample_weight, method, agg, pos_label, kind):
@@ -135,6 +275,8 @@ def _eo(y_true, y_pred, sensitive_features, sample_weight, method, agg, pos_labe
     _check_method(method)
     st = _stats(y_true, y_pred, sensitive_features, sample_weight, pos_label)
     gm = GroupMetrics(st, ["true_positive_rate", "false_positive_rate"], ci=None)
+    if not _require_two_defined(gm, ["true_positive_rate", "false_positive_rate"], f"equalized_odds_{kind}"):
+        return float("nan")
     s = gm.difference(method) if kind == "difference" else gm.ratio(method)
     tpr, fpr = _one(s, "true_positive_rate"), _one(s, "false_positive_rate")
     if kind == "difference":
@@ -142,6 +284,12 @@ def _eo(y_true, y_pred, sensitive_features, sample_weight, method, agg, pos_labe
         return float(max(tpr, fpr) if agg == "worst_case" else (tpr + fpr) / 2)
     tpr, fpr = np.nanmin(tpr), np.nanmin(fpr)
     return float(min(tpr, fpr) if agg == "worst_case" else (tpr + fpr) / 2)
+
+
+def _nan_reduce(f, values) -> float:
+    """``f`` over the defined values; NaN (without numpy's warning) when none is."""
+    values = np.asarray(values, dtype=float)
+    return float(f(values)) if np.isfinite(values).any() else float("nan")
 
 
 def equalized_odds_difference(y_true, y_pred, *, sensitive_features, sample_weight=None,
@@ -167,16 +315,16 @@ def equal_opportunity_difference(y_true, y_pred, *, sensitive_features, sample_w
         return _measure("equal_opportunity_difference", y_true, y_pred, sensitive_features, sample_weight,
                         pos_label, privileged)
     d = _by_method("true_positive_rate", y_true, y_pred, sensitive_features, sample_weight, method, pos_label,
-                   "difference")
-    return float(np.nanmax(_one(d, "true_positive_rate")))
+                   "difference", "equal_opportunity_difference")
+    return _nan_reduce(np.nanmax, _one(d, "true_positive_rate"))
 
 
 def equal_opportunity_ratio(y_true, y_pred, *, sensitive_features, sample_weight=None,
                             method: str = "between_groups", pos_label=None) -> float:
     """Smallest ratio of TPR between groups."""
     r = _by_method("true_positive_rate", y_true, y_pred, sensitive_features, sample_weight, method, pos_label,
-                   "ratio")
-    return float(np.nanmin(_one(r, "true_positive_rate")))
+                   "ratio", "equal_opportunity_ratio")
+    return _nan_reduce(np.nanmin, _one(r, "true_positive_rate"))
 
 
 def average_odds_difference(y_true, y_pred, *, sensitive_features, sample_weight=None, privileged=None,

@@ -4,7 +4,8 @@ The training core works on one float32 matrix per example so that every model
 takes a single tensor (which keeps per-example gradients with ``torch.func``
 simple for TRAK/D3M):
 
-- **tables** (pandas or polars DataFrames): numeric and boolean columns are
+- **tables** (pandas or polars DataFrames): :class:`unskew.data._encoding.EmbeddingEncoder`
+  (the shared feature encoding): numeric and boolean columns are
   standardised with the training mean and standard deviation (missing values
   become 0, the mean); every other column is categorical and stored as an
   integer code (``0`` = missing or unseen at training time, ``1..k`` the
@@ -24,6 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..data._encoding import EmbeddingEncoder
+from ..data._groups import encode_labels as _encode_labels
 from ..exceptions import UnskewInputError
 
 
@@ -102,28 +105,11 @@ class Preprocessor:
     def fit(self, X) -> Preprocessor:
         X = _to_pandas(X)
         if isinstance(X, pd.DataFrame):
-            if X.shape[1] == 0:
-                raise UnskewInputError("X has no columns.")
-            self.columns_ = [str(c) for c in X.columns]
-            self.numeric_ = [c for c in X.columns if _is_numeric(X[c])]
-            self.categorical_ = [c for c in X.columns if c not in self.numeric_]
-            num = self._numeric_block(X)
-            self.mean_ = np.nanmean(num, axis=0) if num.shape[1] else np.zeros(0)
-            self.mean_ = np.where(np.isfinite(self.mean_), self.mean_, 0.0)
-            sd = np.nanstd(num, axis=0) if num.shape[1] else np.zeros(0)
-            self.scale_ = np.where(np.isfinite(sd) & (sd > 0), sd, 1.0)
-            if not self.standardize:
-                self.mean_ = np.zeros_like(self.mean_)
-                self.scale_ = np.ones_like(self.scale_)
-            self.categories_ = {}
-            for c in self.categorical_:
-                vals = X[c].dropna().astype(str).unique().tolist()
-                self.categories_[c] = sorted(vals)
-            self.spec_ = InputSpec(
-                "tabular",
-                n_numeric=len(self.numeric_),
-                cardinalities=[len(self.categories_[c]) + 1 for c in self.categorical_],
-            )
+            enc = EmbeddingEncoder(standardize=self.standardize).fit(X)
+            self.encoder_ = enc
+            self.columns_, self.numeric_, self.categorical_ = enc.columns_, enc.numeric_, enc.categorical_
+            self.mean_, self.scale_, self.categories_ = enc.mean_, enc.scale_, enc.categories_
+            self.spec_ = InputSpec("tabular", n_numeric=len(enc.numeric_), cardinalities=list(enc.cardinalities_))
             self.kind_ = "frame"
             return self
         a = _as_array(X)
@@ -134,29 +120,11 @@ class Preprocessor:
             return self
         if a.ndim != 2:
             raise UnskewInputError(f"X must be a table, a 2-D array or an image array; got shape {a.shape}.")
-        a = _numeric_2d(a)
-        if self.standardize:
-            self.mean_ = np.nanmean(a, axis=0)
-            self.mean_ = np.where(np.isfinite(self.mean_), self.mean_, 0.0)
-            sd = np.nanstd(a, axis=0)
-            self.scale_ = np.where(np.isfinite(sd) & (sd > 0), sd, 1.0)
-        else:
-            self.mean_ = np.zeros(a.shape[1])
-            self.scale_ = np.ones(a.shape[1])
+        self.encoder_ = EmbeddingEncoder(standardize=self.standardize).fit(pd.DataFrame(_numeric_2d(a)))
+        self.mean_, self.scale_ = self.encoder_.mean_, self.encoder_.scale_
         self.spec_ = InputSpec("tabular", n_numeric=a.shape[1])
         self.kind_ = "array"
         return self
-
-    def _numeric_block(self, X: pd.DataFrame) -> np.ndarray:
-        if not self.numeric_:
-            return np.zeros((len(X), 0))
-        cols = []
-        for c in self.numeric_:
-            s = X[c]
-            if pd.api.types.is_bool_dtype(s):
-                s = s.astype("float64")
-            cols.append(pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan))
-        return np.column_stack(cols)
 
     def transform(self, X) -> np.ndarray:
         """Preprocessed float32 array: ``(n, d)`` for tables, ``(n, C, H, W)`` for images."""
@@ -164,21 +132,7 @@ class Preprocessor:
         if self.kind_ == "frame":
             if not isinstance(X, pd.DataFrame):
                 raise UnskewInputError("The model was fitted on a DataFrame; pass a DataFrame with the same columns.")
-            X = X.copy()
-            X.columns = [str(c) for c in X.columns]
-            missing = [c for c in self.columns_ if c not in X.columns]
-            if missing:
-                raise UnskewInputError(f"Columns seen at fit time are missing from X: {missing}.")
-            num = (self._numeric_block(X) - self.mean_) / self.scale_
-            num = np.where(np.isnan(num), 0.0, num)
-            codes = []
-            for c in self.categorical_:
-                lookup = {v: i + 1 for i, v in enumerate(self.categories_[c])}
-                s = X[c]
-                col = s.astype(object).where(s.notna(), None)
-                codes.append(np.array([0 if v is None else lookup.get(str(v), 0) for v in col], dtype=float))
-            parts = [num] + ([np.column_stack(codes)] if codes else [])
-            return np.column_stack(parts).astype(np.float32) if parts else np.zeros((len(X), 0), np.float32)
+            return self.encoder_.transform(X)
         a = _as_array(X)
         if self.kind_ == "image":
             if a.ndim == 2 and a.shape[1] == int(np.prod(self.spec_.image_shape)):
@@ -189,14 +143,7 @@ class Preprocessor:
             return img
         if a.ndim != 2 or a.shape[1] != len(self.mean_):
             raise UnskewInputError(f"X must have shape (n, {len(self.mean_)}); got {a.shape}.")
-        a = (_numeric_2d(a) - self.mean_) / self.scale_
-        return np.where(np.isnan(a), 0.0, a).astype(np.float32)
-
-
-def _is_numeric(s: pd.Series) -> bool:
-    return pd.api.types.is_bool_dtype(s) or (
-        pd.api.types.is_numeric_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype)
-    )
+        return self.encoder_.transform(pd.DataFrame(_numeric_2d(a)))
 
 
 def _as_array(X) -> np.ndarray:
@@ -220,38 +167,34 @@ def _numeric_2d(a: np.ndarray) -> np.ndarray:
     return out
 
 
-def encode_labels(values, name: str, n_rows: int, allow_missing: bool = False):
-    """Integer codes and the sorted unique values of a label vector.
-
-    Raises :class:`UnskewInputError` for a length mismatch or missing values.
-    """
+def _label_values(values, name: str, n_rows: int) -> np.ndarray:
     arr = np.asarray(values.to_numpy() if hasattr(values, "to_numpy") else values)
-    if arr.ndim != 1:
-        arr = arr.reshape(-1) if arr.ndim == 2 and 1 in arr.shape else arr
+    if arr.ndim == 2 and 1 in arr.shape:
+        arr = arr.reshape(-1)
     if arr.ndim != 1:
         raise UnskewInputError(f"{name} must be one-dimensional; got shape {arr.shape}.")
     if len(arr) != n_rows:
         raise UnskewInputError(f"{name} has {len(arr)} values but X has {n_rows} rows.")
     miss = pd.isna(pd.Series(arr)).to_numpy()
-    if miss.any() and not allow_missing:
+    if miss.any():
         raise UnskewInputError(f"{name} has {int(miss.sum())} missing values; give every row a value.")
-    uniq, codes = np.unique(arr.astype(str) if arr.dtype == object else arr, return_inverse=True)
-    return codes.astype(np.int64), uniq
+    return arr.astype(str) if arr.dtype == object else arr
+
+
+def encode_labels(values, name: str, n_rows: int):
+    """Integer codes and the sorted unique values of a label vector (text labels as strings).
+
+    The shared label encoding (:func:`unskew.data._groups.encode_labels`);
+    raises :class:`UnskewInputError` for a length mismatch or missing values.
+    """
+    codes, classes = _encode_labels(_label_values(values, name, n_rows), what=name)
+    return codes.astype(np.int64), classes
 
 
 def encode_with(values, uniques, name: str, n_rows: int):
     """Codes of ``values`` in an existing vocabulary ``uniques``; unseen values raise."""
-    arr = np.asarray(values.to_numpy() if hasattr(values, "to_numpy") else values).reshape(-1)
-    if len(arr) != n_rows:
-        raise UnskewInputError(f"{name} has {len(arr)} values but the matching X has {n_rows} rows.")
-    if pd.isna(pd.Series(arr)).any():
-        raise UnskewInputError(f"{name} has missing values; give every row a value.")
-    arr = arr.astype(str) if uniques.dtype.kind in "OU" else arr
-    pos = np.searchsorted(uniques, arr)
-    pos = np.clip(pos, 0, len(uniques) - 1)
-    bad = uniques[pos] != arr
-    if bad.any():
-        raise UnskewInputError(
-            f"{name} has values never seen in training: {sorted(set(np.asarray(arr)[bad].tolist()))[:5]}."
-        )
-    return pos.astype(np.int64)
+    arr = _label_values(values, name, n_rows)
+    if uniques.dtype.kind in "OU":
+        arr = arr.astype(str).astype(object)
+    codes, _ = _encode_labels(arr, uniques, what=name)
+    return codes.astype(np.int64)

@@ -27,6 +27,17 @@ def default_embedding_dim(cardinality: int) -> int:
     return int(min(16, (cardinality + 1) // 2 + 1))
 
 
+def _mlp_layers(width: int, hidden, dropout: float) -> tuple[list[nn.Module], int]:
+    """``Linear -> ReLU (-> Dropout)`` per hidden size, and the output width."""
+    layers: list[nn.Module] = []
+    for h in hidden:
+        layers += [nn.Linear(width, int(h)), nn.ReLU()]
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+        width = int(h)
+    return layers, width
+
+
 class TabularNet(nn.Module):
     """MLP on numeric columns plus embedded categorical codes.
 
@@ -44,13 +55,7 @@ class TabularNet(nn.Module):
         if embedding_dims is None:
             embedding_dims = [default_embedding_dim(c) for c in cards]
         self.embeddings = nn.ModuleList(nn.Embedding(c, d) for c, d in zip(cards, embedding_dims, strict=True))
-        width = self.n_numeric + int(sum(embedding_dims))
-        layers: list[nn.Module] = []
-        for h in hidden:
-            layers += [nn.Linear(width, int(h)), nn.ReLU()]
-            if dropout:
-                layers.append(nn.Dropout(dropout))
-            width = int(h)
+        layers, width = _mlp_layers(self.n_numeric + int(sum(embedding_dims)), hidden, dropout)
         self.body = nn.Sequential(*layers)
         self.feature_dim = width
         self.head = nn.Linear(width, n_classes)
@@ -73,14 +78,8 @@ class FlatNet(nn.Module):
 
     def __init__(self, n_inputs: int, n_classes: int, hidden=(64, 64), dropout: float = 0.0):
         super().__init__()
-        layers: list[nn.Module] = [nn.Flatten()]
-        width = int(n_inputs)
-        for h in hidden:
-            layers += [nn.Linear(width, int(h)), nn.ReLU()]
-            if dropout:
-                layers.append(nn.Dropout(dropout))
-            width = int(h)
-        self.body = nn.Sequential(*layers)
+        layers, width = _mlp_layers(int(n_inputs), hidden, dropout)
+        self.body = nn.Sequential(nn.Flatten(), *layers)
         self.feature_dim = width
         self.head = nn.Linear(width, n_classes)
 

@@ -6,14 +6,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from ...data import Dataset
+from ...data._encoding import tabular_encoder
 from ...exceptions import UnskewInputError
+from ...metrics import worst_group
 from ...report import Bar, Chart, CheckResult, Finding, Report, Table, sample_table
 from ._d3m import D3M
 
@@ -41,36 +39,6 @@ class DebiasResult:
     cleaned: pd.DataFrame
     removed: pd.DataFrame
     estimator: D3M
-
-
-def tabular_encoder(ds: Dataset, columns: list[str]) -> ColumnTransformer:
-    """One-hot categoricals and standardised numerics, with imputation."""
-    def numeric_dtype(c):
-        return pd.api.types.is_numeric_dtype(ds.frame[c]) or pd.api.types.is_bool_dtype(ds.frame[c])
-
-    kinds = {c: ds.column_types.get(c) for c in columns}
-    # 0/1 and True/False columns are used as numbers; text-coded booleans are one-hot encoded
-    num = [c for c in columns if kinds[c] == "numeric" or (kinds[c] == "boolean" and numeric_dtype(c))]
-    cat = [c for c in columns if c not in num and kinds[c] in ("categorical", "boolean")]
-    parts = []
-    if num:
-        parts.append(("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), num))
-    if cat:
-        parts.append(("cat", make_pipeline(
-            SimpleImputer(strategy="constant", fill_value="(missing)"),
-            OneHotEncoder(handle_unknown="ignore", min_frequency=5, sparse_output=False)), cat))
-    if not parts:
-        raise UnskewInputError("No numeric or categorical feature columns to train on.")
-    return ColumnTransformer(parts)
-
-
-def _worst_group(y, pred, groups):
-    out = {}
-    for g in pd.unique(groups):
-        m = groups == g
-        out[str(g)] = float(np.mean(pred[m] == y[m]))
-    worst = min(out, key=out.get)
-    return out, worst
 
 
 def debias(
@@ -158,8 +126,8 @@ def _report(ds, est, method, tr, va, y, groups, Xva, removed, removal) -> Report
                         severity="info", value=frac)]
     charts = []
     if groups is not None:
-        base_acc, base_worst = _worst_group(y[va], est.base_estimator_.predict(Xva), groups[va])
-        new_acc, new_worst = _worst_group(y[va], est.predict(Xva), groups[va])
+        base_worst, _, base_acc = worst_group(y[va], est.base_estimator_.predict(Xva), groups[va])
+        new_worst, _, new_acc = worst_group(y[va], est.predict(Xva), groups[va])
         summary.update({
             "val_accuracy_before": float(np.mean(est.base_estimator_.predict(Xva) == y[va])),
             "val_accuracy_after": float(np.mean(est.predict(Xva) == y[va])),

@@ -7,6 +7,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from ...data._groups import MISSING
 from ...exceptions import UnskewInputError
 
 
@@ -84,7 +85,7 @@ class CorrelationRemover(TransformerMixin, BaseEstimator):
                 numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
                 if not numeric:
                     try:
-                        cats = sorted(pd.unique(s.astype(object).where(s.notna(), "(missing)")), key=str)
+                        cats = sorted(pd.unique(s.astype(object).where(s.notna(), MISSING)), key=str)
                     except TypeError as exc:
                         raise TypeError(
                             f"CorrelationRemover: sensitive column {c!r} holds unhashable values; each "
@@ -99,7 +100,7 @@ class CorrelationRemover(TransformerMixin, BaseEstimator):
                     )
                 blocks.append(v[:, None])
             else:
-                vals = s.astype(object).where(s.notna(), "(missing)").to_numpy()
+                vals = s.astype(object).where(s.notna(), MISSING).to_numpy()
                 index = {k: i for i, k in enumerate(cats)}
                 unseen = sorted({v for v in vals if v not in index}, key=str)
                 if unseen:
