@@ -29,7 +29,7 @@ def dataframe(source: Source, columns: list[str], blocksize: str = "128MB"):
 
         have = pq.ParquetFile(source.paths[0]).schema_arrow.names
         check_columns(have, columns, source.label)
-        return dd.read_parquet(list(source.paths), columns=columns)
+        return dd.read_parquet(list(source.paths), columns=columns, split_row_groups="adaptive")
     if source.kind == "csv":
         ddf = dd.read_csv(list(source.paths), sep=source.delimiter or ",", blocksize=blocksize)
         check_columns(list(ddf.columns), columns, source.label)
