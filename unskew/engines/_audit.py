@@ -23,7 +23,7 @@ grouping sets) and never holds the rows. Both give the same tables, exactly.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -33,25 +33,10 @@ from ..data._groups import MISSING
 from ..exceptions import UnskewInputError
 from ..metrics._scoretable import bin_index
 from ._partials import CountTable, merge
-from ._source import Source, check_columns, resolve_source
+from ._source import Source, resolve_source
+from ._specs import AuditSpec, _spec
 
 __all__ = ["AuditSpec", "audit_counts", "audit_partial", "base_rates", "representation", "target_distribution"]
-
-
-@dataclass(frozen=True)
-class AuditSpec:
-    target: str
-    sensitive: tuple[str, ...]
-    weights: str | None = None
-    columns: tuple[str, ...] = ()
-    numeric: tuple[str, ...] = ()
-    bins: int = 10
-    bounds: dict = field(default_factory=dict)  # numeric column -> (min, max)
-
-    @property
-    def read(self) -> list[str]:
-        return list(dict.fromkeys([self.target, *self.sensitive, *self.columns]
-                                  + ([self.weights] if self.weights else [])))
 
 
 def _fields(spec: AuditSpec) -> tuple[str, ...]:
@@ -261,15 +246,6 @@ def _pandas(source: Source, target, sens, weights, columns, bins, batch_size):
     if not parts:
         raise UnskewInputError(f"{source.label} has no rows.")
     return _merge_dicts(parts), {"engine": "pandas", "batches": k, "bounds": bounds}
-
-
-def _spec(have, numeric_types, target, sens, weights, columns, bins, where) -> AuditSpec:
-    check_columns(list(have), [target, *sens] + ([weights] if weights else []) + list(columns or []), where)
-    if columns is None:
-        columns = [c for c in have if c not in {target, weights, *sens}]
-    numeric = tuple(c for c in columns if numeric_types.get(c))
-    return AuditSpec(target=target, sensitive=tuple(sens), weights=weights, columns=tuple(columns),
-                     numeric=numeric, bins=int(bins))
 
 
 def finalise_missing(counts: dict) -> pd.DataFrame:

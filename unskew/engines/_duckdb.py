@@ -206,8 +206,8 @@ def audit_counts(source: Source, *, target: str, sensitive: list[str], weights: 
                  memory_limit: str | None = None, threads: int | None = None, temp_directory: str | None = None,
                  con: Any = None):
     """The audit's count tables in three SQL scans: bounds, cells + missing, histograms (grouping sets)."""
-    from ._audit import _spec
     from ._partials import CountTable
+    from ._specs import _spec
 
     con = con or connect(memory_limit, threads, temp_directory)
     rel = relation_sql(con, source)
@@ -285,7 +285,7 @@ def stratified_sample(source: Source, *, by: list[str], n: int, min_per_stratum:
                       memory_limit: str | None = None, threads: int | None = None, temp_directory: str | None = None,
                       con: Any = None):
     """Two scans: stratum counts, then rows whose seeded hash falls under the stratum's rate (cut to the quota)."""
-    from ._sample import quotas
+    from ._specs import quotas
 
     con = con or connect(memory_limit, threads, temp_directory)
     rel = relation_sql(con, source)

@@ -18,16 +18,9 @@ import pandas as pd
 
 from ..exceptions import UnskewInputError
 from ._source import check_columns, resolve_source
+from ._specs import quotas
 
 __all__ = ["quotas", "stratified_sample"]
-
-
-def quotas(counts: np.ndarray, n: int, min_per_stratum: int) -> np.ndarray:
-    """Rows to draw per stratum: proportional to its size, at least ``min_per_stratum``, at most all of it."""
-    counts = np.asarray(counts, np.int64)
-    total = int(counts.sum())
-    prop = np.floor(counts * (n / max(total, 1))).astype(np.int64)
-    return np.minimum(counts, np.maximum(prop, min_per_stratum))
 
 
 def stratified_sample(
