@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 
 from ..data import Dataset
-from ..report import Finding, Table, sample_table
+from ..report import MAX_SAMPLE_ROWS, Finding, Table, sample_table
 from ._base import AuditContext, Check, register_check
 from ._common import (
     ADJUSTED_COLUMNS,
@@ -152,6 +154,101 @@ def self_confidence(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
     return np.asarray(pred_probs, dtype=float)[np.arange(len(labels)), labels]
 
 
+# --------------------------------------------------------------------------- measuring
+@dataclass
+class LabelQualityMeasures:
+    """Suspected label errors (confident learning) overall, per class and per sensitive group.
+
+    ``labels`` are the given class codes, ``pred_probs`` the out-of-sample
+    probabilities, ``is_issue`` the flagged rows, ``quality`` the
+    self-confidence of each row's label and ``confident_joint`` the counts
+    ``C[given, true]``. ``by_group`` holds the flagged rows per group against
+    the rest with the difficulty adjustment (:func:`._common.flag_rates_by_group`).
+    ``task`` is ``"regression"`` (nothing measured) for a numeric target with
+    many values.
+    """
+
+    task: str
+    target: str
+    n_rows: int = 0
+    weighted: bool = False
+    weight_total: float = 0.0
+    issue_weight: float = 0.0
+    classes: list = field(default_factory=list)
+    labels: np.ndarray | None = None
+    pred_probs: np.ndarray | None = None
+    is_issue: np.ndarray | None = None
+    quality: np.ndarray | None = None
+    confident_joint: np.ndarray | None = None
+    info: dict = field(default_factory=dict)
+    by_group: dict | None = None
+    sample: tuple[pd.DataFrame, int] | None = None
+
+
+def measure_label_quality(ds: Dataset, ctx: AuditContext | None = None, *, use_scores: bool = True,
+                          n_folds: int = 3, max_train_rows=50_000, include_sensitive: bool = False,
+                          min_group_size: int = 30) -> LabelQualityMeasures:
+    """Find the suspected label errors and count them per class and per sensitive group (no judgement)."""
+    if ds.column_types.get(ds.target) == "numeric" and ds.y.nunique() > MAX_CLASSES:
+        return LabelQualityMeasures("regression", ds.target)
+    probs = _probabilities(ds, ctx, use_scores=use_scores, n_folds=n_folds, max_train_rows=max_train_rows,
+                           include_sensitive=include_sensitive)
+    labels, classes, P = probs["labels"], probs["classes"], probs["pred_probs"]
+    is_issue, cj = find_label_issues(labels, P)
+    quality = self_confidence(labels, P)
+    w = ds.sample_weight
+    n = len(ds)
+    W = float(n if w is None else w.sum())
+    n_issues = int(is_issue.sum())
+    by_group = None
+    if ds.sensitive:
+        by_group = flag_rates_by_group(ds, ctx, is_issue, min_group_size=min_group_size,
+                                       breakdown=labels, n_breakdown=len(classes),
+                                       expected=1.0 - P.max(axis=1))
+    sample = None
+    if n_issues:
+        cls_names = [str(c) for c in classes]
+        predicted = P.argmax(axis=1)
+        order = np.flatnonzero(is_issue)
+        order = order[np.argsort(quality[order], kind="stable")][:MAX_SAMPLE_ROWS]
+        cols = list(dict.fromkeys([*ds.sensitive, ds.target, *ds.features[:8]]))
+        frame = ds.frame.loc[order, cols].copy()
+        frame["predicted_label"] = [cls_names[i] for i in predicted[order]]
+        frame["label_quality"] = quality[order]
+        sample = (frame, n_issues)
+    return LabelQualityMeasures(
+        "classification", ds.target, n_rows=int(n), weighted=w is not None, weight_total=W,
+        issue_weight=float(n_issues if w is None else w[is_issue].sum()), classes=list(classes), labels=labels,
+        pred_probs=P, is_issue=is_issue, quality=quality, confident_joint=cj, info=probs["info"],
+        by_group=by_group, sample=sample)
+
+
+def _probabilities(ds: Dataset, ctx: AuditContext | None, *, use_scores: bool, n_folds: int, max_train_rows,
+                   include_sensitive: bool) -> dict:
+    """Predicted probabilities of the target: a binary scores column when usable, else cross-validated."""
+    note = None
+    if use_scores and ds.scores and ds.target_is_binary():
+        s = pd.to_numeric(ds.frame[ds.scores], errors="coerce").to_numpy(float)
+        if np.isfinite(s).all() and s.min() >= 0 and s.max() <= 1:
+            labels, classes = target_codes(ds)
+            pos = classes.index(ds.positive_label())
+            P = np.empty((len(s), 2))
+            P[:, pos], P[:, 1 - pos] = s, 1 - s
+            pred = P.argmax(axis=1)
+            recalls = [float((pred[labels == c] == c).mean()) for c in (0, 1) if (labels == c).any()]
+            return {"labels": labels, "classes": classes, "pred_probs": P, "info": {
+                "source": f"scores column '{ds.scores}'", "accuracy": float((pred == labels).mean()),
+                "balanced_accuracy": float(np.mean(recalls))}}
+        note = (f"The scores column '{ds.scores}' is not a probability in [0, 1] everywhere; "
+                "cross-validated probabilities were used instead.")
+    oos = out_of_sample_probs(ds, ctx, n_folds=int(n_folds), max_train_rows=max_train_rows,
+                              include_sensitive=bool(include_sensitive))
+    info = dict(oos.info)
+    if note:
+        info["note"] = note
+    return {"labels": oos.labels, "classes": oos.classes, "pred_probs": oos.pred_probs, "info": info}
+
+
 # --------------------------------------------------------------------------- the check
 @register_check
 class LabelQualityCheck(Check):
@@ -249,23 +346,26 @@ class LabelQualityCheck(Check):
 
     def run(self, ds: Dataset, ctx: AuditContext):
         t = self.thresholds
-        if ds.column_types.get(ds.target) == "numeric" and ds.y.nunique() > MAX_CLASSES:
+        return self.present(measure_label_quality(
+            ds, ctx, use_scores=bool(t["use_scores"]), n_folds=int(t["n_folds"]), max_train_rows=t["max_train_rows"],
+            include_sensitive=bool(t["include_sensitive"]), min_group_size=t["min_group_size"]))
+
+    def present(self, m: LabelQualityMeasures):
+        """Status (capped for a weak model), findings, per-group judgement, tables, charts, scores."""
+        t = self.thresholds
+        if m.task == "regression":
             return self.result(status="pass", summary={"task": "regression", "applicable": False}, findings=[
                 Finding("Numeric target with many values: confident learning needs classes; not applicable.")])
-        probs = self._probabilities(ds, ctx)
-        labels, classes, P = probs["labels"], probs["classes"], probs["pred_probs"]
-        is_issue, cj = find_label_issues(labels, P)
-        quality = self_confidence(labels, P)
+        labels, classes, P = m.labels, m.classes, m.pred_probs
+        is_issue, cj, quality = m.is_issue, m.confident_joint, m.quality
         predicted = P.argmax(axis=1)
-        w = ds.sample_weight
-        n = len(ds)
-        W = float(n if w is None else w.sum())
+        n = m.n_rows
         n_issues = int(is_issue.sum())
-        rate = float(n_issues / n if w is None else w[is_issue].sum() / W)
+        rate = float(n_issues / n if not m.weighted else m.issue_weight / m.weight_total)
         status = self.status_for(rate, "issue_rate_warn", "issue_rate_fail")
         cls_names = [str(c) for c in classes]
         findings: list[Finding] = []
-        info = probs["info"]
+        info = m.info
         bal = info.get("balanced_accuracy")
         chance = 1.0 / len(classes)
         weak = bal is not None and bal < chance + t["min_lift"]
@@ -274,37 +374,35 @@ class LabelQualityCheck(Check):
         findings.append(Finding(
             f"{n_issues:,} of {n:,} rows ({rate:.1%}) have a label the model confidently disagrees with "
             f"(suspected label errors).", severity=status if status != "pass" else "info",
-            subject=ds.target, value=rate))
+            subject=m.target, value=rate))
         if weak:
             findings.append(Finding(
-                f"The model predicts '{ds.target}' barely better than chance (balanced accuracy {bal:.3f}, "
+                f"The model predicts '{m.target}' barely better than chance (balanced accuracy {bal:.3f}, "
                 f"chance {chance:.3f}): the features carry little information about the target, so the "
                 f"suspected errors are unreliable and the status is capped at warn.", severity="warn",
-                subject=ds.target, value=bal))
+                subject=m.target, value=bal))
 
         summary: dict = {
             "task": "classification",
             "classes": cls_names,
             "n_label_issues": n_issues,
             "issue_rate": rate,
-            "weighted": w is not None,
+            "weighted": m.weighted,
             "mean_label_quality": float(quality.mean()),
             "per_class": {
                 cls_names[k]: {"rows": int((labels == k).sum()), "issues": int(is_issue[labels == k].sum()),
                                "issue_rate": float(is_issue[labels == k].mean()) if (labels == k).any() else None}
                 for k in range(len(classes))},
             "confident_joint": {"given_labels": cls_names, "true_labels": cls_names, "counts": cj.tolist()},
-            "probabilities": probs["info"],
-            "subsampling": {"train_rows_per_fold": probs["info"].get("train_rows_per_fold"),
-                            "max_train_rows": probs["info"].get("max_train_rows"), "scored_rows": n},
+            "probabilities": info,
+            "subsampling": {"train_rows_per_fold": info.get("train_rows_per_fold"),
+                            "max_train_rows": info.get("max_train_rows"), "scored_rows": n},
         }
         tables = []
         charts = []
         statuses: dict = {}
-        if ds.sensitive:
-            by_group = flag_rates_by_group(ds, ctx, is_issue, min_group_size=t["min_group_size"],
-                                           breakdown=labels, n_breakdown=len(classes),
-                                           expected=1.0 - P.max(axis=1))
+        if m.by_group is not None:
+            by_group = {gname: {lab: dict(g) for lab, g in groups.items()} for gname, groups in m.by_group.items()}
             group_findings = []
             for gname, groups in by_group.items():
                 for lab, g in groups.items():
@@ -336,16 +434,12 @@ class LabelQualityCheck(Check):
                 f"Out-of-sample accuracy of the {info['n_folds']}-fold model: {info['accuracy']:.3f} "
                 f"(balanced {info['balanced_accuracy']:.3f}). A weak model flags many correct labels.",
                 severity="info", value=info["accuracy"]))
-        if n_issues:
-            order = np.flatnonzero(is_issue)
-            order = order[np.argsort(quality[order], kind="stable")]
-            cols = list(dict.fromkeys([*ds.sensitive, ds.target, *ds.features[:8]]))
-            frame = ds.frame.loc[order, cols].copy()
-            frame["predicted_label"] = [cls_names[i] for i in predicted[order]]
-            frame["label_quality"] = quality[order]
-            tables.append(sample_table(
-                f"Suspected label errors, lowest label quality first ({min(20, n_issues)} of {n_issues:,})",
-                frame))
+        if m.sample is not None:
+            frame, total = m.sample
+            table = sample_table(
+                f"Suspected label errors, lowest label quality first ({min(20, total)} of {total:,})", frame)
+            table.n_rows_total = int(total)
+            tables.append(table)
         if weak and status == "fail":
             status = "warn"
         scores = pd.DataFrame({
@@ -358,30 +452,6 @@ class LabelQualityCheck(Check):
                            scores=scores, explanation=self._explain(info, n))
 
     # ------------------------------------------------------------------ helpers
-    def _probabilities(self, ds: Dataset, ctx: AuditContext) -> dict:
-        t = self.thresholds
-        note = None
-        if t["use_scores"] and ds.scores and ds.target_is_binary():
-            s = pd.to_numeric(ds.frame[ds.scores], errors="coerce").to_numpy(float)
-            if np.isfinite(s).all() and s.min() >= 0 and s.max() <= 1:
-                labels, classes = target_codes(ds)
-                pos = classes.index(ds.positive_label())
-                P = np.empty((len(s), 2))
-                P[:, pos], P[:, 1 - pos] = s, 1 - s
-                pred = P.argmax(axis=1)
-                recalls = [float((pred[labels == c] == c).mean()) for c in (0, 1) if (labels == c).any()]
-                return {"labels": labels, "classes": classes, "pred_probs": P, "info": {
-                    "source": f"scores column '{ds.scores}'", "accuracy": float((pred == labels).mean()),
-                    "balanced_accuracy": float(np.mean(recalls))}}
-            note = (f"The scores column '{ds.scores}' is not a probability in [0, 1] everywhere; "
-                    "cross-validated probabilities were used instead.")
-        oos = out_of_sample_probs(ds, ctx, n_folds=int(t["n_folds"]), max_train_rows=t["max_train_rows"],
-                                  include_sensitive=bool(t["include_sensitive"]))
-        info = dict(oos.info)
-        if note:
-            info["note"] = note
-        return {"labels": oos.labels, "classes": oos.classes, "pred_probs": oos.pred_probs, "info": info}
-
     def _group_finding(self, gname, lab, g, st, cls_names) -> Finding:
         adj = g["adjusted_ratio"]
         adj_txt = "far more often" if not np.isfinite(adj) else f"{adj:.2f}x as often"
@@ -411,5 +481,5 @@ class LabelQualityCheck(Check):
                 + sub)
 
 
-__all__ = ["LabelQualityCheck", "confident_joint", "confident_thresholds", "find_label_issues",
-           "self_confidence"]
+__all__ = ["LabelQualityCheck", "LabelQualityMeasures", "confident_joint", "confident_thresholds",
+           "find_label_issues", "measure_label_quality", "self_confidence"]
