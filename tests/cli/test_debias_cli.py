@@ -39,3 +39,13 @@ def test_debias_cli_bad_input_exits_2(tmp_path):
     assert r.returncode == 2 and "--method" in r.stderr and "Traceback" not in r.stderr + r.stdout
     r = _run("debias", str(tmp_path / "d.csv"), "--target", "label")
     assert r.returncode == 2 and "'label'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_debias_cli_option_errors_come_from_the_library(tmp_path):
+    pd.DataFrame({"x": [1, 2, 3, 4], "y": [0, 1, 0, 1]}).to_csv(tmp_path / "d.csv", index=False)
+    for opt, val, text in [("--removal", "all", "--removal must be negative, k or sweep"),
+                           ("--val-fraction", "1.5", "--val-fraction must be between 0 and 1")]:
+        r = _run("debias", str(tmp_path / "d.csv"), "--target", "y", opt, val)
+        assert r.returncode == 2 and text in r.stderr and "Traceback" not in r.stderr + r.stdout
+    src = open(__import__("unskew.cli._debias", fromlist=["x"]).__file__).read()
+    assert "fail_input" not in src and "val_fraction <" not in src

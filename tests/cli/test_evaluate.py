@@ -117,3 +117,11 @@ def test_pickle_refused_without_trust_through_the_console_script(tmp_path):
     assert r.returncode == 2 and "--trust-pickle" in r.stderr and "Traceback" not in r.stderr
     r = subprocess.run(cmd + ["--trust-pickle", "--features", "x", "-q"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_evaluate_cli_refuses_scores_passed_as_predictions(tmp_path):
+    _data(tmp_path)
+    r = subprocess.run([sys.executable, "-m", "unskew", "evaluate", str(tmp_path / "d.csv"), "--target", "y",
+                        "--sensitive", "g", "--predictions", "score"], capture_output=True, text=True)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "--scores" in r.stderr and "threshold" in r.stderr and "Traceback" not in r.stdout + r.stderr

@@ -113,3 +113,23 @@ def test_labels_outside_the_standard_sets_warn():
     with pytest.warns(AmbiguousPositiveLabelWarning, match="'yes'"):
         um.demographic_parity_difference(np.array(["no", "yes"] * 20), np.array(["yes", "yes"] * 20),
                                          sensitive_features=np.array(["a"] * 20 + ["b"] * 20))
+
+
+def test_group_stats_and_evaluate_refuse_scores_as_predictions():
+    import pandas as pd
+
+    from unskew.exceptions import UnskewInputError
+    from unskew.metrics import GroupStats, evaluate
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    score = np.round(rng.random(200), 3)
+    g = rng.choice(["a", "b"], 200)
+    with pytest.raises(UnskewInputError, match=r"y_score=.*--scores.*threshold"):
+        GroupStats.from_arrays(y, score, sensitive_features=g)
+    df = pd.DataFrame({"y": y, "p": score, "g": g})
+    with pytest.raises(UnskewInputError, match=r"--scores"):
+        evaluate(df, target="y", sensitive="g", predictions="p")
+    # scores as scores, and a regression with continuous truth, are unchanged
+    assert GroupStats.from_arrays(y, y_score=score, sensitive_features=g).task == "classification"
+    assert GroupStats.from_arrays(score + 0.5, score, sensitive_features=g).task == "regression"

@@ -52,3 +52,28 @@ def test_split_column_is_respected():
     assert (res.removed["row"] < 700).all()
     with pytest.raises(UnskewInputError, match="Split column"):
         debias(df.assign(part="train"), target="y", sensitive="site", split="part")
+
+
+def test_d3m_methods_are_a_registry():
+    from unskew._registry import Registry
+    from unskew.mitigate.d3m import METHODS
+
+    assert isinstance(METHODS, Registry)
+    assert METHODS.names() == ["d3m", "auto-d3m"]
+    assert METHODS["d3m"].needs_groups and not METHODS["auto-d3m"].needs_groups
+    with pytest.raises(UnskewInputError, match="Did you mean 'auto-d3m'"):
+        debias(_table(n=50), target="y", method="auto_d3m")
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"removal": "all"}, "--removal must be negative, k or sweep"),
+    ({"removal": "k"}, "--removal k needs --k"),
+    ({"removal": "k", "k": -1}, "--removal k needs --k"),
+    ({"val_fraction": 1.5}, "--val-fraction must be between 0 and 1"),
+    ({"val_fraction": 0}, "--val-fraction must be between 0 and 1"),
+    ({"C": 0}, "C .* must be a positive number"),
+])
+def test_debias_checks_options_before_reading_the_table(tmp_path, kwargs, match):
+    # the file does not exist: an option error must come first
+    with pytest.raises(UnskewInputError, match=match):
+        debias(tmp_path / "absent.csv", target="y", sensitive="site", **kwargs)

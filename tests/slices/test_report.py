@@ -121,3 +121,27 @@ def test_reports_validate_against_schema():
         errors = [f"{e.json_path}: {e.message[:200]}" for e in validator.iter_errors(json.loads(r.to_json()))]
         assert errors == []
         assert "<html" in r.to_html().lower()
+
+
+@pytest.mark.parametrize(("params", "match"), [
+    ({"max_level": 0}, "--max-level"),
+    ({"top_k": 0}, "--top"),
+    ({"alpha": 2}, "--alpha"),
+    ({"correction": "none?"}, "--correction"),
+    ({"min_support": -3}, "--min-support"),
+    ({"n_bins": 1}, "--bins"),
+    ({"error": "hinge"}, "--error"),
+])
+def test_find_slices_checks_options_before_reading_the_table(tmp_path, params, match):
+    from unskew.slices import find_slices
+
+    # the file does not exist: the option error must come first
+    with pytest.raises(UnskewInputError, match=match):
+        find_slices(tmp_path / "absent.csv", target="y", predictions="p", **params)
+
+
+def test_find_slices_takes_a_whole_float_min_support_as_a_count():
+    from unskew.slices import SliceFinder
+
+    assert SliceFinder(min_support=30.0)._validate(1000) == 30
+    assert SliceFinder(min_support=0.05)._validate(1000) == 50

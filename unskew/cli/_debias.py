@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ._app import app, console, fail_input, guarded, split_list
+from ._app import app, console, guarded, split_list
 from ._output import check_outputs, fail_on_option, finish, html_option, json_option, print_written
 from ._render import print_report
 
@@ -40,11 +40,6 @@ def debias(
         table_format(out, "--out")
     if removed_out is not None:
         table_format(removed_out, "--removed")
-    # not yet checked by unskew.mitigate.d3m.debias before the table is read (--method is)
-    if removal not in ("negative", "k", "sweep"):
-        fail_input(f"--removal must be negative, k or sweep, not {removal!r}.")
-    if not 0 < val_fraction < 1:
-        fail_input(f"--val-fraction must be between 0 and 1, got {val_fraction}.")
     with console.status("Fitting, attributing and removing..."):
         res = run_debias(data, target=target, sensitive=sensitive, method=method, removal=removal, k=k,
                          val_fraction=val_fraction, split=split, random_state=seed,

@@ -44,9 +44,6 @@ def slices(
     from ..slices import find_slices
 
     check_outputs(json_out, html_out, fail_on, extra={"--groups-out": groups_out})
-    # a whole number of rows arrives as a float (30.0): pass it on as a count
-    if min_support is not None and min_support >= 1 and float(min_support).is_integer():
-        min_support = int(min_support)
     with progress_callback(quiet) as on_progress:
         res = find_slices(
             data, target=target, predictions=predictions, scores=scores, errors=errors,

@@ -32,6 +32,7 @@ import pandas as pd
 
 from ..data._groups import encode_groups, encode_labels, group_name, sort_key
 from ..exceptions import UnskewInputError
+from ._checks import check_label_predictions
 from ._encode import (
     as_float_array,
     as_label_array,
@@ -192,6 +193,8 @@ class GroupStats:
             raise UnskewInputError(f"task must be 'auto', 'classification' or 'regression', not {task!r}.")
         if task == "auto":
             task = _infer_task(yt, y_pred)
+        if task == "classification":
+            check_label_predictions(yt, y_pred, "classification")  # scores passed as labels
         counts = np.bincount(g, minlength=G).astype(np.int64)
         base = dict(names=tuple(names), keys=keys, task=task, n=counts, weighted=w is not None)
         if task == "regression":

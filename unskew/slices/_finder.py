@@ -14,7 +14,14 @@ from ..exceptions import UnskewInputError
 from ._encode import Level, SliceEncoder, as_frame
 from ._lattice import search_lattice
 from ._report import slices_report
-from ._significance import CORRECTIONS, adjust_pvalues, is_binary_errors, row_errors, slice_tests
+from ._significance import (
+    CORRECTIONS,
+    ERROR_METRICS,
+    adjust_pvalues,
+    is_binary_errors,
+    row_errors,
+    slice_tests,
+)
 
 RANKINGS = ("score", "effect_size", "size")
 FAMILIES = ("evaluated", "lattice")
@@ -241,6 +248,13 @@ class SliceFinder:
             raise UnskewInputError(f"rank_by (--rank-by) must be one of {', '.join(RANKINGS)}; got {self.rank_by!r}.")
         if self.max_overlap is not None and not 0 <= float(self.max_overlap) <= 1:
             raise UnskewInputError(f"max_overlap must be in [0, 1] or None, got {self.max_overlap}.")
+        if self.error not in ERROR_METRICS:
+            raise UnskewInputError(f"error metric must be one of {', '.join(ERROR_METRICS)} (--error); got {self.error!r}.")
+        for name, opt in (("n_bins", "--bins"), ("max_levels", None)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 2:
+                where = f" ({opt})" if opt else ""
+                raise UnskewInputError(f"{name}{where} must be a whole number of at least 2, got {v!r}.")
         ms = self.min_support
         if ms is None:
             sup = max(30, math.ceil(0.002 * n))

@@ -76,6 +76,8 @@ def find_slices(data: Any, *, target: str, predictions: str | None = None, score
     if predictions is None and scores is None and errors is None:
         raise UnskewInputError("Name the model's output: predictions=, scores= or errors= "
                                "(--predictions, --scores or --errors).")
+    finder = SliceFinder(**finder_params)
+    finder._validate(1)  # every option checked before the table is read or encoded
     t0 = time.perf_counter()
     ignore = list(exclude or [])
     if errors:
@@ -121,7 +123,6 @@ def find_slices(data: Any, *, target: str, predictions: str | None = None, score
                                   positive_label=ds.positive_label() if y_score is not None else None)
     else:
         metric = "given"
-    finder = SliceFinder(**finder_params)
     X = frame[feats]
     y_fit = y if finder.include_target else None
     finder.fit(X, y_fit, errors=errs, on_progress=on_progress)

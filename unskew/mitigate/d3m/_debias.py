@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from ..._registry import Registry
 from ...data import Dataset
 from ...data._encoding import tabular_encoder
 from ...exceptions import UnskewInputError
@@ -15,7 +16,38 @@ from ...metrics import worst_group
 from ...report import Bar, Chart, CheckResult, Finding, Report, Table, sample_table
 from ._d3m import D3M
 
-METHODS = ("d3m", "auto-d3m")
+
+# --- D3M method registry and option checks (issue 12; keep this block self-contained) ---
+@dataclass(frozen=True)
+class DebiasMethod:
+    """One D3M variant: its name and whether it needs validation group labels."""
+
+    name: str
+    needs_groups: bool
+    description: str
+
+
+#: The D3M variants by name (one :class:`~unskew._registry.Registry` like the others).
+METHODS: Registry[DebiasMethod] = Registry("D3M method", option="--method")
+METHODS.register(DebiasMethod("d3m", True, "validation groups sensitive x target"))
+METHODS.register(DebiasMethod("auto-d3m", False, "pseudo-groups, no group labels"))
+
+REMOVAL_RULES = ("negative", "k", "sweep")
+
+
+def _check_options(method, removal, k, C, val_fraction) -> str:
+    """Validate debias' options before any table is read; returns the canonical method name."""
+    method = METHODS.canonical(method)
+    if removal not in REMOVAL_RULES:
+        raise UnskewInputError(f"--removal must be negative, k or sweep, not {removal!r}.")
+    if removal == "k" and (k is None or isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0):
+        raise UnskewInputError(f"--removal k needs --k, a whole number of examples to remove (0 or more); got {k!r}.")
+    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not 0 < val_fraction < 1:
+        raise UnskewInputError(f"--val-fraction must be between 0 and 1, got {val_fraction!r}.")
+    if isinstance(C, bool) or not isinstance(C, (int, float)) or not np.isfinite(C) or C <= 0:
+        raise UnskewInputError(f"C (the inverse regularisation strength) must be a positive number, got {C!r}.")
+    return method
+# --- end of the D3M method registry block ---
 
 
 @dataclass
@@ -65,8 +97,7 @@ def debias(
     (the sensitive columns, if given, only serve to report the effect).
     Sensitive columns are never used as model features.
     """
-    if method not in METHODS:
-        raise UnskewInputError(f"--method must be one of {', '.join(METHODS)}, not {method!r}.")
+    method = _check_options(method, removal, k, C, val_fraction)
     ds = Dataset.from_data(data, target=target, sensitive=sensitive, split=split, **dataset_kwargs)
     if method == "d3m" and not ds.sensitive:
         raise UnskewInputError("D3M needs validation groups: pass --sensitive, or use --method auto-d3m.")
