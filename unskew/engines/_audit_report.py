@@ -1,0 +1,215 @@
+"""``audit(..., engine=)``: the count-based checks from the engine's counts, the model-based ones on a sample.
+
+The count-based checks (target distribution, representation, base rates)
+get their measurement dataclasses built from :func:`audit_counts` (group x
+target cells; the rows are never loaded) and are judged by the checks'
+own ``present`` methods, so the numbers equal those of the pandas path.
+Every other check runs on a stratified sample drawn by the engine
+(:func:`stratified_sample`: every group x class represented); its size and
+method are stated in each such check's summary and in the report's
+parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..audit._common import cell_codes, cell_labels, groupings, too_large_groupings
+from ..data._groups import attribute_codes, value_name
+from ..exceptions import UnskewInputError
+
+#: Engines the audit runs on (Spark and Dask compute evaluate's statistics, not yet the audit's).
+AUDIT_ENGINES = ("pandas", "duckdb")
+COUNT_CHECKS = ("target_distribution", "representation", "base_rates")
+_POSITIVE = (1, True, "1", "yes", "Yes", "true", "True", ">50K")
+
+
+def check_audit_engine(engine: str) -> str:
+    name = (engine or "pandas").strip().lower()
+    if name not in AUDIT_ENGINES:
+        extra = (" Spark and Dask run `unskew evaluate --engine`, not yet the audit's counts."
+                 if name in ("spark", "dask") else "")
+        raise UnskewInputError(f"audit runs on the engine(s) {', '.join(AUDIT_ENGINES)}, not {engine!r}.{extra}")
+    return name
+
+
+def _codes(cells: pd.DataFrame, sensitive: Sequence[str]) -> dict:
+    """The one group encoding (:func:`attribute_codes`) applied to the cells' values: codes per cell."""
+    out = {}
+    for c in sensitive:
+        codes, levels = attribute_codes(cells[c])
+        out[c] = (np.asarray(codes), [value_name(v) for v in levels])
+    return out
+
+
+def measures_from_counts(counts: dict, *, target: str, sensitive: Sequence[str], weighted: bool) -> dict:
+    """The measurement dataclasses of the count-based checks, from :func:`audit_counts` tables.
+
+    Returns ``{check name: measures}`` for ``target_distribution``,
+    ``representation`` and ``base_rates`` (the dataclasses their ``present``
+    methods take); cells with a missing target are left out, as the data
+    layer excludes such rows.
+    """
+    from ..audit._base_rates import BaseRateCounts, GroupingRates
+    from ..audit._representation import MAX_ENUMERATED_CELLS, GroupingCounts, RepresentationCounts
+    from ..audit._target import TargetCounts
+
+    cells = counts["cells"].frame()
+    cells = cells[cells[target].notna()].reset_index(drop=True)
+    sens = list(sensitive)
+    n = cells["n"].to_numpy(np.float64)
+    wt = cells["weight"].to_numpy(np.float64) if weighted else n
+    w2 = cells["weight2"].to_numpy(np.float64) if weighted else n
+    n_rows = int(n.sum())
+    ycodes, classes = pd.factorize(cells[target], sort=True)
+    ycodes = np.asarray(ycodes, np.int64)
+    if len(classes) > 20 and pd.api.types.is_numeric_dtype(cells[target]):
+        raise UnskewInputError(f"The target {target!r} is numeric with {len(classes)} values; the audit on an "
+                               "engine counts classes; run it with engine='pandas' for a continuous target.")
+    n_cls = len(classes)
+    sc = _codes(cells, sens)
+    out = {}
+    # target distribution: classes in text order
+    str_cls = [str(c) for c in classes]
+    order = np.argsort(np.asarray(str_cls, dtype=object), kind="stable")
+    remap = np.empty(n_cls, np.int64)
+    remap[order] = np.arange(n_cls)
+    sy = remap[ycodes]
+    tgroups = []
+    gsets = [[c] for c in sens] + ([sens] if len(sens) > 1 else [])
+    for cols in gsets:
+        codes, shape = cell_codes(sc, cols)
+        present, inv = np.unique(codes, return_inverse=True)
+        tab = np.bincount(inv * n_cls + sy, weights=wt, minlength=len(present) * n_cls).reshape(-1, n_cls)
+        keep = tab.sum(axis=1) > 0
+        tgroups.append(([s for s, k in zip(cell_labels(sc, cols, present, shape), keep, strict=True) if k],
+                        tab[keep].astype(float)))
+    out["target_distribution"] = TargetCounts(
+        "classification", classes=[str_cls[i] for i in order],
+        counts=np.bincount(sy, weights=wt, minlength=n_cls).astype(float), groups=tgroups)
+    # representation
+    reps = []
+    for cols in groupings(sens, sc):
+        codes, shape = cell_codes(sc, cols)
+        n_cells = int(np.prod(shape, dtype=np.float64))
+        enumerated = n_cells <= MAX_ENUMERATED_CELLS
+        if enumerated:
+            flat, idx = np.arange(n_cells), codes
+        else:
+            flat, idx = np.unique(codes, return_inverse=True)
+        size = len(flat)
+        reps.append(GroupingCounts(tuple(cols), tuple(shape), flat, np.bincount(idx, weights=n, minlength=size),
+                                   np.bincount(idx, weights=wt, minlength=size), enumerated))
+    out["representation"] = RepresentationCounts(
+        n_rows=n_rows, weighted=weighted, weight_total=float(wt.sum()), weight_sq_total=float(w2.sum()),
+        attributes=sens, names={c: list(sc[c][1]) for c in sens}, groupings=reps,
+        too_large=too_large_groupings(sens, sc), row_scores=None)
+    # base rates
+    br = BaseRateCounts(task="classification", target=target, attributes=sens, n_rows=n_rows, weighted=weighted,
+                        weight_total=float(wt.sum()), weight_sq_total=float(w2.sum()), groupings=[],
+                        classes=list(classes), class_weight=np.bincount(ycodes, weights=wt, minlength=n_cls))
+    if n_cls == 2:
+        present_vals = list(classes)
+        br.positive = next((c for c in _POSITIVE if c in present_vals),
+                           classes[int(np.argmin(np.bincount(ycodes, weights=n, minlength=n_cls)))])
+    for cols in groupings(sens, sc):
+        codes, shape = cell_codes(sc, cols)
+        present, inv = np.unique(codes, return_inverse=True)
+        k = len(present)
+        rows = np.bincount(inv, weights=n, minlength=k)
+        g = GroupingRates(tuple(cols), cell_labels(sc, cols, present, shape), rows,
+                          np.bincount(inv, weights=wt, minlength=k), np.bincount(inv, weights=w2, minlength=k))
+        g.joint = np.bincount(inv * n_cls + ycodes, weights=wt, minlength=k * n_cls).reshape(k, n_cls)
+        br.groupings.append(g)
+    out["base_rates"] = br
+    return out
+
+
+def audit_on_engine(
+    data: Any,
+    *,
+    engine: str,
+    target: str | None,
+    sensitive: str | Sequence[str] | None,
+    checks: Sequence[str] | None,
+    thresholds: dict | None,
+    ctx_kwargs: dict,
+    weights: str | None = None,
+    compare: Any = None,
+    sample_size: int = 200_000,
+    min_per_stratum: int = 50,
+    random_state: int = 0,
+    on_progress=None,
+    engine_options: dict | None = None,
+    **dataset_kwargs: Any,
+):
+    """Run the audit with ``engine`` (see the module docstring); returns a :class:`~unskew.report.Report`."""
+    from ..audit._base import CHECKS, AuditContext
+    from ..audit._runner import run_checks
+    from ..data import Dataset
+    from ..report import Report
+    from ._audit import audit_counts
+    from ._sample import stratified_sample
+
+    name = check_audit_engine(engine)
+    if not target or not sensitive:
+        raise UnskewInputError("The audit on an engine needs --target and --sensitive (the counts are per "
+                               "group and class, and the sample is stratified by them).")
+    sens = [c.strip() for part in ([sensitive] if isinstance(sensitive, str) else sensitive)
+            for c in part.split(",") if c.strip()]
+    names = [CHECKS.canonical(c) for c in (checks or CHECKS.names())]
+    thresholds = thresholds or {}
+    opts = dict(engine_options or {})
+    results = {}
+    info: dict = {"engine": name}
+    counted = [c for c in names if c in COUNT_CHECKS]
+    if counted:
+        counts, cinfo = audit_counts(data, engine=name, target=target, sensitive=sens, weights=weights,
+                                     columns=[], **opts)
+        info["counts"] = {k: v for k, v in cinfo.items() if k != "bounds"}
+        measures = measures_from_counts(counts, target=target, sensitive=sens, weighted=weights is not None)
+        for c in counted:
+            check = CHECKS[c](**thresholds.get(c, {}))
+            res = (check.present(measures[c], target=target) if c == "target_distribution" else
+                   check.present(measures[c], ctx_kwargs.get("reference")) if c == "representation" else
+                   check.present(measures[c]))
+            res.summary["computed_by"] = f"{name} engine counts (no rows loaded)"
+            results[c] = res
+    sampled = [c for c in names if c not in COUNT_CHECKS]
+    ds = None
+    if sampled:
+        sample, sinfo = stratified_sample(data, by=[*sens, target], n=sample_size, min_per_stratum=min_per_stratum,
+                                          engine=name, random_state=random_state, **opts)
+        sample = sample.drop(columns=["sampling_weight"])
+        stated = {"n_rows": int(sinfo["n_rows"]), "n_sample": int(sinfo["n_sample"]),
+                  "strata": int(sinfo["strata"]), "method": sinfo["method"]}
+        info["sample"] = stated
+        ds = Dataset.from_data(sample, target=target, sensitive=sens, weights=weights, **dataset_kwargs)
+        ds.source = f"stratified sample of {sinfo['n_sample']} of {sinfo['n_rows']} rows"
+        ctx_kwargs = dict(ctx_kwargs)
+        if compare is not None and "shift" in sampled:
+            csample, cinfo = stratified_sample(compare, by=sens, n=sample_size, min_per_stratum=min_per_stratum,
+                                               engine=name, random_state=random_state, **opts)
+            csample = csample.drop(columns=["sampling_weight"])
+            ctx_kwargs["compare"] = Dataset.from_data(
+                csample, target=target if target in csample.columns else None, sensitive=sens,
+                features=ds.features, require_two_classes=False)
+            info["compare_sample"] = {"n_rows": int(cinfo["n_rows"]), "n_sample": int(cinfo["n_sample"]),
+                                      "method": cinfo["method"]}
+        ctx = AuditContext(random_state=random_state, **ctx_kwargs)
+        for res in run_checks(ds, sampled, ctx=ctx, thresholds={k: v for k, v in thresholds.items()
+                                                              if CHECKS.canonical(k) in sampled},
+                              on_progress=on_progress):
+            res.summary["sample"] = stated
+            results[res.name] = res
+    ordered = [results[c] for c in names if c in results]
+    described = {"source": str(data) if not isinstance(data, pd.DataFrame) else "DataFrame",
+                 "n_rows": int(info.get("counts", info.get("sample", {})).get("n_rows", 0)),
+                 "target": target, "sensitive": sens, "weights": weights, "engine": name}
+    return Report(kind="audit", checks=ordered, dataset=described,
+                  parameters={"random_state": random_state, "checks": [r.name for r in ordered],
+                              "reference": ctx_kwargs.get("reference"), "engine": info})
