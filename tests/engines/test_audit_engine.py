@@ -1,0 +1,98 @@
+"""`audit --engine duckdb`: count-based checks number for number equal to pandas; model-based checks on a stated sample."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from unskew.audit import audit
+from unskew.cli import app
+from unskew.engines._audit_report import COUNT_CHECKS
+from unskew.exceptions import UnskewInputError
+
+runner = CliRunner()
+COUNTED = list(COUNT_CHECKS)
+
+
+def _checks(report: dict) -> list[dict]:
+    out = []
+    for c in report["checks"]:
+        c = {k: v for k, v in c.items() if k != "elapsed_s"}
+        c["summary"] = {k: v for k, v in c["summary"].items() if k != "computed_by"}
+        out.append(c)
+    return out
+
+
+@pytest.fixture(scope="module")
+def adult_parquet(tmp_path_factory):
+    from unskew.datasets import load_adult
+
+    frame = load_adult().iloc[:6000].reset_index(drop=True)
+    path = tmp_path_factory.mktemp("adult") / "adult.parquet"
+    frame.to_parquet(path)
+    return path
+
+
+@pytest.mark.parametrize("weights", [None, "w"])
+def test_count_checks_equal_pandas(table, weights):
+    kw = {"target": "y", "sensitive": "sex,race", "checks": COUNTED, "weights": weights}
+    p = audit(table, **kw).to_dict()
+    d = audit(table, engine="duckdb", **kw).to_dict()
+    assert [c["name"] for c in d["checks"]] == COUNTED
+    assert all("duckdb" in c["summary"]["computed_by"] for c in d["checks"])
+    assert json.dumps(_checks(d), sort_keys=True) == json.dumps(_checks(p), sort_keys=True)
+    # the table has missing 'sex' values: the (missing) group is counted by both
+    assert "(missing)" in json.dumps(d["checks"][1])
+
+
+def test_cli_adult_duckdb_equals_pandas(adult_parquet, tmp_path):
+    args = ["audit", str(adult_parquet), "-t", "income", "-s", "sex,race", "--checks", ",".join(COUNTED), "-q"]
+    r1 = runner.invoke(app, [*args, "--engine", "duckdb", "--json", str(tmp_path / "d.json")])
+    r2 = runner.invoke(app, [*args, "--json", str(tmp_path / "p.json")])
+    assert r1.exit_code in (0, 1), r1.output
+    assert r1.exit_code == r2.exit_code, r1.output + r2.output
+    d, p = (json.loads((tmp_path / f).read_text()) for f in ("d.json", "p.json"))
+    assert d["parameters"]["engine"]["engine"] == "duckdb"
+    assert d["parameters"]["engine"]["counts"]["n_rows"] == 6000
+    assert _checks(d) == _checks(p)
+
+
+def test_model_checks_state_the_sample(table_files):
+    rep = audit(table_files["parquet"], target="y", sensitive="sex,race", checks=["outliers", "duplicates"],
+                engine="duckdb", engine_options={"sample_size": 500, "min_per_stratum": 20}).to_dict()
+    sample = rep["parameters"]["engine"]["sample"]
+    assert sample["n_rows"] == 3000
+    assert 500 <= sample["n_sample"] < 3000
+    assert "stratified by sex x race x y" in sample["method"]
+    for c in rep["checks"]:
+        assert c["status"] != "error", c
+        assert c["summary"]["sample"] == sample
+    assert rep["dataset"]["engine"] == "duckdb"
+
+
+def test_sample_has_every_stratum(table):
+    rep = audit(table, target="y", sensitive="sex,race", checks=["duplicates"], engine="duckdb",
+                engine_options={"sample_size": 100, "min_per_stratum": 5}).to_dict()
+    # 3 sex values (F, M, missing) x 3 races x 2 classes, all present in the table
+    assert rep["parameters"]["engine"]["sample"]["strata"] == 18
+
+
+@pytest.mark.parametrize("engine", ["spark", "dask"])
+def test_spark_dask_audit_refused_with_supported_names(table, engine):
+    with pytest.raises(UnskewInputError, match="pandas, duckdb"):
+        audit(table, target="y", sensitive="sex", engine=engine)
+
+
+def test_needs_target_and_sensitive(table):
+    with pytest.raises(UnskewInputError, match="--target and --sensitive"):
+        audit(table, sensitive="sex", engine="duckdb")
+
+
+@pytest.mark.parametrize("engine", ["spark", "nope"])
+def test_cli_bad_engine_exits_2(table_files, engine):
+    r = runner.invoke(app, ["audit", str(table_files["parquet"]), "-t", "y", "-s", "sex", "--engine", engine, "-q"])
+    assert r.exit_code == 2, r.output
+    assert "Traceback" not in r.output
+    assert "pandas, duckdb" in r.output
