@@ -9,6 +9,8 @@
     :func:`representation`, :func:`base_rates`).
 ``missing``
     missing rows and their weight per column x group.
+``rows_missing``
+    rows with at least one missing value among ``columns``, and their weight, per group.
 ``histograms``
     rows and weight per column x bin: numeric columns on ``bins`` equal-width
     bins between the column's minimum and maximum (found in a first pass, so
@@ -71,6 +73,8 @@ def audit_partial(frame: pd.DataFrame, spec: AuditSpec) -> dict[str, CountTable]
             miss_vals.append(t.values)
     out["missing"] = CountTable.from_keys(("column", *sens), miss_keys,
                                           np.vstack(miss_vals) if miss_vals else np.zeros((0, 2)), ("n", "weight"))
+    anym = frame[list(spec.columns)].isna().any(axis=1).to_numpy() if spec.columns else np.zeros(n, bool)
+    out["rows_missing"] = CountTable.from_frame(gframe[anym].assign(_w=w[anym]), by=sens, weights="_w")
     h_keys, h_vals = [], []
     for c in spec.columns:
         s = frame[c]

@@ -229,6 +229,8 @@ def audit_counts(source: Source, *, target: str, sensitive: list[str], weights: 
             bounds[c] = (0.0, 0.0) if lo is None else (float(lo), float(hi))
     # 2. cells and missing values per group, one scan
     miss = [f"COUNT(*) FILTER (WHERE {q(c)} IS NULL), SUM({w}) FILTER (WHERE {q(c)} IS NULL)" for c in spec.columns]
+    anyc = " OR ".join(f"{q(c)} IS NULL" for c in spec.columns) or "FALSE"
+    miss.append(f"COUNT(*) FILTER (WHERE {anyc}), SUM({w}) FILTER (WHERE {anyc})")  # rows with any missing
     sql = (f"SELECT {sens}, {q(target)}, COUNT(*), SUM({w}), SUM({w} * {w})"
            + "".join(", " + m for m in miss) + f" FROM {rel} GROUP BY ALL")
     rows = con.sql(sql).fetchall()
@@ -245,6 +247,11 @@ def audit_counts(source: Source, *, target: str, sensitive: list[str], weights: 
                 mk.append((c, *(_key(v) for v in r[:S])))
                 mv.append([float(cnt), float(r[S + 5 + 2 * j] or 0.0)])
     missing = CountTable.from_keys(("column", *sensitive), mk, np.array(mv).reshape(-1, 2), ("n", "weight"))
+    J = 2 * len(spec.columns)
+    rm = [(tuple(_key(v) for v in r[:S]), [float(r[S + 4 + J]), float(r[S + 5 + J] or 0.0)]) for r in rows
+          if r[S + 4 + J]]
+    rows_missing = CountTable.from_keys(tuple(sensitive), [k for k, _ in rm],
+                                        np.array([v for _, v in rm]).reshape(-1, 2), ("n", "weight"))
     # 3. histograms: one scan, one grouping set per column
     hk, hv = [], []
     if spec.columns:
@@ -276,7 +283,7 @@ def audit_counts(source: Source, *, target: str, sensitive: list[str], weights: 
             hk.append((c, int(v) if c in spec.numeric else v))
             hv.append([float(r[2 * J]), float(r[2 * J + 1] or 0.0)])
     hist = CountTable.from_keys(("column", "bin"), hk, np.array(hv).reshape(-1, 2), ("n", "weight"))
-    return {"cells": cells, "missing": missing, "histograms": hist}, {"engine": "duckdb", "bounds": bounds,
+    return {"cells": cells, "missing": missing, "rows_missing": rows_missing, "histograms": hist}, {"engine": "duckdb", "bounds": bounds,
                                                                       "scans": 3 if spec.numeric else 2}
 
 
