@@ -24,7 +24,7 @@ from ..exceptions import UnskewInputError
 
 #: Engines the audit runs on (Spark and Dask compute evaluate's statistics, not yet the audit's).
 AUDIT_ENGINES = ("pandas", "duckdb")
-COUNT_CHECKS = ("target_distribution", "representation", "base_rates")
+COUNT_CHECKS = ("target_distribution", "representation", "base_rates", "missing_values")
 _POSITIVE = (1, True, "1", "yes", "Yes", "true", "True", ">50K")
 
 
@@ -129,6 +129,67 @@ def measures_from_counts(counts: dict, *, target: str, sensitive: Sequence[str],
     return out
 
 
+def missing_from_counts(counts: dict, *, columns: Sequence[str], text_columns: Sequence[str],
+                        sensitive: Sequence[str], weighted: bool):
+    """:class:`~unskew.audit._missing.MissingCounts` from :func:`audit_counts` tables.
+
+    ``columns`` are the checked columns (every column but the weights, in the
+    table's order), ``text_columns`` those whose values are checked for
+    disguised missing markers (from the histograms). Per-row quantities
+    (``row_missing``, the capped table of the rows with most missing cells)
+    need the rows and are left out.
+    """
+    from ..audit._missing import DISGUISED_MISSING, GroupMissingCounts, MissingCounts
+
+    cols = list(columns)
+    sens = list(sensitive)
+    cells = counts["cells"].frame()
+    per = cells.groupby(sens, sort=False, dropna=False)[["n", "weight", "weight2"]].sum().reset_index()
+    n = per["n"].to_numpy(np.float64)
+    wt = per["weight"].to_numpy(np.float64) if weighted else n
+    w2 = per["weight2"].to_numpy(np.float64) if weighted else n
+    miss = counts["missing"].frame()
+    by_col_n = miss.groupby("column")["n"].sum() if len(miss) else pd.Series(dtype=float)
+    by_col_w = miss.groupby("column")["weight"].sum() if len(miss) else pd.Series(dtype=float)
+    col_rows = np.array([int(by_col_n.get(c, 0)) for c in cols], dtype=np.int64)
+    col_w = np.array([float(by_col_w.get(c, 0.0)) if weighted else float(by_col_n.get(c, 0)) for c in cols])
+    rm = counts["rows_missing"].values
+    hist = counts["histograms"].frame()
+    disguised: dict = {}
+    for c in text_columns:
+        h = hist[hist["column"] == c]
+        hit = h[h["bin"].astype(str).str.strip().str.lower().isin(DISGUISED_MISSING)]
+        if len(hit):
+            disguised[c] = {str(k): int(v) for k, v in zip(hit["bin"], hit["n"], strict=True) if v > 0}
+    m = MissingCounts(
+        n_rows=int(n.sum()), weighted=weighted, weight_total=float(wt.sum()), weight_sq_total=float(w2.sum()),
+        columns=cols, missing_rows=col_rows, missing_weight=col_w,
+        n_rows_with_missing=int(rm[:, 0].sum()) if len(rm) else 0, n_missing_cells=int(col_rows.sum()),
+        excluded={}, n_rows_read=int(n.sum()), disguised=disguised)
+    idx = np.flatnonzero(col_rows > 0)
+    m.group_columns = [cols[j] for j in idx]
+    if sens and len(idx):
+        sc = _codes(per, sens)
+        # missing per full-intersection cell (rows of `per`) and checked column
+        M = np.zeros((len(per), len(idx)))
+        pos = {tuple(k): i for i, k in enumerate(per[sens].itertuples(index=False, name=None))}
+        S = len(sens)
+        jpos = {cols[j]: k for k, j in enumerate(idx)}
+        for row in miss.itertuples(index=False, name=None):  # (column, *group, n, weight)
+            M[pos[tuple(row[1:1 + S])], jpos[row[0]]] += float(row[2 + S] if weighted else row[1 + S])
+        gsets = [(c,) for c in sens] + ([tuple(sens)] if len(sens) > 1 else [])
+        for gcols in gsets:
+            codes, shape = cell_codes(sc, gcols)
+            present, inv = np.unique(codes, return_inverse=True)
+            k = len(present)
+            G = np.zeros((k, len(idx)))
+            np.add.at(G, inv, M)
+            m.groupings.append(GroupMissingCounts(
+                tuple(gcols), cell_labels(sc, gcols, present, shape), np.bincount(inv, weights=n, minlength=k),
+                np.bincount(inv, weights=wt, minlength=k), np.bincount(inv, weights=w2, minlength=k), G))
+    return m
+
+
 def audit_on_engine(
     data: Any,
     *,
@@ -168,10 +229,22 @@ def audit_on_engine(
     info: dict = {"engine": name}
     counted = [c for c in names if c in COUNT_CHECKS]
     if counted:
+        from ._duckdb import _types, connect, relation_sql
+        from ._source import resolve_source
+
+        con = connect(None, None, None)
+        types = _types(con, relation_sql(con, resolve_source(data)))
+        con.close()
+        ignore = set(dataset_kwargs.get("ignore") or [])
+        checked = [c for c in types if c != weights and c not in ignore]
+        text = [c for c in checked if c not in (target, *sens) and "CHAR" in types[c].upper()]
         counts, cinfo = audit_counts(data, engine=name, target=target, sensitive=sens, weights=weights,
-                                     columns=[], **opts)
+                                     columns=checked if "missing_values" in counted else [], **opts)
         info["counts"] = {k: v for k, v in cinfo.items() if k != "bounds"}
         measures = measures_from_counts(counts, target=target, sensitive=sens, weighted=weights is not None)
+        if "missing_values" in counted:
+            measures["missing_values"] = missing_from_counts(counts, columns=checked, text_columns=text,
+                                                             sensitive=sens, weighted=weights is not None)
         for c in counted:
             check = CHECKS[c](**thresholds.get(c, {}))
             res = (check.present(measures[c], target=target) if c == "target_distribution" else
