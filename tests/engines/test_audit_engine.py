@@ -111,3 +111,25 @@ def test_cli_bad_engine_exits_2(table_files, engine):
     assert r.exit_code == 2, r.output
     assert "Traceback" not in r.output
     assert "pandas, duckdb" in r.output
+
+
+def test_shift_on_samples_of_both_tables(table_files, table, tmp_path):
+    shifted = table.copy()
+    shifted["x"] = shifted["x"] + 1.5
+    other = tmp_path / "other.parquet"
+    shifted.to_parquet(other)
+    kw = {"target": "y", "sensitive": "sex,race", "checks": ["shift"], "engine": "duckdb",
+          "engine_options": {"sample_size": 800}}
+    same = audit(table_files["parquet"], compare=table_files["parquet"], **kw).to_dict()["checks"][0]
+    moved = audit(table_files["parquet"], compare=other, **kw).to_dict()["checks"][0]
+    assert same["status"] == "pass", same["findings"]
+    assert moved["status"] in ("warn", "fail")
+    assert "'x'" in " ".join(f["message"] for f in moved["findings"])
+    for c in (same, moved):
+        assert set(c["summary"]["sample"]) == {"data", "compare"}
+        assert "stratified by sex x race:" in c["summary"]["sample"]["compare"]["method"]
+
+
+def test_na_values_refused_on_engine(table_files):
+    with pytest.raises(UnskewInputError, match="--na-values"):
+        audit(table_files["parquet"], target="y", sensitive="sex", engine="duckdb", na_values=["?"])

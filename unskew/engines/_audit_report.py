@@ -1,13 +1,21 @@
 """``audit(..., engine=)``: the count-based checks from the engine's counts, the model-based ones on a sample.
 
-The count-based checks (target distribution, representation, base rates)
-get their measurement dataclasses built from :func:`audit_counts` (group x
-target cells; the rows are never loaded) and are judged by the checks'
-own ``present`` methods, so the numbers equal those of the pandas path.
-Every other check runs on a stratified sample drawn by the engine
-(:func:`stratified_sample`: every group x class represented); its size and
-method are stated in each such check's summary and in the report's
-parameters.
+The count-based checks (target distribution, representation, base rates,
+missing values) get their measurement dataclasses built from
+:func:`audit_counts` (group x target cells, missing values per column x
+group, histograms; the rows are never loaded) and are judged by the checks'
+own ``present`` methods, so the numbers equal those of the pandas path
+(missing values lacks only its capped sample of the rows with most missing
+cells, which needs the rows). Every other check runs on a stratified sample
+drawn by the engine (:func:`stratified_sample`: every group x class
+represented); shift compares two samples drawn with one design (stratified by
+the groups). Sizes and methods are stated in each such check's summary and in
+the report's ``parameters["engine"]``.
+
+Known differences: rows with a missing target are left out of the
+target/representation/base-rate counts (as the pandas path excludes them)
+but still counted by missing values; ``na_values`` is refused (DuckDB's
+reader would not apply the markers).
 """
 
 from __future__ import annotations
@@ -220,6 +228,9 @@ def audit_on_engine(
     if not target or not sensitive:
         raise UnskewInputError("The audit on an engine needs --target and --sensitive (the counts are per "
                                "group and class, and the sample is stratified by them).")
+    if dataset_kwargs.get("na_values"):
+        raise UnskewInputError(f"--na-values is not applied with --engine {name}; write the markers as missing "
+                               "values (NULL) in the file, or audit with --engine pandas.")
     sens = [c.strip() for part in ([sensitive] if isinstance(sensitive, str) else sensitive)
             for c in part.split(",") if c.strip()]
     names = [CHECKS.canonical(c) for c in (checks or CHECKS.names())]
@@ -252,33 +263,40 @@ def audit_on_engine(
                    check.present(measures[c]))
             res.summary["computed_by"] = f"{name} engine counts (no rows loaded)"
             results[c] = res
-    sampled = [c for c in names if c not in COUNT_CHECKS]
-    ds = None
-    if sampled:
-        sample, sinfo = stratified_sample(data, by=[*sens, target], n=sample_size, min_per_stratum=min_per_stratum,
+    def draw(table, by):
+        sample, sinfo = stratified_sample(table, by=by, n=sample_size, min_per_stratum=min_per_stratum,
                                           engine=name, random_state=random_state, **opts)
-        sample = sample.drop(columns=["sampling_weight"])
-        stated = {"n_rows": int(sinfo["n_rows"]), "n_sample": int(sinfo["n_sample"]),
-                  "strata": int(sinfo["strata"]), "method": sinfo["method"]}
-        info["sample"] = stated
-        ds = Dataset.from_data(sample, target=target, sensitive=sens, weights=weights, **dataset_kwargs)
-        ds.source = f"stratified sample of {sinfo['n_sample']} of {sinfo['n_rows']} rows"
-        ctx_kwargs = dict(ctx_kwargs)
-        if compare is not None and "shift" in sampled:
-            csample, cinfo = stratified_sample(compare, by=sens, n=sample_size, min_per_stratum=min_per_stratum,
-                                               engine=name, random_state=random_state, **opts)
-            csample = csample.drop(columns=["sampling_weight"])
-            ctx_kwargs["compare"] = Dataset.from_data(
-                csample, target=target if target in csample.columns else None, sensitive=sens,
-                features=ds.features, require_two_classes=False)
-            info["compare_sample"] = {"n_rows": int(cinfo["n_rows"]), "n_sample": int(cinfo["n_sample"]),
-                                      "method": cinfo["method"]}
-        ctx = AuditContext(random_state=random_state, **ctx_kwargs)
-        for res in run_checks(ds, sampled, ctx=ctx, thresholds={k: v for k, v in thresholds.items()
-                                                              if CHECKS.canonical(k) in sampled},
-                              on_progress=on_progress):
+        return sample.drop(columns=["sampling_weight"]), {
+            "n_rows": int(sinfo["n_rows"]), "n_sample": int(sinfo["n_sample"]), "strata": int(sinfo["strata"]),
+            "method": sinfo["method"]}
+
+    def run(ds, todo, ctx, stated):
+        for res in run_checks(ds, todo, ctx=ctx, on_progress=on_progress,
+                              thresholds={k: v for k, v in thresholds.items() if CHECKS.canonical(k) in todo}):
             res.summary["sample"] = stated
             results[res.name] = res
+
+    sampled = [c for c in names if c not in COUNT_CHECKS and c != "shift"]
+    if sampled or "shift" in names:
+        sample, stated = draw(data, [*sens, target])
+        info["sample"] = stated
+        ds = Dataset.from_data(sample, target=target, sensitive=sens, weights=weights, **dataset_kwargs)
+        ds.source = f"stratified sample of {stated['n_sample']} of {stated['n_rows']} rows"
+        if sampled:
+            run(ds, sampled, AuditContext(random_state=random_state, **ctx_kwargs), stated)
+        if "shift" in names:
+            cmp_ds = None
+            if compare is not None:
+                # both tables sampled with one design (stratified by the groups only), so that the
+                # comparison is not distorted by the class strata of the other checks' sample
+                sample, stated = draw(data, sens)
+                ds = Dataset.from_data(sample, target=target, sensitive=sens, weights=weights, **dataset_kwargs)
+                csample, cstated = draw(compare, sens)
+                cmp_ds = Dataset.from_data(csample, target=target if target in csample.columns else None,
+                                           sensitive=sens, features=ds.features, require_two_classes=False)
+                stated = {"data": stated, "compare": cstated}
+                info["shift_samples"] = stated
+            run(ds, ["shift"], AuditContext(random_state=random_state, compare=cmp_ds, **ctx_kwargs), stated)
     ordered = [results[c] for c in names if c in results]
     described = {"source": str(data) if not isinstance(data, pd.DataFrame) else "DataFrame",
                  "n_rows": int(info.get("counts", info.get("sample", {})).get("n_rows", 0)),
