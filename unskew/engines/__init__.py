@@ -28,6 +28,7 @@ from typing import Any
 from ..exceptions import UnskewInputError
 from ..metrics._groupstats import GroupStats
 from ._audit import audit_counts, base_rates, representation, target_distribution
+from ._audit_report import audit_on_engine, measures_from_counts, missing_from_counts
 from ._partials import (
     CountTable,
     MixedTaskError,
@@ -46,6 +47,9 @@ ENGINES = ("pandas", "duckdb", "spark", "dask")
 __all__ = [
     "ENGINES",
     "audit_counts",
+    "audit_on_engine",
+    "measures_from_counts",
+    "missing_from_counts",
     "base_rates",
     "representation",
     "target_distribution",
