@@ -133,3 +133,15 @@ def test_shift_on_samples_of_both_tables(table_files, table, tmp_path):
 def test_na_values_refused_on_engine(table_files):
     with pytest.raises(UnskewInputError, match="--na-values"):
         audit(table_files["parquet"], target="y", sensitive="sex", engine="duckdb", na_values=["?"])
+
+
+def test_cli_sample_size_and_memory_limit(table_files, tmp_path):
+    out = tmp_path / "r.json"
+    r = runner.invoke(app, ["audit", str(table_files["csv"]), "-t", "y", "-s", "sex,race", "--weights", "w",
+                            "--checks", "representation,outliers", "--engine", "duckdb", "--sample-size", "400",
+                            "--memory-limit", "1GB", "--json", str(out), "-q"])
+    assert r.exit_code in (0, 1), r.output
+    rep = json.loads(out.read_text())
+    assert rep["parameters"]["engine"]["counts"]["n_rows"] == 3000
+    assert rep["checks"][1]["summary"]["sample"]["n_sample"] >= 400
+    assert "duckdb" in rep["checks"][0]["summary"]["computed_by"]
