@@ -20,6 +20,10 @@ EXTRAS = {
     "numba": "explain",
     "shap": "explain",
     "captum": "explain",
+    "duckdb": "duckdb",
+    "pyspark": "spark",
+    "dask": "dask",
+    "distributed": "dask",
 }
 
 

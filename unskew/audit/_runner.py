@@ -123,6 +123,8 @@ def audit(
     thresholds: dict[str, dict] | None = None,
     random_state: int = 0,
     on_progress: Callable[[str, int, int], None] | None = None,
+    engine: str = "pandas",
+    engine_options: dict | None = None,
     **dataset_kwargs: Any,
 ) -> Report:
     """Audit a dataset for bias-related data problems.
@@ -148,6 +150,13 @@ def audit(
         ``{check_name: {threshold: value}}`` overrides.
     random_state : int, default 0
         Seed for randomised steps.
+    engine : {"pandas", "duckdb"}, default "pandas"
+        ``pandas`` loads the table (today's path). ``duckdb`` computes the
+        count-based checks from SQL counts (the table is never loaded) and runs
+        the model-based checks on a stratified sample it draws; the sample is
+        stated in those checks' summaries and in ``parameters["engine"]``
+        (see :func:`unskew.engines.audit_on_engine`; ``engine_options`` go to
+        DuckDB, plus ``sample_size`` and ``min_per_stratum``).
     **dataset_kwargs
         Passed to :meth:`unskew.data.Dataset.from_data` (``column_types``,
         ``weights`` (an instance-weight column, e.g. survey weights), ``features``,
@@ -161,6 +170,17 @@ def audit(
     """
     if checks:  # unknown names fail before the table is read
         CHECKS.check([c for c in checks if not isinstance(c, Check)])
+    # -- engines (issue 17)
+    from ..engines._audit_report import audit_on_engine, check_audit_engine
+
+    if check_audit_engine(engine) != "pandas":
+        opts = dict(engine_options or {})
+        sizes = {k: opts.pop(k) for k in ("sample_size", "min_per_stratum") if k in opts}
+        return audit_on_engine(data, engine=engine, target=target, sensitive=sensitive, checks=checks,
+                               thresholds=thresholds, ctx_kwargs={"reference": load_reference(reference)},
+                               compare=compare, random_state=random_state, on_progress=on_progress,
+                               engine_options=opts, **sizes, **dataset_kwargs)
+    # -- end engines
     ds = Dataset.from_data(data, target=target, sensitive=sensitive, **dataset_kwargs)
     cmp_ds = None
     if compare is not None:

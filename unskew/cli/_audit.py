@@ -32,6 +32,11 @@ def audit(
     max_levels: int = typer.Option(100, "--max-levels", help="Most distinct values a sensitive column may have."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the status line."),
+    # -- engines (issue 17)
+    engine: str = typer.Option("pandas", "--engine", help="pandas (load the table) or duckdb (count-based checks from SQL counts, model-based checks on a stratified sample)."),
+    sample_size: int = typer.Option(200_000, "--sample-size", help="Rows of the stratified sample for the model-based checks with --engine duckdb."),
+    memory_limit: str = typer.Option(None, "--memory-limit", help="DuckDB memory limit with --engine duckdb, e.g. 4GB."),
+    # -- end engines
 ) -> None:
     """Audit DATA for imbalance, sampling bias, label errors, outliers, duplicates, proxies, missingness and shift."""
     from ..audit import audit as run_audit
@@ -54,6 +59,8 @@ def audit(
             encoding=encoding,
             na_values=split_list(na_values),
             max_levels=max_levels,
+            engine=engine,  # issue 17
+            engine_options={"sample_size": sample_size, **({"memory_limit": memory_limit} if memory_limit else {})},
         )
     print_report(report, quiet=quiet)
     finish(report, json_out, html_out, fail_on)

@@ -37,6 +37,25 @@ def _parse_thresholds(items: list[str] | None) -> dict:
     return out
 
 
+def _engine_options(engine: str, spark_master: str, dask_scheduler: str | None, memory_limit: str | None) -> dict:
+    """``engine=`` and ``engine_options=`` for the library from the --engine options (issue 17)."""
+    from ..engines import check_engine
+
+    name = check_engine(engine)
+    opts: dict = {}
+    if name == "spark":
+        opts["master"] = spark_master
+    elif dask_scheduler and name == "dask":
+        opts["scheduler"] = dask_scheduler
+    elif memory_limit and name == "duckdb":
+        opts["memory_limit"] = memory_limit
+    for given, opt, wanted in ((dask_scheduler, "--dask-scheduler", "dask"), (memory_limit, "--memory-limit", "duckdb"),
+                               (spark_master != "local[*]", "--spark-master", "spark")):
+        if given and name != wanted:
+            fail_input(f"{opt} applies to --engine {wanted}, not --engine {name}.")
+    return {"engine": name, "engine_options": opts}
+
+
 @app.command()
 @guarded
 def evaluate(
@@ -70,6 +89,12 @@ def evaluate(
     delimiter: str = typer.Option(None, "--delimiter", help="CSV delimiter (detected by default)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (bootstrap, samples)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the status line."),
+    # -- engines (issue 17)
+    engine: str = typer.Option("pandas", "--engine", help="Who computes the group statistics: pandas, duckdb (out of core), spark or dask."),
+    spark_master: str = typer.Option("local[*]", "--spark-master", help="Spark master URL with --engine spark."),
+    dask_scheduler: str = typer.Option(None, "--dask-scheduler", help="Dask scheduler ADDRESS with --engine dask (default: a LocalCluster)."),
+    memory_limit: str = typer.Option(None, "--memory-limit", help="DuckDB memory limit with --engine duckdb, e.g. 4GB (it spills beyond)."),
+    # -- end engines
 ) -> None:
     """Evaluate a model's predictions per group: metrics with intervals, fairness gaps and calibration.
 
@@ -81,6 +106,7 @@ def evaluate(
     # --ci, --task, --n-boot and --confidence are checked by the library (MetricFrame, GroupStats)
     if min_group_size < 0 or batch_size < 1:
         fail_input("--batch-size must be positive and --min-group-size >= 0.")
+    engine_options = _engine_options(engine, spark_master, dask_scheduler, memory_limit)  # issue 17
     thresholds = _parse_thresholds(threshold)
     parse_thresholds(thresholds)  # the library's own check of names and numbers, before the run
     with progress_callback(quiet) as on_progress:
@@ -92,6 +118,7 @@ def evaluate(
             confidence=confidence, n_boot=n_boot, min_group_size=min_group_size,
             decision_threshold=decision_threshold, stream=stream, batch_size=batch_size, score_bins=score_bins,
             random_state=seed, on_progress=on_progress, na_values=split_list(na_values), delimiter=delimiter,
+            **engine_options,
         )
     report = ev.report
     print_report(report, quiet=quiet)

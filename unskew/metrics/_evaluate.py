@@ -171,6 +171,8 @@ def evaluate(
     score_bins: int | None = None,
     random_state: int = 0,
     on_progress: Callable[[str, int, int], None] | None = None,
+    engine: str = "pandas",
+    engine_options: dict | None = None,
     **dataset_kwargs: Any,
 ) -> Evaluation:
     """Evaluate a model's predictions per group and build the ``evaluate`` report.
@@ -215,6 +217,15 @@ def evaluate(
         Read a Parquet ``data`` in batches of ``batch_size`` rows (no model,
         no consistency); memory stays near one batch.
     random_state : int, default 0
+    engine : {"pandas", "duckdb", "spark", "dask"}, default "pandas"
+        Who computes the group statistics (see :mod:`unskew.engines`). Any
+        engine other than pandas reads only the named columns of a Parquet or
+        CSV file (or a Spark/Dask DataFrame); like ``stream``, it needs
+        predictions or scores in the data (no model, no consistency).
+    engine_options : dict, optional
+        Options of the engine, e.g. ``{"master": "local[2]"}`` for Spark,
+        ``{"scheduler": "tcp://host:8786"}`` for Dask, ``{"memory_limit": "4GB"}``
+        for DuckDB.
     **dataset_kwargs
         Passed to :meth:`Dataset.from_data` (``na_values``, ``delimiter``, ...).
 
@@ -238,7 +249,26 @@ def evaluate(
     y_pred = y_score = None
     source = "column"
     stats_kw = dict(task=task, pos_label=pos_label, threshold=decision_threshold, score_bins=score_bins)
-    if stream:
+    # -- engines (issue 17): the statistics come from unskew.engines; the rest of the report is shared
+    from ..engines import check_engine
+
+    engine = check_engine(engine)
+    if engine != "pandas":
+        from ..engines import group_stats
+
+        if model is not None and predictions is None:
+            raise UnskewInputError(f"The {engine} engine reads only the named columns; a model needs the feature "
+                                   f"columns. Use --engine pandas, or write predictions to the file first.")
+        if on_progress:
+            on_progress("reading", 0, 1)
+        stats, info = group_stats(data, engine=engine, target=target, sensitive=sens, predictions=predictions,
+                                  scores=scores, weights=weights, delimiter=dataset_kwargs.get("delimiter"),
+                                  **stats_kw, **(engine_options or {}))
+        described = {"source": info.pop("source"), "n_rows_read": stats.n_rows, "n_rows": stats.n_rows,
+                     "target": target, "sensitive": sens, "predictions": predictions, "scores": scores,
+                     "weights": weights, "engine": info}
+    # -- end engines
+    elif stream:
         if model is not None and predictions is None:
             raise UnskewInputError("Streaming reads only the named columns; a model needs the feature columns. "
                                    "Drop --stream, or write predictions to the file first.")

@@ -1,0 +1,306 @@
+"""``audit(..., engine=)``: the count-based checks from the engine's counts, the model-based ones on a sample.
+
+The count-based checks (target distribution, representation, base rates,
+missing values) get their measurement dataclasses built from
+:func:`audit_counts` (group x target cells, missing values per column x
+group, histograms; the rows are never loaded) and are judged by the checks'
+own ``present`` methods, so the numbers equal those of the pandas path
+(missing values lacks only its capped sample of the rows with most missing
+cells, which needs the rows). Every other check runs on a stratified sample
+drawn by the engine (:func:`stratified_sample`: every group x class
+represented); shift compares two samples drawn with one design (stratified by
+the groups). Sizes and methods are stated in each such check's summary and in
+the report's ``parameters["engine"]``.
+
+Known differences: rows with a missing target are left out of the
+target/representation/base-rate counts (as the pandas path excludes them)
+but still counted by missing values; ``na_values`` is refused (DuckDB's
+reader would not apply the markers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..audit._common import cell_codes, cell_labels, groupings, too_large_groupings
+from ..data._groups import attribute_codes, value_name
+from ..exceptions import UnskewInputError
+
+#: Engines the audit runs on (Spark and Dask compute evaluate's statistics, not yet the audit's).
+AUDIT_ENGINES = ("pandas", "duckdb")
+COUNT_CHECKS = ("target_distribution", "representation", "base_rates", "missing_values")
+_POSITIVE = (1, True, "1", "yes", "Yes", "true", "True", ">50K")
+
+
+def check_audit_engine(engine: str) -> str:
+    name = (engine or "pandas").strip().lower()
+    if name not in AUDIT_ENGINES:
+        extra = (" Spark and Dask run `unskew evaluate --engine`, not yet the audit's counts."
+                 if name in ("spark", "dask") else "")
+        raise UnskewInputError(f"audit runs on the engine(s) {', '.join(AUDIT_ENGINES)}, not {engine!r}.{extra}")
+    return name
+
+
+def _codes(cells: pd.DataFrame, sensitive: Sequence[str]) -> dict:
+    """The one group encoding (:func:`attribute_codes`) applied to the cells' values: codes per cell."""
+    out = {}
+    for c in sensitive:
+        codes, levels = attribute_codes(cells[c])
+        out[c] = (np.asarray(codes), [value_name(v) for v in levels])
+    return out
+
+
+def measures_from_counts(counts: dict, *, target: str, sensitive: Sequence[str], weighted: bool) -> dict:
+    """The measurement dataclasses of the count-based checks, from :func:`audit_counts` tables.
+
+    Returns ``{check name: measures}`` for ``target_distribution``,
+    ``representation`` and ``base_rates`` (the dataclasses their ``present``
+    methods take); cells with a missing target are left out, as the data
+    layer excludes such rows.
+    """
+    from ..audit._base_rates import BaseRateCounts, GroupingRates
+    from ..audit._representation import MAX_ENUMERATED_CELLS, GroupingCounts, RepresentationCounts
+    from ..audit._target import TargetCounts
+
+    cells = counts["cells"].frame()
+    cells = cells[cells[target].notna()].reset_index(drop=True)
+    sens = list(sensitive)
+    n = cells["n"].to_numpy(np.float64)
+    wt = cells["weight"].to_numpy(np.float64) if weighted else n
+    w2 = cells["weight2"].to_numpy(np.float64) if weighted else n
+    n_rows = int(n.sum())
+    ycodes, classes = pd.factorize(cells[target], sort=True)
+    ycodes = np.asarray(ycodes, np.int64)
+    if len(classes) > 20 and pd.api.types.is_numeric_dtype(cells[target]):
+        raise UnskewInputError(f"The target {target!r} is numeric with {len(classes)} values; the audit on an "
+                               "engine counts classes; run it with engine='pandas' for a continuous target.")
+    n_cls = len(classes)
+    sc = _codes(cells, sens)
+    out = {}
+    # target distribution: classes in text order
+    str_cls = [str(c) for c in classes]
+    order = np.argsort(np.asarray(str_cls, dtype=object), kind="stable")
+    remap = np.empty(n_cls, np.int64)
+    remap[order] = np.arange(n_cls)
+    sy = remap[ycodes]
+    tgroups = []
+    gsets = [[c] for c in sens] + ([sens] if len(sens) > 1 else [])
+    for cols in gsets:
+        codes, shape = cell_codes(sc, cols)
+        present, inv = np.unique(codes, return_inverse=True)
+        tab = np.bincount(inv * n_cls + sy, weights=wt, minlength=len(present) * n_cls).reshape(-1, n_cls)
+        keep = tab.sum(axis=1) > 0
+        tgroups.append(([s for s, k in zip(cell_labels(sc, cols, present, shape), keep, strict=True) if k],
+                        tab[keep].astype(float)))
+    out["target_distribution"] = TargetCounts(
+        "classification", classes=[str_cls[i] for i in order],
+        counts=np.bincount(sy, weights=wt, minlength=n_cls).astype(float), groups=tgroups)
+    # representation
+    reps = []
+    for cols in groupings(sens, sc):
+        codes, shape = cell_codes(sc, cols)
+        n_cells = int(np.prod(shape, dtype=np.float64))
+        enumerated = n_cells <= MAX_ENUMERATED_CELLS
+        if enumerated:
+            flat, idx = np.arange(n_cells), codes
+        else:
+            flat, idx = np.unique(codes, return_inverse=True)
+        size = len(flat)
+        reps.append(GroupingCounts(tuple(cols), tuple(shape), flat, np.bincount(idx, weights=n, minlength=size),
+                                   np.bincount(idx, weights=wt, minlength=size), enumerated))
+    out["representation"] = RepresentationCounts(
+        n_rows=n_rows, weighted=weighted, weight_total=float(wt.sum()), weight_sq_total=float(w2.sum()),
+        attributes=sens, names={c: list(sc[c][1]) for c in sens}, groupings=reps,
+        too_large=too_large_groupings(sens, sc), row_scores=None)
+    # base rates
+    br = BaseRateCounts(task="classification", target=target, attributes=sens, n_rows=n_rows, weighted=weighted,
+                        weight_total=float(wt.sum()), weight_sq_total=float(w2.sum()), groupings=[],
+                        classes=list(classes), class_weight=np.bincount(ycodes, weights=wt, minlength=n_cls))
+    if n_cls == 2:
+        present_vals = list(classes)
+        br.positive = next((c for c in _POSITIVE if c in present_vals),
+                           classes[int(np.argmin(np.bincount(ycodes, weights=n, minlength=n_cls)))])
+    for cols in groupings(sens, sc):
+        codes, shape = cell_codes(sc, cols)
+        present, inv = np.unique(codes, return_inverse=True)
+        k = len(present)
+        rows = np.bincount(inv, weights=n, minlength=k)
+        g = GroupingRates(tuple(cols), cell_labels(sc, cols, present, shape), rows,
+                          np.bincount(inv, weights=wt, minlength=k), np.bincount(inv, weights=w2, minlength=k))
+        g.joint = np.bincount(inv * n_cls + ycodes, weights=wt, minlength=k * n_cls).reshape(k, n_cls)
+        br.groupings.append(g)
+    out["base_rates"] = br
+    return out
+
+
+def missing_from_counts(counts: dict, *, columns: Sequence[str], text_columns: Sequence[str],
+                        sensitive: Sequence[str], weighted: bool):
+    """:class:`~unskew.audit._missing.MissingCounts` from :func:`audit_counts` tables.
+
+    ``columns`` are the checked columns (every column but the weights, in the
+    table's order), ``text_columns`` those whose values are checked for
+    disguised missing markers (from the histograms). Per-row quantities
+    (``row_missing``, the capped table of the rows with most missing cells)
+    need the rows and are left out.
+    """
+    from ..audit._missing import DISGUISED_MISSING, GroupMissingCounts, MissingCounts
+
+    cols = list(columns)
+    sens = list(sensitive)
+    cells = counts["cells"].frame()
+    per = cells.groupby(sens, sort=False, dropna=False)[["n", "weight", "weight2"]].sum().reset_index()
+    n = per["n"].to_numpy(np.float64)
+    wt = per["weight"].to_numpy(np.float64) if weighted else n
+    w2 = per["weight2"].to_numpy(np.float64) if weighted else n
+    miss = counts["missing"].frame()
+    by_col_n = miss.groupby("column")["n"].sum() if len(miss) else pd.Series(dtype=float)
+    by_col_w = miss.groupby("column")["weight"].sum() if len(miss) else pd.Series(dtype=float)
+    col_rows = np.array([int(by_col_n.get(c, 0)) for c in cols], dtype=np.int64)
+    col_w = np.array([float(by_col_w.get(c, 0.0)) if weighted else float(by_col_n.get(c, 0)) for c in cols])
+    rm = counts["rows_missing"].values
+    hist = counts["histograms"].frame()
+    disguised: dict = {}
+    for c in text_columns:
+        h = hist[hist["column"] == c]
+        hit = h[h["bin"].astype(str).str.strip().str.lower().isin(DISGUISED_MISSING)]
+        if len(hit):
+            disguised[c] = {str(k): int(v) for k, v in zip(hit["bin"], hit["n"], strict=True) if v > 0}
+    m = MissingCounts(
+        n_rows=int(n.sum()), weighted=weighted, weight_total=float(wt.sum()), weight_sq_total=float(w2.sum()),
+        columns=cols, missing_rows=col_rows, missing_weight=col_w,
+        n_rows_with_missing=int(rm[:, 0].sum()) if len(rm) else 0, n_missing_cells=int(col_rows.sum()),
+        excluded={}, n_rows_read=int(n.sum()), disguised=disguised)
+    idx = np.flatnonzero(col_rows > 0)
+    m.group_columns = [cols[j] for j in idx]
+    if sens and len(idx):
+        sc = _codes(per, sens)
+        # missing per full-intersection cell (rows of `per`) and checked column
+        M = np.zeros((len(per), len(idx)))
+        pos = {tuple(k): i for i, k in enumerate(per[sens].itertuples(index=False, name=None))}
+        S = len(sens)
+        jpos = {cols[j]: k for k, j in enumerate(idx)}
+        for row in miss.itertuples(index=False, name=None):  # (column, *group, n, weight)
+            M[pos[tuple(row[1:1 + S])], jpos[row[0]]] += float(row[2 + S] if weighted else row[1 + S])
+        gsets = [(c,) for c in sens] + ([tuple(sens)] if len(sens) > 1 else [])
+        for gcols in gsets:
+            codes, shape = cell_codes(sc, gcols)
+            present, inv = np.unique(codes, return_inverse=True)
+            k = len(present)
+            G = np.zeros((k, len(idx)))
+            np.add.at(G, inv, M)
+            m.groupings.append(GroupMissingCounts(
+                tuple(gcols), cell_labels(sc, gcols, present, shape), np.bincount(inv, weights=n, minlength=k),
+                np.bincount(inv, weights=wt, minlength=k), np.bincount(inv, weights=w2, minlength=k), G))
+    return m
+
+
+def audit_on_engine(
+    data: Any,
+    *,
+    engine: str,
+    target: str | None,
+    sensitive: str | Sequence[str] | None,
+    checks: Sequence[str] | None,
+    thresholds: dict | None,
+    ctx_kwargs: dict,
+    weights: str | None = None,
+    compare: Any = None,
+    sample_size: int = 200_000,
+    min_per_stratum: int = 50,
+    random_state: int = 0,
+    on_progress=None,
+    engine_options: dict | None = None,
+    **dataset_kwargs: Any,
+):
+    """Run the audit with ``engine`` (see the module docstring); returns a :class:`~unskew.report.Report`."""
+    from ..audit._base import CHECKS, AuditContext
+    from ..audit._runner import run_checks
+    from ..data import Dataset
+    from ..report import Report
+    from ._audit import audit_counts
+    from ._sample import stratified_sample
+
+    name = check_audit_engine(engine)
+    if not target or not sensitive:
+        raise UnskewInputError("The audit on an engine needs --target and --sensitive (the counts are per "
+                               "group and class, and the sample is stratified by them).")
+    if dataset_kwargs.get("na_values"):
+        raise UnskewInputError(f"--na-values is not applied with --engine {name}; write the markers as missing "
+                               "values (NULL) in the file, or audit with --engine pandas.")
+    sens = [c.strip() for part in ([sensitive] if isinstance(sensitive, str) else sensitive)
+            for c in part.split(",") if c.strip()]
+    names = [CHECKS.canonical(c) for c in (checks or CHECKS.names())]
+    thresholds = thresholds or {}
+    opts = dict(engine_options or {})
+    results = {}
+    info: dict = {"engine": name}
+    counted = [c for c in names if c in COUNT_CHECKS]
+    if counted:
+        from ._duckdb import _types, connect, relation_sql
+        from ._source import resolve_source
+
+        con = connect(None, None, None)
+        types = _types(con, relation_sql(con, resolve_source(data)))
+        con.close()
+        ignore = set(dataset_kwargs.get("ignore") or [])
+        checked = [c for c in types if c != weights and c not in ignore]
+        text = [c for c in checked if c not in (target, *sens) and "CHAR" in types[c].upper()]
+        counts, cinfo = audit_counts(data, engine=name, target=target, sensitive=sens, weights=weights,
+                                     columns=checked if "missing_values" in counted else [], **opts)
+        info["counts"] = {k: v for k, v in cinfo.items() if k != "bounds"}
+        measures = measures_from_counts(counts, target=target, sensitive=sens, weighted=weights is not None)
+        if "missing_values" in counted:
+            measures["missing_values"] = missing_from_counts(counts, columns=checked, text_columns=text,
+                                                             sensitive=sens, weighted=weights is not None)
+        for c in counted:
+            check = CHECKS[c](**thresholds.get(c, {}))
+            res = (check.present(measures[c], target=target) if c == "target_distribution" else
+                   check.present(measures[c], ctx_kwargs.get("reference")) if c == "representation" else
+                   check.present(measures[c]))
+            res.summary["computed_by"] = f"{name} engine counts (no rows loaded)"
+            results[c] = res
+    def draw(table, by):
+        sample, sinfo = stratified_sample(table, by=by, n=sample_size, min_per_stratum=min_per_stratum,
+                                          engine=name, random_state=random_state, **opts)
+        return sample.drop(columns=["sampling_weight"]), {
+            "n_rows": int(sinfo["n_rows"]), "n_sample": int(sinfo["n_sample"]), "strata": int(sinfo["strata"]),
+            "method": sinfo["method"]}
+
+    def run(ds, todo, ctx, stated):
+        for res in run_checks(ds, todo, ctx=ctx, on_progress=on_progress,
+                              thresholds={k: v for k, v in thresholds.items() if CHECKS.canonical(k) in todo}):
+            res.summary["sample"] = stated
+            results[res.name] = res
+
+    sampled = [c for c in names if c not in COUNT_CHECKS and c != "shift"]
+    if sampled or "shift" in names:
+        sample, stated = draw(data, [*sens, target])
+        info["sample"] = stated
+        ds = Dataset.from_data(sample, target=target, sensitive=sens, weights=weights, **dataset_kwargs)
+        ds.source = f"stratified sample of {stated['n_sample']} of {stated['n_rows']} rows"
+        if sampled:
+            run(ds, sampled, AuditContext(random_state=random_state, **ctx_kwargs), stated)
+        if "shift" in names:
+            cmp_ds = None
+            if compare is not None:
+                # both tables sampled with one design (stratified by the groups only), so that the
+                # comparison is not distorted by the class strata of the other checks' sample
+                sample, stated = draw(data, sens)
+                ds = Dataset.from_data(sample, target=target, sensitive=sens, weights=weights, **dataset_kwargs)
+                csample, cstated = draw(compare, sens)
+                cmp_ds = Dataset.from_data(csample, target=target if target in csample.columns else None,
+                                           sensitive=sens, features=ds.features, require_two_classes=False)
+                stated = {"data": stated, "compare": cstated}
+                info["shift_samples"] = stated
+            run(ds, ["shift"], AuditContext(random_state=random_state, compare=cmp_ds, **ctx_kwargs), stated)
+    ordered = [results[c] for c in names if c in results]
+    described = {"source": str(data) if not isinstance(data, pd.DataFrame) else "DataFrame",
+                 "n_rows": int(info.get("counts", info.get("sample", {})).get("n_rows", 0)),
+                 "target": target, "sensitive": sens, "weights": weights, "engine": name}
+    return Report(kind="audit", checks=ordered, dataset=described,
+                  parameters={"random_state": random_state, "checks": [r.name for r in ordered],
+                              "reference": ctx_kwargs.get("reference"), "engine": info})

@@ -1,0 +1,113 @@
+"""Dask engine: ``map_partitions`` computes one partial per partition, a tree reduce merges them.
+
+By default a ``LocalCluster`` (threads in this process) runs the graph; with
+``scheduler="tcp://host:8786"`` the graph runs on that cluster. Partials are
+pickled :class:`~unskew.metrics.GroupStats`, merged ``split_every`` at a time
+on the workers, so only one small object reaches the client.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pandas as pd
+
+from .._optional import import_optional
+from ..exceptions import UnskewInputError
+from ..metrics._groupstats import GroupStats
+from ._partials import MixedTaskError, StatsSpec, dumps, loads, merge, stats_partial
+from ._source import Source, check_columns
+
+_MIXED = b"unskew:mixed-task"
+
+
+def dataframe(source: Source, columns: list[str], blocksize: str = "128MB"):
+    dd = import_optional("dask.dataframe", "the dask engine")
+    if source.kind == "parquet":
+        import pyarrow.parquet as pq
+
+        have = pq.ParquetFile(source.paths[0]).schema_arrow.names
+        check_columns(have, columns, source.label)
+        return dd.read_parquet(list(source.paths), columns=columns, split_row_groups="adaptive")
+    if source.kind == "csv":
+        ddf = dd.read_csv(list(source.paths), sep=source.delimiter or ",", blocksize=blocksize)
+        check_columns(list(ddf.columns), columns, source.label)
+        return ddf[columns]
+    frame = source.frame
+    if type(frame).__module__.startswith("dask"):
+        check_columns(list(frame.columns), columns, "the Dask DataFrame")
+        return frame[columns]
+    if not isinstance(frame, pd.DataFrame):
+        raise UnskewInputError(f"The dask engine reads files, pandas or Dask DataFrames, not {type(frame).__name__}.")
+    check_columns(list(frame.columns), columns, "the DataFrame")
+    return dd.from_pandas(frame[columns], npartitions=max(1, min(8, len(frame) // 100_000 + 1)))
+
+
+def _partial_blob(frame: pd.DataFrame, spec: StatsSpec) -> pd.Series:
+    try:
+        p = stats_partial(frame, spec)
+        blob = b"" if p is None else dumps(p)
+    except MixedTaskError:  # pragma: no cover - a single partial has one task
+        blob = _MIXED
+    return pd.Series([blob], dtype=object)
+
+
+def _merge_blobs(*chunks) -> bytes:
+    blobs = [b for c in chunks for b in (c.tolist() if isinstance(c, pd.Series) else [c])]
+    if _MIXED in blobs:
+        return _MIXED
+    parts = [loads(b) for b in blobs if b]
+    if not parts:
+        return b""
+    try:
+        return dumps(merge(parts))
+    except MixedTaskError:
+        return _MIXED
+
+
+def client(scheduler: str | None = None, *, n_workers: int = 1, threads_per_worker: int | None = None,
+           processes: bool = False):
+    """A distributed Client: to ``scheduler`` when given, else on a new LocalCluster."""
+    distributed = import_optional("distributed", "the dask engine")
+    if scheduler:
+        try:
+            return distributed.Client(scheduler, timeout="20s")
+        except OSError as exc:
+            raise UnskewInputError(f"Cannot reach the Dask scheduler at {scheduler!r}: {exc}.") from exc
+    cluster = distributed.LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker or os.cpu_count(),
+                                       processes=processes, dashboard_address=None)
+    return distributed.Client(cluster)
+
+
+def group_stats(source: Source, spec: StatsSpec, *, scheduler: str | None = None, dask_client: Any = None,
+                split_every: int = 8, **cluster_kw: Any) -> tuple[GroupStats, dict]:
+    """The :class:`GroupStats` of the whole source: map_partitions, then a tree reduce."""
+    dask = import_optional("dask", "the dask engine")
+    ddf = dataframe(source, spec.columns)
+    own = dask_client is None
+    cl = dask_client or client(scheduler, **cluster_kw)
+    try:
+        for attempt in (spec, spec.with_task("regression")):
+            blobs = ddf.map_partitions(_partial_blob, attempt, meta=pd.Series(dtype=object)).to_delayed()
+            n_parts = len(blobs)
+            level = list(blobs)
+            while len(level) > 1:
+                level = [dask.delayed(_merge_blobs)(*level[i:i + split_every])
+                         for i in range(0, len(level), split_every)]
+            final = dask.delayed(_merge_blobs)(level[0])
+            blob = cl.compute(final).result()
+            if blob == _MIXED:
+                continue
+            if not blob:
+                raise UnskewInputError(f"{source.label} has no rows.")
+            info = {"engine": "dask", "scheduler": cl.scheduler.address if hasattr(cl, "scheduler") and cl.scheduler
+                    else scheduler, "partitions": n_parts}
+            return loads(blob), info
+    finally:
+        if own:
+            cluster = getattr(cl, "cluster", None)
+            cl.close()
+            if cluster is not None:
+                cluster.close()
+    raise UnskewInputError("The table could not be measured as one task; pass task explicitly.")  # pragma: no cover
