@@ -179,7 +179,7 @@ def audit(
         return audit_on_engine(data, engine=engine, target=target, sensitive=sensitive, checks=checks,
                                thresholds=thresholds, ctx_kwargs={"reference": load_reference(reference)},
                                compare=compare, random_state=random_state, on_progress=on_progress,
-                               engine_options=opts, **sizes, **dataset_kwargs)
+                               engine_options=opts, run_checks=run_checks, **sizes, **dataset_kwargs)
     # -- end engines
     ds = Dataset.from_data(data, target=target, sensitive=sensitive, **dataset_kwargs)
     cmp_ds = None

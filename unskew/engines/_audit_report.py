@@ -214,16 +214,22 @@ def audit_on_engine(
     random_state: int = 0,
     on_progress=None,
     engine_options: dict | None = None,
+    run_checks=None,
     **dataset_kwargs: Any,
 ):
-    """Run the audit with ``engine`` (see the module docstring); returns a :class:`~unskew.report.Report`."""
+    """Run the audit with ``engine`` (see the module docstring); returns a :class:`~unskew.report.Report`.
+
+    ``run_checks`` is the audit runner's own function (``unskew.audit._runner.run_checks``), handed
+    in by :func:`unskew.audit.audit` so that the engines never import the runner (no import circle).
+    """
     from ..audit._base import CHECKS, AuditContext
-    from ..audit._runner import run_checks
     from ..data import Dataset
     from ..report import Report
     from ._audit import audit_counts
     from ._sample import stratified_sample
 
+    if run_checks is None:
+        raise TypeError("audit_on_engine needs run_checks (call unskew.audit.audit(..., engine=...) instead)")
     name = check_audit_engine(engine)
     if not target or not sensitive:
         raise UnskewInputError("The audit on an engine needs --target and --sensitive (the counts are per "
