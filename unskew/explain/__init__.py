@@ -14,7 +14,8 @@
 """
 
 from ._findings import attribution_differences, flagged_proxies, proxy_share, ranking_stability
-from ._report import explain_report, saliency_section
+from ._image_report import explain_images_report, load_torchscript
+from ._report import explain_report, parse_thresholds, saliency_section
 from ._saliency import SALIENCY_METHODS, group_mean_maps, region_share, saliency, sanity_check
 from ._shap import Explanation, GapDecomposition, estimate_permutation_cost, explain, group_masks
 
@@ -28,7 +29,10 @@ __all__ = [
     "GapDecomposition",
     "estimate_permutation_cost",
     "explain",
+    "explain_images_report",
     "explain_report",
+    "load_torchscript",
+    "parse_thresholds",
     "group_masks",
     "group_mean_maps",
     "region_share",

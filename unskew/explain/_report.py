@@ -48,6 +48,26 @@ MAX_GAPS = 12
 TOP_FEATURES = 15
 
 
+def parse_thresholds(items) -> dict[str, float]:
+    """``NAME=VALUE`` strings (as ``--threshold`` takes them) to a dict of floats.
+
+    Examples
+    --------
+    >>> parse_thresholds(["proxy_share_warn=0.3"])
+    {'proxy_share_warn': 0.3}
+    """
+    out: dict[str, float] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise UnskewInputError(f"--threshold expects NAME=VALUE, got {item!r}.")
+        k, v = item.split("=", 1)
+        try:
+            out[k.strip()] = float(v)
+        except ValueError as exc:
+            raise UnskewInputError(f"--threshold {k.strip()} needs a number, got {v!r}.") from exc
+    return out
+
+
 def _r(v, k=6):
     return None if v is None or not np.isfinite(v) else round(float(v), k)
 
@@ -340,7 +360,8 @@ def saliency_section(model, images, *, sensitive=None, mask=None, methods=("grad
             charts.append(Chart(title=f"{m}: share of attribution inside the mask", x_label="share",
                                 bars=[Bar("all", float(np.nanmean(share))),
                                       *[Bar(g, v) for g, v in info["region_share_by_group"].items()]]))
-        sc = sanity_check(model, images[:sanity_images], method=m, target=target, threshold=threshold,
+        t_sc = target if target is None or np.ndim(target) == 0 else np.asarray(target)[:sanity_images]
+        sc = sanity_check(model, images[:sanity_images], method=m, target=t_sc, threshold=threshold,
                           image_shape=image_shape)
         info["sanity"] = sc
         if not sc["passed"]:

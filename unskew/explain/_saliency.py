@@ -211,6 +211,9 @@ def saliency(model, images, *, target=None, method: str = "integrated_gradients"
 
 def _grad_cam(module, to_module, X, t_all, rows, layer):
     torch = _torch()
+    if layer is None and isinstance(module, torch.jit.ScriptModule):
+        raise UnskewInputError("Grad-CAM needs a forward hook on a Conv2d layer, which TorchScript models do not "
+                               "support; use another method (gradient, smoothgrad, integrated_gradients).")
     if layer is None:
         convs = [m for m in module.modules() if isinstance(m, torch.nn.Conv2d)]
         if not convs:
@@ -287,12 +290,33 @@ def group_mean_maps(maps, sensitive) -> dict[str, np.ndarray]:
 
 def _randomised(module):
     torch = _torch()
-    rand = copy.deepcopy(module)
+    if isinstance(module, torch.jit.ScriptModule):
+        # TorchScript: a deep copy's parameters are not leaves and its layers have no reset_parameters;
+        # a save/load round trip gives a fresh copy whose parameters are re-drawn below
+        import io
+
+        buf = io.BytesIO()
+        torch.jit.save(module, buf)
+        buf.seek(0)
+        rand = torch.jit.load(buf, map_location="cpu")
+    else:
+        rand = copy.deepcopy(module)
     gen_state = torch.random.get_rng_state()
     torch.manual_seed(12345)
+    reset = set()
     for m in rand.modules():
-        if hasattr(m, "reset_parameters") and m is not rand:
+        if m is not rand and callable(getattr(m, "reset_parameters", None)):
             m.reset_parameters()
+            reset.update(id(p) for p in m.parameters(recurse=False))
+    with torch.no_grad():
+        for p in rand.parameters():
+            if id(p) in reset:
+                continue
+            # layers without reset_parameters (e.g. scripted): PyTorch's default init of Linear/Conv layers,
+            # uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in the inputs per output (a 1-D vector's length)
+            fan_in = int(np.prod(p.shape[1:])) if p.ndim > 1 else int(p.numel())
+            b = 1.0 / np.sqrt(max(fan_in, 1))
+            p.uniform_(-b, b)
     torch.random.set_rng_state(gen_state)
     return rand
 
