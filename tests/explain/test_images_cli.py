@@ -34,13 +34,14 @@ def files(tmp_path_factory):
         torch.nn.functional.cross_entropy(net(xt), yt).backward()
         opt.step()
     torch.jit.save(torch.jit.script(net.eval()), str(tmp / "m.pt"))
-    pd.DataFrame({"group": group, "y": y}).to_csv(tmp / "d.csv", index=False)
+    pd.DataFrame({"group": group, "y": y, "word": np.where(y == 1, "cat", "dog")}).to_csv(tmp / "d.csv", index=False)
     np.save(tmp / "x.npy", X)
     mask = np.zeros((8, 8), bool)
     mask[:, :4] = True
     np.save(tmp / "mask.npy", mask)
     np.save(tmp / "mask_bad.npy", np.zeros((7, 8), bool))
     np.save(tmp / "x_short.npy", X[:30])
+    np.save(tmp / "x_3ch.npy", np.repeat(X[:, None], 3, axis=1))
     (tmp / "notmodel.pt").write_bytes(b"not a torchscript archive")
     return tmp
 
@@ -94,6 +95,8 @@ def test_no_mask_and_gradcam_refused_for_torchscript(files):
     (["--images", "x.npy", "--no-trust"], "--trust-pickle"),
     (["--images", "x.npy", "--saliency-method", "lime"], "Unknown saliency method"),
     (["--images", "d.csv"], "Cannot read"),
+    (["--images", "x_3ch.npy"], "cannot take"),
+    (["--images", "x.npy", "--target", "word"], "integer class indices"),
 ])
 def test_bad_input_exits_2(files, args, needle):
     tmp = files

@@ -147,13 +147,24 @@ def explain_images_report(data: Any, *, sensitive, model: Any, images: Any, targ
     module = load_torchscript(model, trust_pickle=trust_pickle) if isinstance(model, (str, Path)) else model
     t = None
     if target is not None:
-        col = frame[target]
-        if col.isna().any() or not np.all(np.mod(col.to_numpy(float), 1) == 0):
-            raise UnskewInputError(f"--target {target!r} must hold integer class indices (the logit to explain).")
-        t = col.to_numpy().astype(np.int64)
+        import pandas as pd
+
+        col = pd.to_numeric(frame[target], errors="coerce").to_numpy(float)
+        if np.isnan(col).any() or not np.all(np.mod(col, 1) == 0):
+            raise UnskewInputError(f"--target {target!r} must hold integer class indices (the logit to explain); "
+                                   f"{int(np.isnan(col).sum())} value(s) are missing or not numbers.")
+        t = col.astype(np.int64)
     torch = __import__("torch")
-    with torch.no_grad():
-        n_classes = int(module(torch.as_tensor(X[:1] if X.ndim == 4 else X[:1, None])).shape[-1])
+    probe = X[:1] if X.ndim == 4 else X[:1, None]
+    try:
+        with torch.no_grad():
+            out = module(torch.as_tensor(probe))
+    except Exception as exc:  # a shape/dtype mismatch surfaces as a RuntimeError from inside the model
+        raise UnskewInputError(f"The model cannot take {img_name}'s images (fed as shape {tuple(probe.shape[1:])} "
+                               f"per image): {str(exc).strip().splitlines()[-1][:200]}") from exc
+    if not isinstance(out, torch.Tensor) or out.ndim != 2:
+        raise UnskewInputError("The model must return logits of shape (n, n_classes) for saliency maps.")
+    n_classes = int(out.shape[-1])
     if t is not None and (t.min() < 0 or t.max() >= n_classes):
         raise UnskewInputError(f"--target {target!r} has class indices outside 0..{n_classes - 1} "
                                f"(the model has {n_classes} outputs).")
