@@ -122,3 +122,29 @@ def test_thresholds_parsed_in_library():
         parse_thresholds(["a"])
     with pytest.raises(UnskewInputError, match="needs a number"):
         parse_thresholds(["a=x"])
+
+
+def test_failed_sanity_check_warns_and_gates(files):
+    tmp = files
+    # a cut-off of -1 correlation cannot be met: the method is flagged, the section warns, --fail-on warn exits 1
+    r = _invoke(tmp / "d.csv", "-s", "group", "--model", tmp / "m.pt", "--trust-pickle", "--images", tmp / "x.npy",
+                "--saliency-method", "gradient", "--threshold", "sanity_spearman=-1", "--fail-on", "warn",
+                "--json", tmp / "r3.json")
+    assert r.exit_code == 1, r.output
+    sec = json.loads((tmp / "r3.json").read_text())["checks"][0]
+    assert sec["status"] == "warn" and sec["summary"]["methods"]["gradient"]["sanity"]["passed"] is False
+    assert any(f["severity"] == "warn" and "sanity check" in f["message"] for f in sec["findings"])
+    r = _invoke(tmp / "d.csv", "-s", "group", "--model", tmp / "m.pt", "--trust-pickle", "--images", tmp / "x.npy",
+                "--threshold", "proxy_share_warn=0.1")
+    assert r.exit_code == 2 and "sanity_spearman" in r.output
+
+
+def test_torchscript_randomisation_redraws_every_parameter(files):
+    from unskew.explain._saliency import _randomised
+
+    m = torch.jit.load(str(files / "m.pt"))
+    before = [p.detach().clone() for p in m.parameters()]
+    rand = _randomised(m)
+    for p0, p, q in zip(before, m.parameters(), rand.parameters(), strict=True):
+        assert torch.equal(p0, p)  # the trained model is untouched
+        assert not torch.allclose(p0, q)
