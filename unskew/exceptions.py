@@ -19,6 +19,13 @@ class UnskewInputError(UnskewError, ValueError):
     """
 
 
+class UnskewNotFoundError(UnskewInputError):
+    """A named thing (a monitored model, a queue, an item) is not in the store.
+
+    Services answer it with 404 rather than 422.
+    """
+
+
 class MissingExtraError(UnskewError, ImportError):
     """An optional dependency is needed for this feature but is not installed."""
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..exceptions import UnskewInputError
+from ..exceptions import UnskewInputError, UnskewNotFoundError
 from ._aggregate import label_payload, merge_into, prediction_payload
 from ._profile import PRED, SCORE, Profile, build_profile, group_names, label_str, py, to_pandas
 
@@ -121,7 +121,7 @@ class Monitor:
         m = s.scalar(q)
         if m is None:
             have = s.scalars(sa.select(MonitoredModel.name).order_by(MonitoredModel.name)).all()
-            raise UnskewInputError(
+            raise UnskewNotFoundError(
                 f"No monitored model named {name!r} in the store; run `unskew monitor init --name {name} ...` first"
                 + (f" (models: {', '.join(have[:10])})." if have else ".")
             )

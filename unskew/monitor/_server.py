@@ -20,7 +20,7 @@ import os
 import secrets
 from typing import Any
 
-from ..exceptions import UnskewInputError
+from ..exceptions import UnskewInputError, UnskewNotFoundError
 
 #: Largest request body accepted (bytes).
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
@@ -92,44 +92,30 @@ def create_app(store: Any = None, *, token: str | None = None, max_bytes: int = 
             chunks.append(chunk)
         return b"".join(chunks), None
 
-    def _error(exc: UnskewInputError):
-        msg = str(exc)
-        code = 404 if msg.startswith("No monitored model named") else 422
-        return JSONResponse({"detail": msg}, status_code=code)
+    async def _ingest(request: Request, log, **kwargs):
+        """Authenticate, read the body, and log it with ``log`` (a Monitor method) in a worker thread."""
+        from starlette.concurrency import run_in_threadpool
+
+        denied = _auth(request)
+        if denied:
+            return denied
+        body, err = await _body(request)
+        if err:
+            return err
+        try:
+            frame = _frame_from_body(body, request.headers.get("content-type", ""))
+            return await run_in_threadpool(log, frame, **kwargs)
+        except UnskewInputError as exc:
+            code = 404 if isinstance(exc, UnskewNotFoundError) else 422
+            return JSONResponse({"detail": str(exc)}, status_code=code)
 
     @app.post("/v1/models/{name}/predictions")
     async def predictions(name: str, request: Request, id: str | None = None, timestamp: str | None = None):
-        from starlette.concurrency import run_in_threadpool
-
-        denied = _auth(request)
-        if denied:
-            return denied
-        body, err = await _body(request)
-        if err:
-            return err
-        try:
-            frame = _frame_from_body(body, request.headers.get("content-type", ""))
-            out = await run_in_threadpool(mon.log, name, frame, id=id, timestamp=timestamp)
-        except UnskewInputError as exc:
-            return _error(exc)
-        return out
+        return await _ingest(request, lambda frame, **kw: mon.log(name, frame, **kw), id=id, timestamp=timestamp)
 
     @app.post("/v1/models/{name}/labels")
     async def labels(name: str, request: Request, id: str = "id", target: str = "label"):
-        from starlette.concurrency import run_in_threadpool
-
-        denied = _auth(request)
-        if denied:
-            return denied
-        body, err = await _body(request)
-        if err:
-            return err
-        try:
-            frame = _frame_from_body(body, request.headers.get("content-type", ""))
-            out = await run_in_threadpool(mon.log_labels, name, frame, id=id, target=target)
-        except UnskewInputError as exc:
-            return _error(exc)
-        return out
+        return await _ingest(request, lambda frame, **kw: mon.log_labels(name, frame, **kw), id=id, target=target)
 
     @app.get("/v1/health")
     async def health():
