@@ -28,23 +28,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bench_attribution import data, mlp  # the same toy problem and model as bench_attribution
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from unskew.attribution import TRAK, TRAKEnsemble, combine_terms
 
 SIZES = (1, 5, 10, 20)
-
-
-def data(n, d, seed):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, d)).astype(np.float32)
-    y = ((X[:, 0] + X[:, 1] * X[:, 2] + 0.5 * rng.normal(size=n)) > 0).astype(np.int64)
-    return X, y
-
-
-def mlp(d, seed):
-    torch.manual_seed(seed)
-    return torch.nn.Sequential(torch.nn.Linear(d, 32), torch.nn.Tanh(), torch.nn.Linear(32, 2))
 
 
 def fit_full_batch(model, X, y, steps, wd=1e-3, every=None):

@@ -252,19 +252,7 @@ def stats_from_aggregates(agg: pd.DataFrame, spec: StatsSpec) -> GroupStats:
 
 def _scores_from_aggregates(st: GroupStats, agg: pd.DataFrame, g, ti, sw, w2) -> None:
     G, E = st.n_groups, st.ece_bins
-    st.has_scores = True
-    st.score_min = float(agg["_smin"].min())
-    st.score_max = float(agg["_smax"].max())
-    if st.score_bins is not None:
-        if st.score_bins < 2:
-            raise UnskewInputError(f"score_bins must be at least 2, got {st.score_bins}.")
-        lo, hi = st.score_range
-        if not hi > lo:
-            raise UnskewInputError(f"score_range must be (low, high) with high > low, got {st.score_range}.")
-        if st.score_min < lo or st.score_max > hi:
-            raise UnskewInputError(
-                f"Scores range from {st.score_min:g} to {st.score_max:g}, outside score_range "
-                f"{st.score_range}; pass a wider score_range or leave score_bins unset.")
+    st._set_score_range(float(agg["_smin"].min()), float(agg["_smax"].max()))
     present = st.pos_label in set(st.classes.tolist())
     ypos = (ti == _index_of(st.classes, st.pos_label)) if present else np.zeros(len(agg), bool)
     value = agg["_s"].to_numpy(np.float64)

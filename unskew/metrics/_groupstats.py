@@ -258,21 +258,28 @@ class GroupStats:
             out._add_scores(g, G, s, ypos, w)
         return out
 
-    def _add_scores(self, g, G, s, ypos, w):
+    def _set_score_range(self, smin: float, smax: float) -> None:
+        """Record the observed score range; with ``score_bins``, check the bins and that it fits
+        ``score_range`` (shared by the in-memory path and the engines' SQL aggregates)."""
         self.has_scores = True
-        self.score_min = float(s.min())
-        self.score_max = float(s.max())
+        self.score_min, self.score_max = smin, smax
+        if self.score_bins is None:
+            return
+        if self.score_bins < 2:
+            raise UnskewInputError(f"score_bins must be at least 2, got {self.score_bins}.")
+        lo, hi = self.score_range
+        if not hi > lo:
+            raise UnskewInputError(f"score_range must be (low, high) with high > low, got {self.score_range}.")
+        if smin < lo or smax > hi:
+            raise UnskewInputError(
+                f"Scores range from {smin:g} to {smax:g}, outside score_range "
+                f"{self.score_range}; pass a wider score_range or leave score_bins unset."
+            )
+
+    def _add_scores(self, g, G, s, ypos, w):
+        self._set_score_range(float(s.min()), float(s.max()))
         if self.score_bins is not None:
-            if self.score_bins < 2:
-                raise UnskewInputError(f"score_bins must be at least 2, got {self.score_bins}.")
             lo, hi = self.score_range
-            if not hi > lo:
-                raise UnskewInputError(f"score_range must be (low, high) with high > low, got {self.score_range}.")
-            if self.score_min < lo or self.score_max > hi:
-                raise UnskewInputError(
-                    f"Scores range from {self.score_min:g} to {self.score_max:g}, outside score_range "
-                    f"{self.score_range}; pass a wider score_range or leave score_bins unset."
-                )
             value = bin_index(s, self.score_bins, lo, hi)
             self._set_table(*table_hist(g, value, ypos, w, G, self.score_bins))
         else:
