@@ -136,7 +136,8 @@ def test_blind_two_reviewers_kappa_and_adjudication(browser, queues):
     adm.goto("/adjudication")
     rows = adm.locator("table.adjudication tbody tr")
     assert rows.count() == 1 and "rev: keep; rev2: remove" in rows.first.inner_text()
-    rows.first.locator("a.button").click()
+    with adm.expect_navigation():  # the keys below must reach the item page, not the list
+        rows.first.locator("a.button").click()
     adm.keyboard.press("2")
     submit_key(adm, "r")
     assert adm.url == srv.url + "/adjudication"
