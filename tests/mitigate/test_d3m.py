@@ -232,10 +232,20 @@ def test_trak_ridge_is_zero_for_d3m_and_chosen_on_validation_for_auto_d3m():
     assert plain.trak_lambda_ == 0.0 and plain.ridge_selection_ is None
     sel = auto.ridge_selection_
     assert list(sel["trak_lambda"]) == list(AUTO_TRAK_LAMBDA_GRID)
-    # the kept ridge is the best candidate by validation worst pseudo-group accuracy, then accuracy
-    best = sel.sort_values(["val_worst_group_accuracy", "val_accuracy"], ascending=False, kind="stable").iloc[0]
+    # each candidate is scored on every candidate's pseudo-groups: never above its own partition's score
+    assert (sel["val_worst_group_accuracy_all_partitions"] <= sel["val_worst_group_accuracy"] + 1e-12).all()
+    # the kept ridge is the best candidate by that score, then accuracy
+    best = sel.sort_values(["val_worst_group_accuracy_all_partitions", "val_accuracy"], ascending=False,
+                           kind="stable").iloc[0]
     assert auto.trak_lambda_ == best["trak_lambda"]
     assert auto.val_worst_group_accuracy_ == pytest.approx(best["val_worst_group_accuracy"])
+    from unskew.mitigate.d3m._d3m import _worst_group_accuracy, auto_pseudo_groups
+
+    pred = auto.estimator_.predict(Xv)
+    Ss = auto._attribute(auto.base_estimator_, X, y, Xv, yv, val=(Xv, yv, None), lambdas=list(AUTO_TRAK_LAMBDA_GRID))
+    parts = [auto_pseudo_groups(S, yv) for S in Ss]
+    assert best["val_worst_group_accuracy_all_partitions"] == pytest.approx(
+        min(_worst_group_accuracy(yv, pred, p) for p in parts))
     # and its attributions are TRAK with that ridge on the base model's checkpoints
     m = auto.base_estimator_
     expected = TRAK(m.model_, auto._checkpoints(m), proj_dim=32, lambda_scale=auto.trak_lambda_).attribute(
