@@ -201,7 +201,8 @@ def run_d3m(dataset: str, method: str, seed: int, data, quick: bool) -> list[dic
                "n_models": spec.get("n_models"), "removal_rule": spec["removal"],
                "ensemble_member_seconds": [m["fit_seconds"] + m["trak_seconds"]
                                            for m in getattr(d3m, "ensemble_members_", [])],
-               "sweep": d3m.sweep_.to_dict("records")}
+               "sweep": d3m.sweep_.to_dict("records"),
+               "ridge_selection": None if d3m.ridge_selection_ is None else d3m.ridge_selection_.to_dict("records")}
         row.update({f"test_{k_}": v for k_, v in evaluate(model.predict(data.test.X), data.test).items()})
         row.update({f"val_{k_}": v for k_, v in evaluate(model.predict(va.X), va).items()})
         rows.append(row)
