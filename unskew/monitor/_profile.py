@@ -158,12 +158,13 @@ class Profile:
                 codes = np.searchsorted(edges, x, side="right")
                 codes = np.where(np.isnan(x), len(edges) + 1, codes)
             else:
-                cats = {c: i for i, c in enumerate(f["categories"])}
+                cats = f["categories"]
                 vals = label_str(s)
                 other, missing = len(cats), len(cats) + 1
-                codes = np.fromiter(
-                    (missing if v is None else cats.get(v, other) for v in vals), dtype=np.int64, count=len(vals)
-                )
+                isna = pd.isna(vals)
+                found = pd.Index(cats, dtype=object).get_indexer(np.where(isna, "", vals).astype(object)) if cats else \
+                    np.full(len(vals), -1)
+                codes = np.where(isna, missing, np.where(found < 0, other, found))
             out[f["name"]] = codes.astype(np.int64)
         return out
 
