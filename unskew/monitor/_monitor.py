@@ -124,6 +124,84 @@ def _feature_frame(conn, batch_ids: np.ndarray, positions: np.ndarray) -> pd.Dat
     return frame.iloc[inv].reset_index(drop=True)
 
 
+def prepare_batch(prof: Profile, frame: pd.DataFrame, *, id: str | None = None, timestamp: str | None = None,
+              blob: bytes | None = None, queue_flags: bool = True) -> dict:
+    """Validate a batch against the profile and encode it: bin codes, groups, OOD scores, CBPE rows, times, ids.
+
+    Raises :class:`UnskewInputError` naming the column, row and value of the first bad value.
+    ``queue_flags=False`` skips the ids and the per-row new-subpopulation reasons
+    (only the stored path needs them).
+    """
+    from ._profile import _require
+
+    src = "the batch"
+    if len(frame) == 0:
+        raise UnskewInputError("The batch has no rows.")
+    cols = [f["column"] for f in prof.features if f["role"] == "feature"]
+    _require(frame, cols, "Feature", src)
+    pcol, scol = prof.data["predictions"], prof.data.get("scores")
+    if pcol not in frame.columns or (scol and scol not in frame.columns):
+        if blob is None:
+            miss = pcol if pcol not in frame.columns else scol
+            raise UnskewInputError(f"Column {miss!r} (the model's output) is not in the batch and no model is stored.")
+        est = _load_blob(blob)
+        from ..metrics._models import predict_with
+
+        yp, ys = predict_with(est, frame[cols])
+        frame = frame.copy()
+        frame[pcol] = yp
+        if scol:
+            frame[scol] = ys
+    yp = label_str(frame[pcol])
+    if pd.isna(yp).any():
+        i = int(np.flatnonzero(pd.isna(yp))[0])
+        raise UnskewInputError(f"Predictions column {pcol!r} is missing at row {i}.")
+    sc = None
+    if scol:
+        sc = pd.to_numeric(frame[scol], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(sc) | (sc < 0) | (sc > 1)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise UnskewInputError(f"Scores column {scol!r} row {i} is {py(frame[scol].iloc[i])!r}; scores must be numbers in [0, 1].")
+    ids = _ids(frame, id, "batch") if id else None
+    if ids is None and queue_flags:
+        import uuid
+
+        ids = np.array([uuid.uuid4().hex for _ in range(len(frame))], dtype=object)
+    if timestamp:
+        if timestamp not in frame.columns:
+            raise UnskewInputError(f"Timestamp column {timestamp!r} is not in the batch.")
+        ts = _utc_naive(frame[timestamp], timestamp)
+    else:
+        from ..store import utcnow
+
+        ts = np.full(len(frame), np.datetime64(utcnow(), "us"))
+    codes = prof.bin_codes(frame, src)
+    groups = group_names(frame, prof.sensitive)
+    ood = prof.ood_scores(codes)
+    raw = {f["name"]: label_str(frame[f["column"]]) for f in prof.features if f["kind"] == "categorical"}
+    cbpe = cbpe_rows(prof, yp, sc) if sc is not None else None
+    keep = cols + [pcol] + ([scol] if scol else [])
+    new_reasons = _new_subpop_flags(prof, groups, raw) if queue_flags else None
+    return dict(frame=frame[keep], ids=ids, ts=ts, codes=codes, groups=groups, ood=ood, raw=raw,
+                cbpe=cbpe, yp=yp, sc=sc, new=new_reasons)
+
+
+def cbpe_rows(prof: Profile, yp: np.ndarray, scores: np.ndarray) -> np.ndarray | None:
+    """Per row, the expected (correct, TP, FP, FN, TN) from the calibrated positive-class probability (CBPE)."""
+    if prof.pos_label is None:
+        return None
+    p = prof.calibrate(scores)
+    is_pos = yp == prof.pos_label
+    out = np.zeros((len(p), 5))
+    out[:, 0] = np.where(is_pos, p, 1 - p)
+    out[is_pos, 1] = p[is_pos]
+    out[is_pos, 2] = 1 - p[is_pos]
+    out[~is_pos, 3] = p[~is_pos]
+    out[~is_pos, 4] = 1 - p[~is_pos]
+    return out
+
+
 def parse_window(window: str | int) -> tuple[str, int]:
     """``"1d"``/``"7d"`` -> ("days", n); ``"10000"`` -> ("rows", 10000)."""
     w = str(window).strip().lower()
@@ -264,65 +342,7 @@ class Monitor:
     # ------------------------------------------------------------------ ingestion
     def _prepare(self, prof: Profile, frame: pd.DataFrame, id: str | None, timestamp: str | None,
                  blob: bytes | None) -> dict:
-        from ._profile import _require
-
-        src = "the batch"
-        if len(frame) == 0:
-            raise UnskewInputError("The batch has no rows.")
-        cols = [f["column"] for f in prof.features if f["role"] == "feature"]
-        _require(frame, cols, "Feature", src)
-        pcol, scol = prof.data["predictions"], prof.data.get("scores")
-        if pcol not in frame.columns or (scol and scol not in frame.columns):
-            if blob is None:
-                miss = pcol if pcol not in frame.columns else scol
-                raise UnskewInputError(f"Column {miss!r} (the model's output) is not in the batch and no model is stored.")
-            est = _load_blob(blob)
-            from ..metrics._models import predict_with
-
-            yp, ys = predict_with(est, frame[cols])
-            frame = frame.copy()
-            frame[pcol] = yp
-            if scol:
-                frame[scol] = ys
-        yp = label_str(frame[pcol])
-        if pd.isna(yp).any():
-            i = int(np.flatnonzero(pd.isna(yp))[0])
-            raise UnskewInputError(f"Predictions column {pcol!r} is missing at row {i}.")
-        sc = None
-        if scol:
-            sc = pd.to_numeric(frame[scol], errors="coerce").to_numpy(dtype=float)
-            bad = ~np.isfinite(sc) | (sc < 0) | (sc > 1)
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                raise UnskewInputError(f"Scores column {scol!r} row {i} is {py(frame[scol].iloc[i])!r}; scores must be numbers in [0, 1].")
-        ids = _ids(frame, id, "batch") if id else None
-        if ids is None:
-            import uuid
-
-            ids = np.array([uuid.uuid4().hex for _ in range(len(frame))], dtype=object)
-        if timestamp:
-            if timestamp not in frame.columns:
-                raise UnskewInputError(f"Timestamp column {timestamp!r} is not in the batch.")
-            ts = _utc_naive(frame[timestamp], timestamp)
-        else:
-            from ..store import utcnow
-
-            ts = np.full(len(frame), np.datetime64(utcnow(), "us"))
-        codes = prof.bin_codes(frame, src)
-        groups = group_names(frame, prof.sensitive)
-        ood = prof.ood_scores(codes)
-        raw = {f["name"]: label_str(frame[f["column"]]) for f in prof.features if f["kind"] == "categorical"}
-        cbpe = None
-        if sc is not None and prof.pos_label is not None:
-            p = prof.calibrate(sc)
-            is_pos = yp == prof.pos_label
-            exp_correct = np.where(is_pos, p, 1 - p)
-            cbpe = np.column_stack([exp_correct, np.where(is_pos, p, 0), np.where(is_pos, 1 - p, 0),
-                                    np.where(is_pos, 0, p), np.where(is_pos, 0, 1 - p)])
-        keep = cols + [pcol] + ([scol] if scol else [])
-        new_reasons = _new_subpop_flags(prof, groups, raw)
-        return dict(frame=frame[keep], ids=ids, ts=ts, codes=codes, groups=groups, ood=ood, raw=raw,
-                    cbpe=cbpe, yp=yp, sc=sc, new=new_reasons)
+        return prepare_batch(prof, frame, id=id, timestamp=timestamp, blob=blob)
 
     def log(self, name: str, table: Any, *, id: str | None = None, timestamp: str | None = None) -> dict:
         """Store one batch of predictions (pandas, polars, Arrow or a file path) in one transaction.

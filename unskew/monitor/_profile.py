@@ -42,8 +42,35 @@ def to_pandas(table: Any, what: str = "table") -> pd.DataFrame:
 
 
 def label_str(values: Any) -> np.ndarray:
-    """Labels as strings (``1.0`` -> ``"1"``), missing as None, so stored labels compare exactly."""
+    """Labels as strings (``1.0`` -> ``"1"``), missing as None, so stored labels compare exactly.
+
+    Typed columns are factorised first, so each distinct value is converted once
+    (object columns keep the per-value path: hashing would merge ``True`` and ``1``).
+    """
+    codes, lab = factor_labels(values)
+    return lab[codes]
+
+
+def factor_labels(values: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, labels)`` with ``label_str(values) == labels[codes]``; the last label is None (missing)."""
     s = pd.Series(values)
+    if s.dtype != object:
+        codes, uniq = pd.factorize(s, use_na_sentinel=True)
+        lab = np.empty(len(uniq) + 1, dtype=object)
+        lab[:-1] = _label_str(pd.Series(uniq))
+        lab[-1] = None
+        return np.where(codes < 0, len(uniq), codes), lab
+    vals = _label_str(s)
+    isna = pd.isna(vals)
+    codes, uniq = pd.factorize(np.where(isna, "", vals).astype(object))
+    codes = np.where(isna, len(uniq), codes)
+    lab = np.empty(len(uniq) + 1, dtype=object)
+    lab[:-1] = np.asarray(uniq, dtype=object)
+    lab[-1] = None
+    return codes, lab
+
+
+def _label_str(s: pd.Series) -> np.ndarray:
     n = len(s)
     isna = s.isna().to_numpy()
     out = np.empty(n, dtype=object)
@@ -87,18 +114,24 @@ def _require(frame: pd.DataFrame, cols: Sequence[str], role: str, source: str) -
 
 def group_names(frame: pd.DataFrame, sensitive: Sequence[str]) -> np.ndarray:
     """Group name per row (``"sex=Female & race=Black"``; missing values as ``(missing)``)."""
-    parts = []
-    for c in sensitive:
-        s = frame[c]
-        vals = label_str(s)
-        vals = np.where(pd.isna(vals), MISSING_GROUP, vals)
-        parts.append(vals.astype(str))
-    if not parts:
+    if not sensitive:
         raise UnskewInputError("Monitoring needs at least one sensitive column (--sensitive).")
-    out = np.char.add(f"{sensitive[0]}=", parts[0])
-    for name, p in zip(sensitive[1:], parts[1:], strict=True):
-        out = np.char.add(np.char.add(out, f" & {name}="), p)
-    return out.astype(object)
+    key = np.zeros(len(frame), dtype=np.int64)
+    uniques = []
+    for c in sensitive:
+        vals = label_str(frame[c])
+        codes, uniq = pd.factorize(np.where(pd.isna(vals), MISSING_GROUP, vals).astype(object))
+        key = key * len(uniq) + codes
+        uniques.append(list(uniq))
+    combo, inv = np.unique(key, return_inverse=True)
+    names = np.empty(len(combo), dtype=object)
+    for i, k in enumerate(combo.tolist()):
+        parts = []
+        for name, uniq in zip(reversed(sensitive), reversed(uniques), strict=True):
+            k, r = divmod(k, len(uniq))
+            parts.append(f"{name}={uniq[r]}")
+        names[i] = " & ".join(reversed(parts))
+    return names[inv.reshape(-1)]
 
 
 def _is_numeric(s: pd.Series) -> bool:
@@ -159,12 +192,12 @@ class Profile:
                 codes = np.where(np.isnan(x), len(edges) + 1, codes)
             else:
                 cats = f["categories"]
-                vals = label_str(s)
                 other, missing = len(cats), len(cats) + 1
-                isna = pd.isna(vals)
-                found = pd.Index(cats, dtype=object).get_indexer(np.where(isna, "", vals).astype(object)) if cats else \
-                    np.full(len(vals), -1)
-                codes = np.where(isna, missing, np.where(found < 0, other, found))
+                vcodes, labels = factor_labels(s)
+                pos = {c: i for i, c in enumerate(cats)}
+                per_label = np.array([missing if v is None else pos.get(v, other) for v in labels.tolist()],
+                                     dtype=np.int64)
+                codes = per_label[vcodes]
             out[f["name"]] = codes.astype(np.int64)
         return out
 
@@ -193,12 +226,10 @@ def _neg_log_freq(counts: np.ndarray) -> list[float]:
     return (-np.log(p)).tolist()
 
 
-def _hist(codes: np.ndarray, n_bins: int, groups: np.ndarray, group_list: list[str]) -> dict:
-    out = {"all": np.bincount(codes, minlength=n_bins).tolist(), "by_group": {}}
-    for g in group_list:
-        m = groups == g
-        out["by_group"][g] = np.bincount(codes[m], minlength=n_bins).tolist()
-    return out
+def _hist(codes: np.ndarray, n_bins: int, ginv: np.ndarray, group_list: list[str]) -> dict:
+    """Bin counts overall and per group (``ginv``: each row's index into ``group_list``), one bincount."""
+    flat = np.bincount(ginv * n_bins + codes, minlength=len(group_list) * n_bins).reshape(len(group_list), n_bins)
+    return {"all": flat.sum(axis=0).tolist(), "by_group": {g: flat[i].tolist() for i, g in enumerate(group_list)}}
 
 
 def build_profile(
@@ -281,7 +312,7 @@ def build_profile(
         if s not in feats:
             feats.append(s)
     groups = group_names(frame, sensitive)
-    gvals, gcounts = np.unique(groups.astype(str), return_counts=True)
+    gvals, ginv, gcounts = np.unique(groups.astype(str), return_inverse=True, return_counts=True)
     group_list = gvals.tolist()
     y = label_str(frame[target])
     yp = label_str(frame[predictions])
@@ -321,13 +352,14 @@ def build_profile(
                     "n": len(frame)})
     codes = prof.bin_codes(frame, source)
     for f in fprofiles:
-        f["hist"] = _hist(codes[f["name"]], f["n_bins"], groups, group_list)
+        f["hist"] = _hist(codes[f["name"]], f["n_bins"], ginv, group_list)
         if f["role"] == "feature":
             f["neg_log_freq"] = _neg_log_freq(f["hist"]["all"])
     ood = prof.ood_scores(codes)
-    prof.data["ood"] = {"method": "hbos", "threshold": float(np.quantile(ood, 0.99)), "quantile": 0.99,
-                        "rate": float((ood > np.quantile(ood, 0.99)).mean()),
-                        "by_group": {g: float((ood[groups == g] > np.quantile(ood, 0.99)).mean()) for g in group_list}}
+    thr = float(np.quantile(ood, 0.99))
+    over = np.bincount(ginv, weights=ood > thr, minlength=len(group_list))
+    prof.data["ood"] = {"method": "hbos", "threshold": thr, "quantile": 0.99, "rate": float((ood > thr).mean()),
+                        "by_group": {g: float(over[i] / gcounts[i]) for i, g in enumerate(group_list)}}
 
     # performance of the model on the reference rows, per group, from the metrics engine
     stats = GroupStats.from_arrays(y, yp, sensitive_features={c: group_parts(frame, c) for c in sensitive},
