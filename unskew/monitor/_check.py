@@ -24,10 +24,6 @@ def _alert_key(t) -> str:
 
 def run_check(monitor, name: str, *, window: Any = "10000", webhook: str | None = None,
               detectors: Any = None, params: dict | None = None, store_alerts: bool = True) -> Report:
-    import sqlalchemy as sa
-
-    from ..store import Alert
-
     t0 = time.perf_counter()
     params = dict(params or {})
     q = float(params.get("fdr", FDR_Q))
@@ -59,6 +55,10 @@ def run_check(monitor, name: str, *, window: Any = "10000", webhook: str | None 
 
     new_alerts = []
     if store_alerts and alerts:
+        import sqlalchemy as sa
+
+        from ..store import Alert
+
         with monitor.store.session() as s:
             m = monitor._model(s, name, lock=True)
             have = set(s.scalars(sa.select(Alert.key).where(Alert.model_id == m.id)))
@@ -77,6 +77,10 @@ def run_check(monitor, name: str, *, window: Any = "10000", webhook: str | None 
     if hook and new_alerts:
         hook_errors = _post_alerts(hook, name, new_alerts)
         if len(hook_errors) < len(new_alerts):
+            import sqlalchemy as sa
+
+            from ..store import Alert
+
             with monitor.store.session() as s:
                 ok = [a.id for a in new_alerts][: len(new_alerts)]
                 s.execute(sa.update(Alert).where(Alert.id.in_(ok)).values(notified=True))

@@ -172,14 +172,19 @@ def prepare_batch(prof: Profile, frame: pd.DataFrame, *, id: str | None = None, 
         if timestamp not in frame.columns:
             raise UnskewInputError(f"Timestamp column {timestamp!r} is not in the batch.")
         ts = _utc_naive(frame[timestamp], timestamp)
-    else:
-        from ..store import utcnow
+    else:  # now, as naive UTC (the store keeps UTC throughout)
+        from datetime import timezone
 
-        ts = np.full(len(frame), np.datetime64(utcnow(), "us"))
-    codes = prof.bin_codes(frame, src)
-    groups = group_names(frame, prof.sensitive)
+        ts = np.full(len(frame), np.datetime64(datetime.now(timezone.utc).replace(tzinfo=None), "us"))
+    factors: dict = {}  # each categorical column encoded once for codes, groups and raw values
+    codes = prof.bin_codes(frame, src, factors)
+    groups = group_names(frame, prof.sensitive, factors)
     ood = prof.ood_scores(codes)
-    raw = {f["name"]: label_str(frame[f["column"]]) for f in prof.features if f["kind"] == "categorical"}
+    raw = {}
+    for f in prof.features:
+        if f["kind"] == "categorical":
+            vcodes, labels = factors[f["column"]]
+            raw[f["name"]] = labels[vcodes]
     cbpe = cbpe_rows(prof, yp, sc) if sc is not None else None
     keep = cols + [pcol] + ([scol] if scol else [])
     new_reasons = _new_subpop_flags(prof, groups, raw) if queue_flags else None
