@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json as _json
 import re
 from collections import defaultdict, namedtuple
 from collections.abc import Sequence
@@ -88,6 +89,22 @@ def _db_times(conn, ts: np.ndarray) -> list:
     if conn.dialect.name == "sqlite":
         return [s.replace("T", " ", 1) for s in np.datetime_as_string(ts.astype("datetime64[us]"), unit="us").tolist()]
     return ts.astype("datetime64[us]").astype(object).tolist()
+
+
+def _insert_queue(conn, model_id: int, items: list[tuple]) -> None:
+    """Queue items ``(row_id, reason, score, group_key, detail JSON text)`` by one driver-level executemany."""
+    if not items:
+        return
+    from ..store import utcnow
+
+    now = _db_times(conn, np.array([np.datetime64(utcnow(), "us")]))[0]
+    if conn.dialect.name == "sqlite":
+        sql = ("INSERT INTO monitor_queue (model_id, row_id, reason, score, group_key, detail, created_at) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?)")
+    else:
+        sql = ("INSERT INTO monitor_queue (model_id, row_id, reason, score, group_key, detail, created_at) "
+               "VALUES (%s, %s, %s, %s, %s, CAST(%s AS json), %s)")
+    conn.exec_driver_sql(sql, [(model_id, *it, now) for it in items])
 
 
 def _block_frames(conn, batch_ids) -> dict[int, pd.DataFrame]:
@@ -378,8 +395,8 @@ class Monitor:
     def _write_predictions(self, s, m, version, prof, prep) -> dict:
         import sqlalchemy as sa
 
-        from ..store import Batch, Bucket, QueueItem, RowBlock
-        from ..store._blocks import FORMAT, encode_block, records
+        from ..store import Batch, Bucket, RowBlock
+        from ..store._blocks import FORMAT, encode_block, record_lines
 
         conn = s.connection()
         ids = prep["ids"]
@@ -412,6 +429,7 @@ class Monitor:
                 Bucket.block.in_(np.unique(blocks).tolist())).with_for_update()):
             have[(b.day, int(b.block))] = b
         bucket_ids = np.zeros(n_new, dtype=np.int64)
+        placed = []
         codes, groups, ood, raw, cbpe = prep["codes"], prep["groups"], prep["ood"], prep["raw"], prep["cbpe"]
         for js in np.split(order, bounds):
             day, block = str(days[js[0]]), int(blocks[js[0]])
@@ -426,12 +444,14 @@ class Monitor:
                 b = Bucket(model_id=m.id, version=version, day=day, block=block, min_seq=smin, max_seq=smax,
                            min_ts=tmin, max_ts=tmax, n=len(js), payload=part, labels={})
                 s.add(b)
-                s.flush()
             else:
                 b.payload = merge_into(copy.deepcopy(b.payload), part)
                 b.n = int(b.n + len(js))
                 b.min_seq, b.max_seq = min(b.min_seq, smin), max(b.max_seq, smax)
                 b.min_ts, b.max_ts = min(b.min_ts, tmin), max(b.max_ts, tmax)
+            placed.append((js, b))
+        s.flush()  # one flush inserts every new bucket (with RETURNING of their ids)
+        for js, b in placed:
             bucket_ids[js] = b.id
         # the feature values: one columnar block per batch; the rows keep their index columns
         stored = prep["frame"].iloc[idx]
@@ -455,19 +475,17 @@ class Monitor:
         flagged = np.flatnonzero(is_ood | (why != ""))
         queue = []
         if len(flagged):
-            recs = records(stored.iloc[flagged])
+            recs = record_lines(stored.iloc[flagged])
             for j, rec in zip(flagged.tolist(), recs, strict=True):
                 i = idx[j]
+                pred = _json.dumps(prep["yp"][i])
                 if is_ood[j]:
-                    queue.append({"model_id": m.id, "row_id": ids[i], "reason": "ood", "score": float(ood[i]),
-                                  "group_key": groups[i],
-                                  "detail": {"row": rec, "prediction": prep["yp"][i], "threshold": thr}})
+                    queue.append((ids[i], "ood", float(ood[i]), groups[i],
+                                  f'{{"row": {rec}, "prediction": {pred}, "threshold": {_json.dumps(thr)}}}'))
                 if why[j]:
-                    queue.append({"model_id": m.id, "row_id": ids[i], "reason": "new_subpopulation", "score": None,
-                                  "group_key": groups[i],
-                                  "detail": {"row": rec, "prediction": prep["yp"][i], "why": why[j]}})
-        if queue:
-            conn.execute(QueueItem.__table__.insert(), queue)
+                    queue.append((ids[i], "new_subpopulation", None, groups[i],
+                                  f'{{"row": {rec}, "prediction": {pred}, "why": {_json.dumps(why[j])}}}'))
+        _insert_queue(conn, m.id, queue)
         out["queued"] = len(queue)
         days_keep = m.config.get("retention_days")
         if days_keep is not None:
@@ -504,7 +522,7 @@ class Monitor:
         import sqlalchemy as sa
 
         from ..store import Batch, Bucket, QueueItem, utcnow
-        from ..store._blocks import records
+        from ..store._blocks import record_lines
 
         frame = to_pandas(table, "labels").reset_index(drop=True)
         if len(frame) == 0:
@@ -550,14 +568,21 @@ class Monitor:
                     queue.append((rid, r))
                 elif r.label is not None:
                     fixed.append(rid)
-            for bid in set(add) | set(sub):
-                b = s.scalar(sa.select(Bucket).where(Bucket.id == bid).with_for_update())
-                lab = copy.deepcopy(b.labels)
-                for rows, sign in ((add.get(bid, []), 1), (sub.get(bid, []), -1)):
-                    if rows:
-                        g, yt, yp = (np.array(c, dtype=object) for c in zip(*rows, strict=True))
-                        merge_into(lab, label_payload(g, yt, yp, pos), sign)
-                b.labels = lab
+            touched = sorted(set(add) | set(sub))
+            new_labels = []
+            for i in range(0, len(touched), 500):  # only the label counts of the buckets, not their histograms
+                for bid, lab in s.execute(sa.select(Bucket.id, Bucket.labels).where(Bucket.id.in_(touched[i:i + 500]))
+                                          .with_for_update()).all():
+                    lab = copy.deepcopy(lab)
+                    for rows, sign in ((add.get(bid, []), 1), (sub.get(bid, []), -1)):
+                        if rows:
+                            g, yt, yp = (np.array(c, dtype=object) for c in zip(*rows, strict=True))
+                            merge_into(lab, label_payload(g, yt, yp, pos), sign)
+                    new_labels.append({"b_id": bid, "b_labels": lab})
+            if new_labels:
+                bt = Bucket.__table__
+                conn.execute(bt.update().where(bt.c.id == sa.bindparam("b_id")).values(labels=sa.bindparam("b_labels")),
+                             new_labels)
             if updates:
                 ph = _placeholder(conn)
                 at = _db_times(conn, np.array([np.datetime64(now, "us")]))[0]
@@ -570,14 +595,12 @@ class Monitor:
                 have = {r[0] for r in _existing_ids(conn, m.id, [rid for rid, _ in queue], table="monitor_queue",
                                                     extra="AND reason = 'wrong_prediction'")}
                 need = [(rid, r) for rid, r in queue if rid not in have]
-                recs = records(_feature_frame(conn, np.array([r.batch_id for _, r in need], dtype=np.int64),
-                                              np.array([r.block_row for _, r in need], dtype=np.int64))) if need else []
-                items = [{"model_id": m.id, "row_id": rid, "reason": "wrong_prediction", "score": None,
-                          "group_key": r.group_key,
-                          "detail": {"row": rec, "prediction": r.prediction, "label": label_of[rid]}}
-                         for (rid, r), rec in zip(need, recs, strict=True)]
-                if items:
-                    s.connection().execute(QueueItem.__table__.insert(), items)
+                recs = record_lines(_feature_frame(conn, np.array([r.batch_id for _, r in need], dtype=np.int64),
+                                                   np.array([r.block_row for _, r in need], dtype=np.int64))) if need else []
+                _insert_queue(conn, m.id, [
+                    (rid, "wrong_prediction", None, r.group_key,
+                     f'{{"row": {rec}, "prediction": {_json.dumps(r.prediction)}, "label": {_json.dumps(label_of[rid])}}}')
+                    for (rid, r), rec in zip(need, recs, strict=True)])
             n_unmatched = len(ids) - len(found)
             s.add(Batch(model_id=m.id, kind="labels", n_rows=len(ids), n_new=len(updates),
                         n_duplicate=n_same, n_updated=len(updates)))

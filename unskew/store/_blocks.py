@@ -107,3 +107,11 @@ def records(frame: pd.DataFrame) -> list[dict]:
         return []
     text = frame.to_json(orient="records", date_format="iso", double_precision=15)
     return json.loads(text)
+
+
+def record_lines(frame: pd.DataFrame) -> list[str]:
+    """:func:`records` as JSON text, one object per row (to embed in a JSON document without re-encoding)."""
+    if len(frame) == 0:
+        return []
+    text = frame.to_json(orient="records", lines=True, date_format="iso", double_precision=15)
+    return text.rstrip("\n").split("\n")
