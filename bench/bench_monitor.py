@@ -235,7 +235,7 @@ def run_ingest(args) -> dict:
 
     tmp = Path(tempfile.mkdtemp(prefix="unskew-ingest-"))
     db = tmp / "ingest.db"
-    mon = Monitor(f"sqlite:///{db}")
+    mon = Monitor(args.store or f"sqlite:///{db}")
     mon.init("m", synth(50_000, args.cols, 0), target="y", predictions="pred", scores="score", sensitive=["group"])
     rows = synth(args.rows, args.cols, 1).drop(columns="y")
     rows["id"] = [f"r{i}" for i in range(len(rows))]
@@ -245,50 +245,54 @@ def run_ingest(args) -> dict:
     for i in range(0, len(rows), bs):
         mon.log("m", rows.iloc[i:i + bs], id="id")
     py_s = time.perf_counter() - t0
-    size_predictions = _store_bytes(db)
+    size_predictions = _store_bytes(db) if not args.store else _pg_bytes(mon)
     labels = synth(args.rows, args.cols, 1)[["y"]]
     labels["id"] = rows["id"]
     t0 = time.perf_counter()
     for i in range(0, len(labels), bs):
         mon.log_labels("m", labels.iloc[i:i + bs], id="id", target="y")
     lab_s = time.perf_counter() - t0
+    size = _store_bytes(db) if not args.store else _pg_bytes(mon)
     mon.store.dispose()
-    size = _store_bytes(db)
-    # HTTP (uvicorn in a thread, loopback)
-    import uvicorn
 
-    from unskew.monitor._server import create_app
+    def http_rate():  # uvicorn in a thread, loopback, Parquet bodies
+        import uvicorn
 
-    db2 = tmp / "http.db"
-    mon2 = Monitor(f"sqlite:///{db2}")
-    mon2.init("m", synth(50_000, args.cols, 0), target="y", predictions="pred", scores="score", sensitive=["group"])
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(f"sqlite:///{db2}", token="bench"), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    th = threading.Thread(target=server.run, daemon=True)
-    th.start()
-    while not server.started:
-        time.sleep(0.05)
-    import io
+        from unskew.monitor._server import create_app
 
-    n_http = min(args.rows, args.http_rows)
-    bodies = []
-    for i in range(0, n_http, bs):
-        buf = io.BytesIO()
-        rows.iloc[i:i + bs].to_parquet(buf)
-        bodies.append(buf.getvalue())
-    t0 = time.perf_counter()
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": "Bearer bench"}, timeout=120) as c:
-        for body in bodies:
-            r = c.post("/v1/models/m/predictions?id=id", content=body,
-                       headers={"Content-Type": "application/vnd.apache.parquet"})
-            r.raise_for_status()
-    http_s = time.perf_counter() - t0
-    server.should_exit = True
+        db2 = tmp / "http.db"
+        mon2 = Monitor(f"sqlite:///{db2}")
+        mon2.init("m", synth(50_000, args.cols, 0), target="y", predictions="pred", scores="score", sensitive=["group"])
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = uvicorn.Server(uvicorn.Config(create_app(f"sqlite:///{db2}", token="bench"), host="127.0.0.1", port=port,
+                                               log_level="warning"))
+        th = threading.Thread(target=server.run, daemon=True)
+        th.start()
+        while not server.started:
+            time.sleep(0.05)
+        import io
+
+        n_http = min(args.rows, args.http_rows)
+        bodies = []
+        for i in range(0, n_http, bs):
+            buf = io.BytesIO()
+            rows.iloc[i:i + bs].to_parquet(buf)
+            bodies.append(buf.getvalue())
+        t0 = time.perf_counter()
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": "Bearer bench"}, timeout=120) as c:
+            for body in bodies:
+                r = c.post("/v1/models/m/predictions?id=id", content=body,
+                           headers={"Content-Type": "application/vnd.apache.parquet"})
+                r.raise_for_status()
+        http_s = time.perf_counter() - t0
+        server.should_exit = True
+        return n_http, n_http / http_s
+
+    n_http, http_rate_s = (0, None) if args.skip_http else http_rate()
     out = {"rows": len(rows), "batch": bs, "cols": args.cols, "python_rows_per_s": len(rows) / py_s,
-           "labels_rows_per_s": len(labels) / lab_s, "http_rows": n_http, "http_rows_per_s": n_http / http_s,
+           "labels_rows_per_s": len(labels) / lab_s, "http_rows": n_http, "http_rows_per_s": http_rate_s,
            "store_bytes_per_million_rows": size_predictions / len(rows) * 1e6,
            "store_bytes_per_million_rows_with_labels_and_queue": size / len(rows) * 1e6, "load_before": load0, "load_after": _load()}
     print(json.dumps(out))
@@ -363,18 +367,27 @@ def _peer(python: str, script: str, *argv: str) -> dict:
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
-def _drift_false_alarms(rep, drifted: list[str], feats: list[str]) -> dict:
-    """Overall (not per-group) feature-drift alerts on undrifted columns, per (window, column)."""
-    rows = rep["feature_drift"].tables[0].rows if rep["feature_drift"].tables else []
+def _drift_false_alarms(monitor, window: str, drifted: list[str], feats: list[str]) -> dict:
+    """Feature-drift alerts per (window, column) on undrifted and drifted columns, overall and per group.
+
+    Counted from every test (:func:`unskew.monitor._check.evaluate`, the same decision ``check`` makes),
+    not from the report's alert table, which is capped at 200 rows."""
+    from unskew.monitor._check import evaluate
+
+    ev = evaluate(monitor, "m", window=window, detectors=["feature_drift"], params={"fdr_scope": "window"})
     und = [c for c in feats if c not in drifted]
-    n_windows = rep["windows"].summary["windows"]
-    overall = [r for r in rows if not r[3]]
-    false = {(r[0], r[4]) for r in overall if r[4] not in drifted}
-    return {"false_alarm_rate_undrifted": len(false) / max(1, n_windows * len(und)),
-            "windows_with_any_false_alarm": len({r[0] for r in rows if r[4] not in drifted}) / max(1, n_windows),
-            "drifted_columns_flagged": sorted({r[4] for r in rows if r[4] in drifted}),
-            "drifted_windows_flagged": len({(r[0], r[4]) for r in overall if r[4] in drifted}) / max(1, n_windows * len(drifted)),
-            "windows": n_windows}
+    n_w = len(ev["windows"])
+    al = [a for a in ev["alerts"]]
+    overall = {(a.window_index, a.feature) for a in al if a.group is None}
+    by_group = {(a.window_index, a.feature, a.group) for a in al if a.group is not None}
+    n_groups = len(ev["profile"].groups)
+    return {"false_alarm_rate_undrifted": len({k for k in overall if k[1] not in drifted}) / max(1, n_w * len(und)),
+            "false_alarm_rate_undrifted_per_group": len({k for k in by_group if k[1] not in drifted})
+            / max(1, n_w * len(und) * n_groups),
+            "windows_with_any_false_alarm": len({a.window_index for a in al if a.feature not in drifted}) / max(1, n_w),
+            "drifted_detected_rate": len({k for k in overall if k[1] in drifted}) / max(1, n_w * len(drifted)),
+            "drifted_columns_flagged": sorted({a.feature for a in al if a.feature in drifted}),
+            "windows": n_w}
 
 
 def _peak_mb() -> float:
@@ -408,10 +421,11 @@ def run_unskew_e2e(args) -> dict:
     js = rep.to_json()
     w = mon.windows("m", str(chunk))
     est = float(np.mean([sum(v[1] for v in x["payload"]["cbpe"].values()) / x["n"] for x in w]))
-    mon.store.dispose()
     out = {"init_s": t_init, "log_s": t_log, "check_s": t_check, "total_s": t_init + t_log + t_check,
            "log_rows_per_s": len(curl) / t_log, "report_bytes": len(js), "store_bytes": _store_bytes(db),
-           "cbpe_accuracy": est, **_drift_false_alarms(rep, drifted, feats), "peak_rss_mb": _peak_mb()}
+           "cbpe_accuracy": est, "peak_rss_mb": _peak_mb()}
+    out.update(_drift_false_alarms(mon, str(chunk), drifted, feats))
+    mon.store.dispose()
     print(json.dumps(out))
     return out
 
@@ -441,7 +455,7 @@ def run_unskew_mem(args) -> dict:
     t_check = time.perf_counter() - t0
     js = rep.to_json()
     out = {"profile_s": t_prof, "aggregate_s": t_agg, "check_s": t_check, "total_s": t_prof + t_agg + t_check,
-           "report_bytes": len(js), **_drift_false_alarms(rep, drifted, feats), "peak_rss_mb": _peak_mb()}
+           "report_bytes": len(js), "peak_rss_mb": _peak_mb()}
     # CBPE alone, the part comparable to NannyML's CBPE fit + estimate on the same rows
     t0 = time.perf_counter()
     y = label_str(ref["y"])
@@ -460,11 +474,19 @@ def run_unskew_mem(args) -> dict:
     t0 = time.perf_counter()
     tests, _ = EstimatedPerformance().run(Context(profile=prof, windows=wins, params={}))
     t_fin = time.perf_counter() - t0
+    out.update(_drift_false_alarms(_InMemory(prof, wins), str(chunk), drifted, feats))
     out["cbpe"] = {"calibration_fit_s": t_fit, "rows_and_window_sums_s": t_rows, "finalise_s": t_fin,
                    "total_s": t_fit + t_rows + t_fin, "calibration_points": len(cal["x"]),
                    "accuracy": float(rows[:, 0].mean()), "tests": len(tests)}
     print(json.dumps(out))
     return out
+
+
+def _pg_bytes(mon) -> int:
+    """Bytes of the monitor tables (with indexes and TOAST) on PostgreSQL."""
+    with mon.store.engine.connect() as c:
+        return int(c.exec_driver_sql(
+            "SELECT sum(pg_total_relation_size(oid)) FROM pg_class WHERE relname LIKE 'monitor_%' AND relkind = 'r'").scalar())
 
 
 def _store_bytes(db: Path) -> int:
@@ -544,6 +566,9 @@ def main() -> None:
     i.add_argument("--http-rows", type=int, default=100_000)
     i.add_argument("--cols", type=int, default=20)
     i.add_argument("--batch", type=int, default=10_000)
+    i.add_argument("--store", default=None, help="store URL of the Python path (default: a temporary SQLite file); "
+                                                 "the HTTP path always uses SQLite")
+    i.add_argument("--skip-http", action="store_true")
     p = sub.add_parser("peers")
     p.add_argument("--rows", type=int, default=200_000)
     p.add_argument("--cols", type=int, default=20)
