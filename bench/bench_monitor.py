@@ -486,7 +486,7 @@ def _pg_bytes(mon) -> int:
     """Bytes of the monitor tables (with indexes and TOAST) on PostgreSQL."""
     with mon.store.engine.connect() as c:
         return int(c.exec_driver_sql(
-            "SELECT sum(pg_total_relation_size(oid)) FROM pg_class WHERE relname LIKE 'monitor_%' AND relkind = 'r'").scalar())
+            "SELECT sum(pg_total_relation_size(oid)) FROM pg_class WHERE left(relname, 8) = 'monitor_' AND relkind = 'r'").scalar())
 
 
 def _store_bytes(db: Path) -> int:

@@ -62,10 +62,6 @@ def _ids(frame: pd.DataFrame, col: str, what: str) -> np.ndarray:
 _SQLITE_IN = 30_000
 
 
-def _placeholder(conn) -> str:
-    return "?" if conn.dialect.name == "sqlite" else "%s"
-
-
 def _existing_ids(conn, model_id: int, ids: list[str], *, table: str = "monitor_rows",
                   extra: str = "", columns: str = "row_id") -> list[tuple]:
     """Rows of ``table`` of ``model_id`` whose ``row_id`` is in ``ids``: one query per 30,000 ids on SQLite,
@@ -91,6 +87,21 @@ def _db_times(conn, ts: np.ndarray) -> list:
     return ts.astype("datetime64[us]").astype(object).tolist()
 
 
+def _insert_many(conn, table: str, cols: Sequence[str], rows: list[tuple], casts: dict | None = None) -> None:
+    """Insert ``rows`` through the driver: ``executemany`` on SQLite, ``COPY ... FROM STDIN`` on PostgreSQL.
+
+    Both run inside the connection's transaction; no per-row statement compilation."""
+    if not rows:
+        return
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows)
+        return
+    raw = conn.connection.driver_connection  # psycopg 3, in the same transaction
+    with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as cp:
+        for r in rows:
+            cp.write_row(r)
+
+
 def _insert_queue(conn, model_id: int, items: list[tuple]) -> None:
     """Queue items ``(row_id, reason, score, group_key, detail JSON text)`` by one driver-level executemany."""
     if not items:
@@ -98,13 +109,8 @@ def _insert_queue(conn, model_id: int, items: list[tuple]) -> None:
     from ..store import utcnow
 
     now = _db_times(conn, np.array([np.datetime64(utcnow(), "us")]))[0]
-    if conn.dialect.name == "sqlite":
-        sql = ("INSERT INTO monitor_queue (model_id, row_id, reason, score, group_key, detail, created_at) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?)")
-    else:
-        sql = ("INSERT INTO monitor_queue (model_id, row_id, reason, score, group_key, detail, created_at) "
-               "VALUES (%s, %s, %s, %s, %s, CAST(%s AS json), %s)")
-    conn.exec_driver_sql(sql, [(model_id, *it, now) for it in items])
+    _insert_many(conn, "monitor_queue", ("model_id", "row_id", "reason", "score", "group_key", "detail", "created_at"),
+                 [(model_id, *it, now) for it in items])
 
 
 def _block_frames(conn, batch_ids) -> dict[int, pd.DataFrame]:
@@ -466,9 +472,7 @@ class Monitor:
                           [batch.id] * n, bucket_ids.tolist(), groups[idx].tolist(), range(n),
                           prep["yp"][idx].tolist(), [None] * n if sc is None else sc[idx].tolist(),
                           ood[idx].astype(float).tolist(), strict=True))
-        ph = _placeholder(conn)
-        conn.exec_driver_sql(f"INSERT INTO monitor_rows ({', '.join(cols)}) VALUES ({', '.join([ph] * len(cols))})",
-                             tuples)
+        _insert_many(conn, "monitor_rows", cols, tuples)
         thr = prof.data["ood"]["threshold"]
         is_ood = ood[idx] > thr
         why = prep["new"][idx]
@@ -584,10 +588,15 @@ class Monitor:
                 conn.execute(bt.update().where(bt.c.id == sa.bindparam("b_id")).values(labels=sa.bindparam("b_labels")),
                              new_labels)
             if updates:
-                ph = _placeholder(conn)
                 at = _db_times(conn, np.array([np.datetime64(now, "us")]))[0]
-                conn.exec_driver_sql(f"UPDATE monitor_rows SET label = {ph}, label_at = {ph} WHERE id = {ph}",
-                                     [(lab, at, rid) for rid, lab in updates])
+                if conn.dialect.name == "sqlite":
+                    conn.exec_driver_sql("UPDATE monitor_rows SET label = ?, label_at = ? WHERE id = ?",
+                                         [(lab, at, rid) for rid, lab in updates])
+                else:  # one statement over two arrays
+                    conn.exec_driver_sql(
+                        "UPDATE monitor_rows AS r SET label = v.label, label_at = %s "
+                        "FROM unnest(%s::bigint[], %s::text[]) AS v(id, label) WHERE r.id = v.id",
+                        (at, [rid for rid, _ in updates], [lab for _, lab in updates]))
             if fixed:  # a corrected label made the prediction right: it leaves the queue
                 s.execute(sa.delete(QueueItem).where(QueueItem.model_id == m.id, QueueItem.reason == "wrong_prediction",
                                                      QueueItem.row_id.in_(fixed)))
