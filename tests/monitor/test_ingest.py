@@ -136,6 +136,12 @@ def test_retention_deletes_a_block_with_its_last_row(mon):
     with mon.store.session() as s:
         blocks = s.execute(sa.select(RowBlock.n_rows, RowBlock.n_live).order_by(RowBlock.batch_id)).all()
     assert [tuple(b) for b in blocks] == [(200, 100), (100, 100)]  # the fully expired block is gone
+    with mon.store.session() as s:  # in the kept block, the expired rows' values are erased
+        data = s.scalars(sa.select(RowBlock.data).order_by(RowBlock.batch_id)).first()
+    blk = decode_block(data)
+    assert blk["x1"].iloc[0::2].isna().all() and blk["region"].iloc[0::2].isna().all()
+    assert (blk["pred"].iloc[0::2] == 0).all() and blk["pred"].dtype == mixed["pred"].dtype
+    assert np.array_equal(blk["x1"].iloc[1::2].to_numpy(), mixed["x1"].iloc[1::2].to_numpy())
     mon.log_labels("credit", pd.concat([mixed, late])[["id", "y"]], id="id", target="y")
     got = mon.labelled_rows("credit")
     keep = pd.concat([mixed.iloc[1::2], late])

@@ -498,22 +498,32 @@ class Monitor:
         return out
 
     def _expire(self, s, model_id: int, cutoff: datetime) -> int:
-        """Delete rows older than ``cutoff``; a batch's feature block goes with its last row."""
+        """Delete rows older than ``cutoff`` with their values: a batch's block goes with its last row,
+        and in a block that keeps live rows the expired rows' values are blanked (positions unchanged)."""
         import sqlalchemy as sa
 
         from ..store import PredictionRow, RowBlock
+        from ..store._blocks import blank_rows, decode_block, encode_block
 
         old = (PredictionRow.model_id == model_id) & (PredictionRow.ts < cutoff)
-        per_batch = s.execute(sa.select(PredictionRow.batch_id, sa.func.count()).where(old)
-                              .group_by(PredictionRow.batch_id)).all()
-        if not per_batch:
+        gone = s.execute(sa.select(PredictionRow.batch_id, PredictionRow.block_row).where(old)).all()
+        if not gone:
             return 0
+        per_batch: dict[int, list[int]] = defaultdict(list)
+        for b, pos in gone:
+            per_batch[int(b)].append(int(pos))
         res = s.execute(sa.delete(PredictionRow).where(old))
         conn = s.connection()
         conn.execute(sa.update(RowBlock).where(RowBlock.batch_id == sa.bindparam("b_batch"))
                      .values(n_live=RowBlock.n_live - sa.bindparam("b_n")),
-                     [{"b_batch": int(b), "b_n": int(c)} for b, c in per_batch])
+                     [{"b_batch": b, "b_n": len(p)} for b, p in per_batch.items()])
         s.execute(sa.delete(RowBlock).where(RowBlock.model_id == model_id, RowBlock.n_live <= 0))
+        ids = sorted(per_batch)
+        for i in range(0, len(ids), 500):
+            for bid, data in s.execute(sa.select(RowBlock.batch_id, RowBlock.data)
+                                       .where(RowBlock.batch_id.in_(ids[i:i + 500]))).all():
+                s.execute(sa.update(RowBlock).where(RowBlock.batch_id == bid)
+                          .values(data=encode_block(blank_rows(decode_block(data), per_batch[int(bid)]))))
         return int(res.rowcount or 0)
 
     def log_labels(self, name: str, table: Any, *, id: str, target: str) -> dict:

@@ -115,3 +115,25 @@ def record_lines(frame: pd.DataFrame) -> list[str]:
         return []
     text = frame.to_json(orient="records", lines=True, date_format="iso", double_precision=15)
     return text.rstrip("\n").split("\n")
+
+
+def blank_rows(frame: pd.DataFrame, positions) -> pd.DataFrame:
+    """``frame`` with the values at ``positions`` erased, keeping every column's type (so the other rows
+    read back unchanged): missing for floats and text, 0 for integers, False for booleans."""
+    frame = frame.copy()
+    pos = np.asarray(sorted(set(int(p) for p in positions)), dtype=np.int64)
+    if len(pos) == 0:
+        return frame
+    for c in frame.columns:
+        s = frame[c]
+        kind = _plain(s)
+        if kind == "int":
+            fill = 0
+        elif kind == "bool":
+            fill = False
+        elif kind == "float":
+            fill = np.nan
+        else:
+            fill = None
+        frame.iloc[pos, frame.columns.get_loc(c)] = fill
+    return frame
