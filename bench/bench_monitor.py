@@ -11,11 +11,16 @@ enter from window 11, a covariate shift (age-weighted resampling) from window
 rate on windows 1-10 over the seeds, CBPE beside realised accuracy, and
 `retrain` on the new subpopulation.
 
-``ingest``: rows/s through ``Monitor.log`` and through the HTTP service on
-loopback, and store bytes per million rows.
+``ingest``: rows/s through ``Monitor.log`` (and ``log_labels``) and through
+the HTTP service on loopback, and store bytes per million rows (SQLite file
+after a WAL checkpoint, labels included).
 
 ``peers``: unskew vs NannyML (CBPE, univariate drift) and Evidently (data
-drift preset) on the same synthetic table in the same run. The peers need
+drift preset) on the same synthetic table in the same run. unskew runs twice,
+each in its own process: the analysis alone in memory (``analyze``'s parts:
+profile + window aggregates + check; what Evidently's preset does with two
+frames) and end to end through the store (init + log every chunk + check);
+the CBPE share of the analysis is timed apart against NannyML's CBPE. The peers need
 pandas < 3, so they run in their own virtual environments
 (``/work/venvs/nannyml``, ``/work/venvs/evidently``; override with
 ``--nannyml-python`` / ``--evidently-python``), as subprocesses that time
@@ -230,52 +235,66 @@ def run_ingest(args) -> dict:
 
     tmp = Path(tempfile.mkdtemp(prefix="unskew-ingest-"))
     db = tmp / "ingest.db"
-    mon = Monitor(f"sqlite:///{db}")
+    mon = Monitor(args.store or f"sqlite:///{db}")
     mon.init("m", synth(50_000, args.cols, 0), target="y", predictions="pred", scores="score", sensitive=["group"])
     rows = synth(args.rows, args.cols, 1).drop(columns="y")
     rows["id"] = [f"r{i}" for i in range(len(rows))]
     bs = args.batch
+    load0 = _load()
     t0 = time.perf_counter()
     for i in range(0, len(rows), bs):
         mon.log("m", rows.iloc[i:i + bs], id="id")
     py_s = time.perf_counter() - t0
-    size = db.stat().st_size + sum(p.stat().st_size for p in tmp.glob("ingest.db-*"))
-    # HTTP (uvicorn in a thread, loopback)
-    import uvicorn
-
-    from unskew.monitor._server import create_app
-
-    db2 = tmp / "http.db"
-    mon2 = Monitor(f"sqlite:///{db2}")
-    mon2.init("m", synth(50_000, args.cols, 0), target="y", predictions="pred", scores="score", sensitive=["group"])
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(f"sqlite:///{db2}", token="bench"), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    th = threading.Thread(target=server.run, daemon=True)
-    th.start()
-    while not server.started:
-        time.sleep(0.05)
-    import io
-
-    n_http = min(args.rows, args.http_rows)
-    bodies = []
-    for i in range(0, n_http, bs):
-        buf = io.BytesIO()
-        rows.iloc[i:i + bs].to_parquet(buf)
-        bodies.append(buf.getvalue())
+    size_predictions = _store_bytes(db) if not args.store else _pg_bytes(mon)
+    labels = synth(args.rows, args.cols, 1)[["y"]]
+    labels["id"] = rows["id"]
     t0 = time.perf_counter()
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": "Bearer bench"}, timeout=120) as c:
-        for body in bodies:
-            r = c.post("/v1/models/m/predictions?id=id", content=body,
-                       headers={"Content-Type": "application/vnd.apache.parquet"})
-            r.raise_for_status()
-    http_s = time.perf_counter() - t0
-    server.should_exit = True
+    for i in range(0, len(labels), bs):
+        mon.log_labels("m", labels.iloc[i:i + bs], id="id", target="y")
+    lab_s = time.perf_counter() - t0
+    size = _store_bytes(db) if not args.store else _pg_bytes(mon)
+    mon.store.dispose()
+
+    def http_rate():  # uvicorn in a thread, loopback, Parquet bodies
+        import uvicorn
+
+        from unskew.monitor._server import create_app
+
+        db2 = tmp / "http.db"
+        mon2 = Monitor(f"sqlite:///{db2}")
+        mon2.init("m", synth(50_000, args.cols, 0), target="y", predictions="pred", scores="score", sensitive=["group"])
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = uvicorn.Server(uvicorn.Config(create_app(f"sqlite:///{db2}", token="bench"), host="127.0.0.1", port=port,
+                                               log_level="warning"))
+        th = threading.Thread(target=server.run, daemon=True)
+        th.start()
+        while not server.started:
+            time.sleep(0.05)
+        import io
+
+        n_http = min(args.rows, args.http_rows)
+        bodies = []
+        for i in range(0, n_http, bs):
+            buf = io.BytesIO()
+            rows.iloc[i:i + bs].to_parquet(buf)
+            bodies.append(buf.getvalue())
+        t0 = time.perf_counter()
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": "Bearer bench"}, timeout=120) as c:
+            for body in bodies:
+                r = c.post("/v1/models/m/predictions?id=id", content=body,
+                           headers={"Content-Type": "application/vnd.apache.parquet"})
+                r.raise_for_status()
+        http_s = time.perf_counter() - t0
+        server.should_exit = True
+        return n_http, n_http / http_s
+
+    n_http, http_rate_s = (0, None) if args.skip_http else http_rate()
     out = {"rows": len(rows), "batch": bs, "cols": args.cols, "python_rows_per_s": len(rows) / py_s,
-           "http_rows": n_http, "http_rows_per_s": n_http / http_s,
-           "store_bytes_per_million_rows": size / len(rows) * 1e6}
+           "labels_rows_per_s": len(labels) / lab_s, "http_rows": n_http, "http_rows_per_s": http_rate_s,
+           "store_bytes_per_million_rows": size_predictions / len(rows) * 1e6,
+           "store_bytes_per_million_rows_with_labels_and_queue": size / len(rows) * 1e6, "load_before": load0, "load_after": _load()}
     print(json.dumps(out))
     return out
 
@@ -322,7 +341,18 @@ feats = [c for c in ref.columns if c.startswith(("x", "c"))]
 t = time.perf_counter()
 snap = Report([DataDriftPreset()]).run(reference_data=ref[feats], current_data=cur[feats])
 js = snap.json()
-out = {"evidently": evidently.__version__, "drift_s": time.perf_counter() - t, "report_bytes": len(js),
+t_all = time.perf_counter() - t
+drift = {}
+for m in snap.dict()['metrics']:  # per column: drifted by the preset's own method and threshold
+    c = m.get('config', {})
+    if c.get('type', '').endswith('ValueDrift'):
+        pv = 'p_value' in c['method'].lower() or 'test' in c['method'].lower()
+        drift[c['column']] = bool(m['value'] < c['threshold']) if pv else bool(m['value'] >= c['threshold'])
+drifted = json.loads(sys.argv[3])
+und = [c for c in feats if c not in drifted]
+extra = {'false_alarm_rate_undrifted': sum(drift[c] for c in und) / len(und),
+         'drifted_columns_flagged': sorted(c for c in drifted if drift.get(c))}
+out = {"evidently": evidently.__version__, "drift_s": t_all, **extra, "report_bytes": len(js),
        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 print(json.dumps(out))
 """
@@ -337,23 +367,45 @@ def _peer(python: str, script: str, *argv: str) -> dict:
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
-def run_peers(args) -> dict:
+def _drift_false_alarms(monitor, window: str, drifted: list[str], feats: list[str]) -> dict:
+    """Feature-drift alerts per (window, column) on undrifted and drifted columns, overall and per group.
+
+    Counted from every test (:func:`unskew.monitor._check.evaluate`, the same decision ``check`` makes),
+    not from the report's alert table, which is capped at 200 rows."""
+    from unskew.monitor._check import evaluate
+
+    ev = evaluate(monitor, "m", window=window, detectors=["feature_drift"], params={"fdr_scope": "window"})
+    und = [c for c in feats if c not in drifted]
+    n_w = len(ev["windows"])
+    al = [a for a in ev["alerts"]]
+    overall = {(a.window_index, a.feature) for a in al if a.group is None}
+    by_group = {(a.window_index, a.feature, a.group) for a in al if a.group is not None}
+    n_groups = len(ev["profile"].groups)
+    return {"false_alarm_rate_undrifted": len({k for k in overall if k[1] not in drifted}) / max(1, n_w * len(und)),
+            "false_alarm_rate_undrifted_per_group": len({k for k in by_group if k[1] not in drifted})
+            / max(1, n_w * len(und) * n_groups),
+            "windows_with_any_false_alarm": len({a.window_index for a in al if a.feature not in drifted}) / max(1, n_w),
+            "drifted_detected_rate": len({k for k in overall if k[1] in drifted}) / max(1, n_w * len(drifted)),
+            "drifted_columns_flagged": sorted({a.feature for a in al if a.feature in drifted}),
+            "windows": n_w}
+
+
+def _peak_mb() -> float:
     import resource
 
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_unskew_e2e(args) -> dict:
+    """unskew through the store: init (profile) + log every chunk + check (a subprocess of ``peers``)."""
     from unskew.monitor import Monitor
 
-    n, cols, chunk = args.rows, args.cols, args.chunk
-    drift_cols = 2
+    ref, cur = pd.read_parquet(args.ref), pd.read_parquet(args.cur)
+    drifted, chunk = json.loads(args.drifted), args.chunk
+    feats = [c for c in ref.columns if c.startswith(("x", "c"))]
     tmp = Path(tempfile.mkdtemp(prefix="unskew-peers-"))
-    ref = synth(n, cols, 0)
-    cur = synth(n, cols, 1, drift_cols=drift_cols)
-    rp, cp = tmp / "ref.parquet", tmp / "cur.parquet"
-    ref.to_parquet(rp)
-    cur.to_parquet(cp)
-    drifted = [f"x{j}" for j in range(drift_cols) if j % 4 != 3]
-    res = {"rows": n, "cols": cols, "chunk": chunk, "drifted_columns": drifted}
-    # unskew: profile + log in chunks + check (drift per column and group, CBPE), in-process
-    mon = Monitor(f"sqlite:///{tmp / 'u.db'}")
+    db = tmp / "u.db"
+    mon = Monitor(f"sqlite:///{db}")
     t0 = time.perf_counter()
     mon.init("m", ref, target="y", predictions="pred", scores="score", sensitive=["group"], block_rows=chunk)
     t_init = time.perf_counter() - t0
@@ -367,25 +419,138 @@ def run_peers(args) -> dict:
     rep = mon.check("m", window=str(chunk), store_alerts=False, params={"fdr_scope": "window"})
     t_check = time.perf_counter() - t0
     js = rep.to_json()
-    tests = [t for t in rep["feature_drift"].tables[0].rows] if rep["feature_drift"].tables else []
-    undrifted_alerts = [r for r in tests if r[4] not in drifted]
-    n_windows = rep["windows"].summary["windows"]
-    feats = [c for c in ref.columns if c.startswith(("x", "c"))]
-    und = [c for c in feats if c not in drifted]
-    res["unskew"] = {"init_s": t_init, "log_s": t_log, "check_s": t_check, "total_s": t_init + t_log + t_check,
-                     "report_bytes": len(js),
-                     "false_alarm_rate_undrifted": len({(r[0], r[4]) for r in undrifted_alerts if not r[3]}) / max(1, n_windows * len(und)),
-                     "windows_with_any_false_alarm": len({r[0] for r in undrifted_alerts}) / max(1, n_windows),
-                     "drifted_columns_flagged": sorted({r[4] for r in tests if r[4] in drifted}),
-                     "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     w = mon.windows("m", str(chunk))
-    est = np.mean([sum(v[1] for v in x["payload"]["cbpe"].values()) / x["n"] for x in w])
-    res["unskew"]["cbpe_accuracy"] = float(est)
-    res["realised_accuracy"] = float((cur.y == cur.pred).mean())
+    est = float(np.mean([sum(v[1] for v in x["payload"]["cbpe"].values()) / x["n"] for x in w]))
+    out = {"init_s": t_init, "log_s": t_log, "check_s": t_check, "total_s": t_init + t_log + t_check,
+           "log_rows_per_s": len(curl) / t_log, "report_bytes": len(js), "store_bytes": _store_bytes(db),
+           "cbpe_accuracy": est, "peak_rss_mb": _peak_mb()}
+    out.update(_drift_false_alarms(mon, str(chunk), drifted, feats))
+    mon.store.dispose()
+    print(json.dumps(out))
+    return out
+
+
+def run_unskew_mem(args) -> dict:
+    """unskew's analysis alone, in memory (what Evidently's preset does): profile + window aggregates + check;
+    and the CBPE share of it (calibration fit, per-row expected confusion, per-window sums, finalisation)."""
+    from unskew.monitor import build_profile, window_aggregates
+    from unskew.monitor._aggregate import cbpe_sums
+    from unskew.monitor._analyze import _InMemory
+    from unskew.monitor._check import run_check
+    from unskew.monitor._detectors import Context, EstimatedPerformance
+    from unskew.monitor._monitor import cbpe_rows
+    from unskew.monitor._profile import fit_calibration, group_names, label_str
+
+    ref, cur = pd.read_parquet(args.ref), pd.read_parquet(args.cur).drop(columns="y")
+    drifted, chunk = json.loads(args.drifted), args.chunk
+    feats = [c for c in ref.columns if c.startswith(("x", "c"))]
+    t0 = time.perf_counter()
+    prof = build_profile(ref, target="y", predictions="pred", scores="score", sensitive=["group"])
+    t_prof = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    wins = window_aggregates(prof, cur, window=str(chunk), chunk_rows=100_000)
+    t_agg = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    rep = run_check(_InMemory(prof, wins), "m", window=str(chunk), store_alerts=False, params={"fdr_scope": "window"})
+    t_check = time.perf_counter() - t0
+    js = rep.to_json()
+    out = {"profile_s": t_prof, "aggregate_s": t_agg, "check_s": t_check, "total_s": t_prof + t_agg + t_check,
+           "report_bytes": len(js), "peak_rss_mb": _peak_mb()}
+    # CBPE alone, the part comparable to NannyML's CBPE fit + estimate on the same rows
+    t0 = time.perf_counter()
+    y = label_str(ref["y"])
+    cal = fit_calibration(ref["score"].to_numpy(dtype=float), y == prof.pos_label)
+    t_fit = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    yp, sc = label_str(cur["pred"]), cur["score"].to_numpy(dtype=float)
+    rows = cbpe_rows(prof, yp, sc)
+    groups = group_names(cur, ["group"])
+    gvals, ginv = np.unique(groups.astype(str), return_inverse=True)
+    sums = []
+    for i in range(0, len(cur), chunk):
+        gi = ginv[i:i + chunk]
+        sums.append(cbpe_sums(gvals.tolist(), gi, np.bincount(gi, minlength=len(gvals)), rows[i:i + chunk]))
+    t_rows = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    tests, _ = EstimatedPerformance().run(Context(profile=prof, windows=wins, params={}))
+    t_fin = time.perf_counter() - t0
+    out.update(_drift_false_alarms(_InMemory(prof, wins), str(chunk), drifted, feats))
+    out["cbpe"] = {"calibration_fit_s": t_fit, "rows_and_window_sums_s": t_rows, "finalise_s": t_fin,
+                   "total_s": t_fit + t_rows + t_fin, "calibration_points": len(cal["x"]),
+                   "accuracy": float(rows[:, 0].mean()), "tests": len(tests)}
+    print(json.dumps(out))
+    return out
+
+
+def _pg_bytes(mon) -> int:
+    """Bytes of the monitor tables (with indexes and TOAST) on PostgreSQL."""
+    with mon.store.engine.connect() as c:
+        return int(c.exec_driver_sql(
+            "SELECT sum(pg_total_relation_size(oid)) FROM pg_class WHERE left(relname, 8) = 'monitor_' AND relkind = 'r'").scalar())
+
+
+def _store_bytes(db: Path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(db) as c:  # the WAL is transient: checkpoint it into the file first
+        c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return db.stat().st_size + sum(p.stat().st_size for p in db.parent.glob(db.name + "-*"))
+
+
+def _sub(cmd: str, *argv: str) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    p = subprocess.run([sys.executable, str(Path(__file__).resolve()), cmd, *argv], capture_output=True, text=True,
+                       timeout=3600, env=env)
+    if p.returncode != 0:
+        return {"error": p.stderr[-2000:]}
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def _load() -> dict:
+    try:
+        la1, la5, _ = os.getloadavg()
+        return {"load_1m": la1, "load_5m": la5, "cpus": os.cpu_count()}
+    except OSError:  # pragma: no cover
+        return {}
+
+
+def run_peers(args) -> dict:
+    n, cols, chunk = args.rows, args.cols, args.chunk
+    drift_cols = 2
+    tmp = Path(tempfile.mkdtemp(prefix="unskew-peers-"))
+    ref = synth(n, cols, 0)
+    cur = synth(n, cols, 1, drift_cols=drift_cols)
+    rp, cp = tmp / "ref.parquet", tmp / "cur.parquet"
+    ref.to_parquet(rp)
+    cur.to_parquet(cp)
+    del ref
+    drifted = [f"x{j}" for j in range(drift_cols) if j % 4 != 3]
+    res = {"rows": n, "cols": cols, "chunk": chunk, "drifted_columns": drifted, "load_before": _load(),
+           "realised_accuracy": float((cur.y == cur.pred).mean())}
+    del cur
+    # each in its own process, so that each peak memory is its own
+    res["unskew_analysis"] = _sub("unskew-mem", str(rp), str(cp), str(chunk), json.dumps(drifted))
+    res["unskew_end_to_end"] = _sub("unskew-e2e", str(rp), str(cp), str(chunk), json.dumps(drifted))
     res["nannyml"] = _peer(args.nannyml_python, NANNYML_SCRIPT, str(rp), str(cp), str(chunk), json.dumps(drifted))
     if not args.skip_evidently:
-        res["evidently"] = _peer(args.evidently_python, EVIDENTLY_SCRIPT, str(rp), str(cp))
+        res["evidently"] = _peer(args.evidently_python, EVIDENTLY_SCRIPT, str(rp), str(cp), json.dumps(drifted))
+    res["load_after"] = _load()
+    ua, ue = res["unskew_analysis"], res["unskew_end_to_end"]
+    nm, ev = res["nannyml"], res.get("evidently", {})
+    ratios = {}
+    if "drift_s" in ev:
+        for k, u in (("analysis", ua), ("end_to_end", ue)):
+            if "total_s" in u:
+                ratios[f"evidently_over_unskew_{k}"] = ev["drift_s"] / u["total_s"]
+                ratios[f"evidently_over_unskew_{k}_peak_rss"] = ev["peak_rss_mb"] / u["peak_rss_mb"]
+    if "cbpe_s" in nm and "cbpe" in ua:
+        ratios["unskew_cbpe_over_nannyml_cbpe"] = ua["cbpe"]["total_s"] / nm["cbpe_s"]
+    if "drift_s" in nm and "total_s" in ua:
+        ratios["nannyml_drift_over_unskew_analysis"] = nm["drift_s"] / ua["total_s"]
+    res["ratios"] = ratios
     print(json.dumps(res, indent=1))
+    if args.out:
+        Path(args.out).write_text(json.dumps(res, indent=1))
     return res
 
 
@@ -401,6 +566,9 @@ def main() -> None:
     i.add_argument("--http-rows", type=int, default=100_000)
     i.add_argument("--cols", type=int, default=20)
     i.add_argument("--batch", type=int, default=10_000)
+    i.add_argument("--store", default=None, help="store URL of the Python path (default: a temporary SQLite file); "
+                                                 "the HTTP path always uses SQLite")
+    i.add_argument("--skip-http", action="store_true")
     p = sub.add_parser("peers")
     p.add_argument("--rows", type=int, default=200_000)
     p.add_argument("--cols", type=int, default=20)
@@ -408,8 +576,16 @@ def main() -> None:
     p.add_argument("--nannyml-python", default=os.environ.get("NANNYML_PYTHON", "/work/venvs/nannyml/bin/python"))
     p.add_argument("--evidently-python", default=os.environ.get("EVIDENTLY_PYTHON", "/work/venvs/evidently/bin/python"))
     p.add_argument("--skip-evidently", action="store_true")
+    p.add_argument("--out", default=None, help="also write the JSON here")
+    for name in ("unskew-mem", "unskew-e2e"):  # the unskew halves of `peers`, each in its own process
+        u = sub.add_parser(name)
+        u.add_argument("ref")
+        u.add_argument("cur")
+        u.add_argument("chunk", type=int)
+        u.add_argument("drifted")
     args = ap.parse_args()
-    {"replay": run_replay, "ingest": run_ingest, "peers": run_peers}[args.cmd](args)
+    {"replay": run_replay, "ingest": run_ingest, "peers": run_peers, "unskew-mem": run_unskew_mem,
+     "unskew-e2e": run_unskew_e2e}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,11 @@ reference profile with a model version; ``log`` / ``log_labels`` ingest
 batches (one transaction each) into mergeable per-window aggregates;
 ``check`` runs the detectors (:func:`detectors`) with false-discovery control
 and returns a :class:`~unskew.report.Report` of kind ``monitor``; ``queue``
-returns the failure queue as a DataFrame.
+returns the failure queue as a DataFrame. ``analyze(reference, current, ...)``
+runs the same check on two in-memory tables without a store.
 """
 
+from ._analyze import analyze, window_aggregates
 from ._detectors import benjamini_hochberg, detectors
 from ._monitor import Monitor, parse_window
 from ._profile import Profile, build_profile
@@ -28,6 +30,7 @@ def failure_queue(store=None, name: str = "", reasons=None):
 __all__ = [
     "Monitor",
     "Profile",
+    "analyze",
     "benjamini_hochberg",
     "build_profile",
     "detectors",
@@ -38,4 +41,5 @@ __all__ = [
     "save_model",
     "train_methods",
     "train_table",
+    "window_aggregates",
 ]

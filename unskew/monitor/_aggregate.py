@@ -70,10 +70,14 @@ def prediction_payload(profile, codes: dict[str, np.ndarray], groups: np.ndarray
                 order = np.argsort(-cnt)[:MAX_UNSEEN]
                 out["unseen"][f["name"]] = {vals[i]: int(cnt[i]) for i in order}
     if cbpe is not None:
-        for gi, g in enumerate(gvals.tolist()):
-            m = ginv == gi
-            out["cbpe"][g] = [int(m.sum())] + cbpe[m].sum(axis=0).tolist()
+        out["cbpe"] = cbpe_sums(gvals.tolist(), ginv, counts, cbpe)
     return out
+
+
+def cbpe_sums(groups: list[str], ginv: np.ndarray, counts: np.ndarray, cbpe: np.ndarray) -> dict[str, list]:
+    """Per group ``[rows, expected correct, TP, FP, FN, TN]`` from the per-row CBPE array (one bincount per column)."""
+    sums = np.column_stack([np.bincount(ginv, weights=cbpe[:, k], minlength=len(groups)) for k in range(cbpe.shape[1])])
+    return {g: [int(counts[i])] + sums[i].tolist() for i, g in enumerate(groups)}
 
 
 def label_payload(groups: np.ndarray, y: np.ndarray, yp: np.ndarray, pos: str | None) -> dict:

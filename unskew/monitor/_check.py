@@ -22,13 +22,12 @@ def _alert_key(t) -> str:
     return "|".join(str(x) for x in (t.detector, t.window, t.group or "", t.feature or "", t.message.split(":")[0]))[:500]
 
 
-def run_check(monitor, name: str, *, window: Any = "10000", webhook: str | None = None,
-              detectors: Any = None, params: dict | None = None, store_alerts: bool = True) -> Report:
-    import sqlalchemy as sa
+def evaluate(monitor, name: str, *, window: Any = "10000", detectors: Any = None, params: dict | None = None) -> dict:
+    """Every detector's tests over the windows, with the false-discovery decision on each (``test.alert``).
 
-    from ..store import Alert
-
-    t0 = time.perf_counter()
+    Returns ``{"profile", "windows" (tested), "all_windows", "results" (name -> (detector, tests, series,
+    seconds)), "tested", "reject", "alerts", "q", "min_rows"}``; :func:`run_check` turns it into the report.
+    """
     params = dict(params or {})
     q = float(params.get("fdr", FDR_Q))
     all_windows = monitor.windows(name, window)
@@ -56,9 +55,24 @@ def run_check(monitor, name: str, *, window: Any = "10000", webhook: str | None 
             if t.p_value is None:
                 t.alert = t.floor_met
     alerts = [t for _, tests, _, _ in results.values() for t in tests if t.alert]
+    return {"profile": prof, "windows": wins, "all_windows": all_windows, "results": results, "tested": tested,
+            "reject": reject, "alerts": alerts, "q": q, "min_rows": min_rows}
+
+
+def run_check(monitor, name: str, *, window: Any = "10000", webhook: str | None = None,
+              detectors: Any = None, params: dict | None = None, store_alerts: bool = True) -> Report:
+    t0 = time.perf_counter()
+    params = dict(params or {})
+    ev = evaluate(monitor, name, window=window, detectors=detectors, params=params)
+    prof, wins, all_windows, results = ev["profile"], ev["windows"], ev["all_windows"], ev["results"]
+    tested, reject, alerts, q, min_rows = ev["tested"], ev["reject"], ev["alerts"], ev["q"], ev["min_rows"]
 
     new_alerts = []
     if store_alerts and alerts:
+        import sqlalchemy as sa
+
+        from ..store import Alert
+
         with monitor.store.session() as s:
             m = monitor._model(s, name, lock=True)
             have = set(s.scalars(sa.select(Alert.key).where(Alert.model_id == m.id)))
@@ -77,6 +91,10 @@ def run_check(monitor, name: str, *, window: Any = "10000", webhook: str | None 
     if hook and new_alerts:
         hook_errors = _post_alerts(hook, name, new_alerts)
         if len(hook_errors) < len(new_alerts):
+            import sqlalchemy as sa
+
+            from ..store import Alert
+
             with monitor.store.session() as s:
                 ok = [a.id for a in new_alerts][: len(new_alerts)]
                 s.execute(sa.update(Alert).where(Alert.id.in_(ok)).values(notified=True))
@@ -207,4 +225,4 @@ def _post_alerts(url: str, name: str, alerts) -> list[str]:
     return errors
 
 
-__all__ = ["run_check", "Bar"]
+__all__ = ["evaluate", "run_check", "Bar"]

@@ -42,8 +42,35 @@ def to_pandas(table: Any, what: str = "table") -> pd.DataFrame:
 
 
 def label_str(values: Any) -> np.ndarray:
-    """Labels as strings (``1.0`` -> ``"1"``), missing as None, so stored labels compare exactly."""
+    """Labels as strings (``1.0`` -> ``"1"``), missing as None, so stored labels compare exactly.
+
+    Typed columns are factorised first, so each distinct value is converted once
+    (object columns keep the per-value path: hashing would merge ``True`` and ``1``).
+    """
+    codes, lab = factor_labels(values)
+    return lab[codes]
+
+
+def factor_labels(values: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, labels)`` with ``label_str(values) == labels[codes]``; the last label is None (missing)."""
     s = pd.Series(values)
+    if s.dtype != object:
+        codes, uniq = pd.factorize(s, use_na_sentinel=True)
+        lab = np.empty(len(uniq) + 1, dtype=object)
+        lab[:-1] = _label_str(pd.Series(uniq))
+        lab[-1] = None
+        return np.where(codes < 0, len(uniq), codes), lab
+    vals = _label_str(s)
+    isna = pd.isna(vals)
+    codes, uniq = pd.factorize(np.where(isna, "", vals).astype(object))
+    codes = np.where(isna, len(uniq), codes)
+    lab = np.empty(len(uniq) + 1, dtype=object)
+    lab[:-1] = np.asarray(uniq, dtype=object)
+    lab[-1] = None
+    return codes, lab
+
+
+def _label_str(s: pd.Series) -> np.ndarray:
     n = len(s)
     isna = s.isna().to_numpy()
     out = np.empty(n, dtype=object)
@@ -85,20 +112,39 @@ def _require(frame: pd.DataFrame, cols: Sequence[str], role: str, source: str) -
             raise UnskewInputError(f"{role} column {c!r} is not in {source} (columns: {have}).")
 
 
-def group_names(frame: pd.DataFrame, sensitive: Sequence[str]) -> np.ndarray:
+def _factor(frame: pd.DataFrame, col: str, factors: dict | None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`factor_labels` of ``frame[col]``, memoised in ``factors`` (one encoding per column per batch)."""
+    if factors is None:
+        return factor_labels(frame[col])
+    if col not in factors:
+        factors[col] = factor_labels(frame[col])
+    return factors[col]
+
+
+def group_names(frame: pd.DataFrame, sensitive: Sequence[str], factors: dict | None = None) -> np.ndarray:
     """Group name per row (``"sex=Female & race=Black"``; missing values as ``(missing)``)."""
-    parts = []
-    for c in sensitive:
-        s = frame[c]
-        vals = label_str(s)
-        vals = np.where(pd.isna(vals), MISSING_GROUP, vals)
-        parts.append(vals.astype(str))
-    if not parts:
+    if not sensitive:
         raise UnskewInputError("Monitoring needs at least one sensitive column (--sensitive).")
-    out = np.char.add(f"{sensitive[0]}=", parts[0])
-    for name, p in zip(sensitive[1:], parts[1:], strict=True):
-        out = np.char.add(np.char.add(out, f" & {name}="), p)
-    return out.astype(object)
+    key = np.zeros(len(frame), dtype=np.int64)
+    uniques = []
+    for c in sensitive:
+        codes, labels = _factor(frame, c, factors)
+        names = [MISSING_GROUP if v is None else v for v in labels.tolist()]
+        uniq = list(dict.fromkeys(names))
+        if len(uniq) < len(names):  # two values with one label (e.g. 1 and 1.0 in an object column)
+            where = {v: i for i, v in enumerate(uniq)}
+            codes = np.array([where[v] for v in names], dtype=np.int64)[codes]
+        key = key * len(uniq) + codes
+        uniques.append(uniq)
+    combo, inv = np.unique(key, return_inverse=True)
+    names = np.empty(len(combo), dtype=object)
+    for i, k in enumerate(combo.tolist()):
+        parts = []
+        for name, uniq in zip(reversed(sensitive), reversed(uniques), strict=True):
+            k, r = divmod(k, len(uniq))
+            parts.append(f"{name}={uniq[r]}")
+        names[i] = " & ".join(reversed(parts))
+    return names[inv.reshape(-1)]
 
 
 def _is_numeric(s: pd.Series) -> bool:
@@ -135,22 +181,27 @@ class Profile:
         raise KeyError(name)
 
     # -- per-row encodings
-    def bin_codes(self, frame: pd.DataFrame, source: str = "the batch") -> dict[str, np.ndarray]:
-        """Bin index of every row for every profiled feature; invalid numeric values raise."""
+    def bin_codes(self, frame: pd.DataFrame, source: str = "the batch", factors: dict | None = None) -> dict[str, np.ndarray]:
+        """Bin index of every row for every profiled feature; invalid numeric values raise.
+
+        ``factors`` (optional, filled as a side effect) memoises each categorical column's labels."""
         out = {}
         for f in self.features:
             col = f["column"]
             s = frame[col]
             if f["kind"] == "numeric":
-                num = pd.to_numeric(s, errors="coerce")
-                bad = num.isna() & s.notna()
-                if bad.any():
-                    i = int(np.flatnonzero(bad.to_numpy())[0])
-                    raise UnskewInputError(
-                        f"Column {col!r} is numeric in the reference but row {i} has {py(s.iloc[i])!r}; "
-                        f"send numbers (or leave the value empty for missing)."
-                    )
-                x = num.to_numpy(dtype=float)
+                if isinstance(s.dtype, np.dtype) and s.dtype.kind in "fiu":  # already numbers: no parsing
+                    x = s.to_numpy(dtype=float, copy=False)
+                else:
+                    num = pd.to_numeric(s, errors="coerce")
+                    bad = num.isna() & s.notna()
+                    if bad.any():
+                        i = int(np.flatnonzero(bad.to_numpy())[0])
+                        raise UnskewInputError(
+                            f"Column {col!r} is numeric in the reference but row {i} has {py(s.iloc[i])!r}; "
+                            f"send numbers (or leave the value empty for missing)."
+                        )
+                    x = num.to_numpy(dtype=float)
                 if np.isinf(x).any():
                     i = int(np.flatnonzero(np.isinf(x))[0])
                     raise UnskewInputError(f"Column {col!r} row {i} is {py(x[i])!r}; values must be finite.")
@@ -158,12 +209,13 @@ class Profile:
                 codes = np.searchsorted(edges, x, side="right")
                 codes = np.where(np.isnan(x), len(edges) + 1, codes)
             else:
-                cats = {c: i for i, c in enumerate(f["categories"])}
-                vals = label_str(s)
+                cats = f["categories"]
                 other, missing = len(cats), len(cats) + 1
-                codes = np.fromiter(
-                    (missing if v is None else cats.get(v, other) for v in vals), dtype=np.int64, count=len(vals)
-                )
+                vcodes, labels = _factor(frame, col, factors)
+                pos = {c: i for i, c in enumerate(cats)}
+                per_label = np.array([missing if v is None else pos.get(v, other) for v in labels.tolist()],
+                                     dtype=np.int64)
+                codes = per_label[vcodes]
             out[f["name"]] = codes.astype(np.int64)
         return out
 
@@ -192,12 +244,10 @@ def _neg_log_freq(counts: np.ndarray) -> list[float]:
     return (-np.log(p)).tolist()
 
 
-def _hist(codes: np.ndarray, n_bins: int, groups: np.ndarray, group_list: list[str]) -> dict:
-    out = {"all": np.bincount(codes, minlength=n_bins).tolist(), "by_group": {}}
-    for g in group_list:
-        m = groups == g
-        out["by_group"][g] = np.bincount(codes[m], minlength=n_bins).tolist()
-    return out
+def _hist(codes: np.ndarray, n_bins: int, ginv: np.ndarray, group_list: list[str]) -> dict:
+    """Bin counts overall and per group (``ginv``: each row's index into ``group_list``), one bincount."""
+    flat = np.bincount(ginv * n_bins + codes, minlength=len(group_list) * n_bins).reshape(len(group_list), n_bins)
+    return {"all": flat.sum(axis=0).tolist(), "by_group": {g: flat[i].tolist() for i, g in enumerate(group_list)}}
 
 
 def build_profile(
@@ -279,8 +329,9 @@ def build_profile(
     for s in sensitive:
         if s not in feats:
             feats.append(s)
-    groups = group_names(frame, sensitive)
-    gvals, gcounts = np.unique(groups.astype(str), return_counts=True)
+    factors: dict = {}
+    groups = group_names(frame, sensitive, factors)
+    gvals, ginv, gcounts = np.unique(groups.astype(str), return_inverse=True, return_counts=True)
     group_list = gvals.tolist()
     y = label_str(frame[target])
     yp = label_str(frame[predictions])
@@ -293,12 +344,18 @@ def build_profile(
         name = col if role == "feature" else (PRED if role == "prediction" else SCORE)
         s = frame[col]
         if role == "prediction" or not _is_numeric(s) or (col in sensitive):
-            vals = label_str(s)
-            ser = pd.Series(vals).dropna()
-            vc = ser.value_counts()
-            cats = [str(c) for c in vc.index[:MAX_CATEGORIES]]
+            codes, labels = _factor(frame, col, factors)
+            cnt = np.bincount(codes, minlength=len(labels))[:-1]  # the last label is missing
+            counts: dict[str, int] = {}
+            for i in np.argsort(-cnt, kind="stable").tolist():  # most frequent first
+                if cnt[i]:
+                    k = str(labels[i])
+                    counts[k] = counts.get(k, 0) + int(cnt[i])
+            if len(counts) < int((cnt > 0).sum()):  # two values with one label: order the merged counts again
+                counts = dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+            cats = list(counts)[:MAX_CATEGORIES]
             entry = {"name": name, "column": col, "role": role, "kind": "categorical", "categories": cats,
-                     "counts": {str(k): int(v) for k, v in vc.items()}}
+                     "counts": counts}
             n_b = len(cats) + 2
         else:
             x = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
@@ -318,18 +375,19 @@ def build_profile(
                     "scores": scores, "sensitive": sensitive, "features": fprofiles,
                     "groups": {g: int(c) for g, c in zip(group_list, gcounts, strict=True)},
                     "n": len(frame)})
-    codes = prof.bin_codes(frame, source)
+    codes = prof.bin_codes(frame, source, factors)
     for f in fprofiles:
-        f["hist"] = _hist(codes[f["name"]], f["n_bins"], groups, group_list)
+        f["hist"] = _hist(codes[f["name"]], f["n_bins"], ginv, group_list)
         if f["role"] == "feature":
             f["neg_log_freq"] = _neg_log_freq(f["hist"]["all"])
     ood = prof.ood_scores(codes)
-    prof.data["ood"] = {"method": "hbos", "threshold": float(np.quantile(ood, 0.99)), "quantile": 0.99,
-                        "rate": float((ood > np.quantile(ood, 0.99)).mean()),
-                        "by_group": {g: float((ood[groups == g] > np.quantile(ood, 0.99)).mean()) for g in group_list}}
+    thr = float(np.quantile(ood, 0.99))
+    over = np.bincount(ginv, weights=ood > thr, minlength=len(group_list))
+    prof.data["ood"] = {"method": "hbos", "threshold": thr, "quantile": 0.99, "rate": float((ood > thr).mean()),
+                        "by_group": {g: float(over[i] / gcounts[i]) for i, g in enumerate(group_list)}}
 
     # performance of the model on the reference rows, per group, from the metrics engine
-    stats = GroupStats.from_arrays(y, yp, sensitive_features={c: group_parts(frame, c) for c in sensitive},
+    stats = GroupStats.from_arrays(y, yp, sensitive_features={c: group_parts(frame, c, factors) for c in sensitive},
                                    y_score=None)
     classes = [str(c) for c in stats.classes.tolist()]
     pos = None
@@ -351,16 +409,22 @@ def build_profile(
             raise UnskewInputError(f"--scores applies to a binary target; {target!r} has {len(classes)} classes.")
         if not np.isfinite(sc).all():
             raise UnskewInputError(f"Scores column {scores!r} has missing or non-numeric values in the reference table.")
-        from sklearn.isotonic import IsotonicRegression
-
-        iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(sc, (y == pos).astype(float))
-        prof.data["calibration"] = {"x": iso.X_thresholds_.tolist(), "y": iso.y_thresholds_.tolist()}
+        prof.data["calibration"] = fit_calibration(sc, y == pos)
     return prof
 
 
-def group_parts(frame: pd.DataFrame, col: str) -> np.ndarray:
-    vals = label_str(frame[col])
-    return np.where(pd.isna(vals), MISSING_GROUP, vals).astype(str)
+def fit_calibration(scores: np.ndarray, positive: np.ndarray) -> dict:
+    """Isotonic map from scores to the probability of the positive class (CBPE's calibration), as JSON."""
+    from sklearn.isotonic import IsotonicRegression
+
+    iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(scores, np.asarray(positive, dtype=float))
+    return {"x": iso.X_thresholds_.tolist(), "y": iso.y_thresholds_.tolist()}
+
+
+def group_parts(frame: pd.DataFrame, col: str, factors: dict | None = None) -> np.ndarray:
+    codes, labels = _factor(frame, col, factors)
+    names = np.array([MISSING_GROUP if v is None else v for v in labels.tolist()], dtype=object)
+    return names[codes].astype(str)
 
 
 def _perf_entry(conf_n: np.ndarray, classes: list[str], pos: str | None) -> dict:

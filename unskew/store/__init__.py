@@ -18,6 +18,7 @@ from ._monitor_tables import (
     MonitoredModel,
     PredictionRow,
     QueueItem,
+    RowBlock,
 )
 from ._store import DEFAULT_URL, Store, alembic_config, open_store, resolve_url
 
@@ -37,6 +38,7 @@ __all__ = [
     "MonitoredModel",
     "PredictionRow",
     "QueueItem",
+    "RowBlock",
     "Store",
     "alembic_config",
     "open_store",

@@ -1,4 +1,4 @@
-"""Tables of production monitoring (Alembic revision ``0001``)."""
+"""Tables of production monitoring (Alembic revisions ``0001`` and ``0003``)."""
 
 from __future__ import annotations
 
@@ -65,7 +65,10 @@ class Batch(Base):
 
 
 class PredictionRow(Base):
-    """One production row: features, prediction, score, id, time and (later) its label."""
+    """One production row: id, time, group, prediction, score and (later) its label.
+
+    Its feature values live in its batch's :class:`RowBlock`, at position ``block_row``
+    (revision ``0003``; before, a JSON document per row)."""
 
     __tablename__ = "monitor_rows"
     __table_args__ = (
@@ -81,12 +84,27 @@ class PredictionRow(Base):
     batch_id: Mapped[int] = mapped_column(ForeignKey("monitor_batches.id", ondelete="CASCADE"), nullable=False)
     bucket_id: Mapped[int] = mapped_column(ForeignKey("monitor_buckets.id", ondelete="CASCADE"), nullable=False)
     group_key: Mapped[str] = mapped_column(Text, nullable=False)
-    features: Mapped[dict] = mapped_column(JSON, nullable=False)
+    block_row: Mapped[int] = mapped_column(Integer, nullable=False)
     prediction: Mapped[str | None] = mapped_column(Text, nullable=True)
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     ood_score: Mapped[float | None] = mapped_column(Float, nullable=True)
     label: Mapped[str | None] = mapped_column(Text, nullable=True)
     label_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class RowBlock(Base):
+    """The stored column values of one batch's new rows: one compressed Parquet blob (revision ``0003``).
+
+    ``n_live`` counts the batch's rows not yet deleted by retention; the block goes with the last."""
+
+    __tablename__ = "monitor_row_blocks"
+    batch_id: Mapped[int] = mapped_column(ForeignKey("monitor_batches.id", ondelete="CASCADE"), primary_key=True,
+                                          autoincrement=False)
+    model_id: Mapped[int] = mapped_column(ForeignKey("monitor_models.id", ondelete="CASCADE"), nullable=False)
+    n_rows: Mapped[int] = mapped_column(Integer, nullable=False)
+    n_live: Mapped[int] = mapped_column(Integer, nullable=False)
+    format: Mapped[str] = mapped_column(String(20), nullable=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
 
 class Bucket(Base):
