@@ -153,8 +153,9 @@ def test_retrain_challenge_set_the_candidate_fails_blocks_registration(lifted, t
     out, jp = tmp_path / "v2.skops", tmp_path / "r.json"
     args = ["retrain", "--store", url, "--name", "m", "--train", str(lifted["dir"] / "train.csv"),
             "--out", str(out), "--json", str(jp), "--challenge", str(ch)]
-    r = runner.invoke(app, args)
+    r = runner.invoke(app, args + ["--html", str(tmp_path / "r.html")])
     assert r.exit_code == 0, r.output  # not registering is an outcome, not an error, without --fail-on
+    assert "blocks registration" in (tmp_path / "r.html").read_text()
     rep = json.loads(jp.read_text())["checks"][0]
     s = rep["summary"]
     assert s["held_back_gate_passed"] is True  # the held-back rows alone would have registered it

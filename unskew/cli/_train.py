@@ -69,6 +69,8 @@ def retrain_cmd(
     production: str = typer.Option("queue", "--production", help="Labelled production rows to add: queue (the failure queue's) or all."),
     gate: str = typer.Option("point", "--gate", help="Held-back rule: point (worst-group accuracy not lower) or interval (not lower with 95% confidence)."),
     param: list[str] = typer.Option(None, "--param", help="KEY=VALUE parameter of a PyTorch method (repeat)."),
+    holdout: float = typer.Option(0.3, "--holdout", help="Share of the most recent labelled production rows held back for the comparison."),
+    min_group: int = typer.Option(20, "--min-group", help="Groups with fewer held-back rows are not compared."),
     json_out: Path = json_option(),
     html_out: Path = html_option(),
     fail_on: str = fail_on_option("Exit 1 when the candidate is not registered (warn)."),
@@ -83,7 +85,8 @@ def retrain_cmd(
     frame, _ = load_table(train)
     report = retrain(Monitor(store), name, frame, method=method, decisions=decisions, out=out,
                      challenges=list(challenge or []), challenge_sets=list(challenge_set or []),
-                     store_challenges=store_challenges, production=production, gate=gate, params=params)
+                     store_challenges=store_challenges, production=production, gate=gate, params=params,
+                     holdout=holdout, min_group=min_group)
     for f in report.checks[0].findings:
         console.print(f.message, highlight=False)
     print_written("Model", out)

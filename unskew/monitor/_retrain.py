@@ -123,7 +123,7 @@ def train_table(table: Any, *, target: str, method: str = "baseline", sensitive:
         raise UnskewInputError(f"Column {missing[0]!r} is not in the training table.")
     key = method.lower().replace("-", "_")
     info = {"method": key, "rows_in": len(frame), "features": feats}
-    if key in _torch_methods():
+    if key not in BASE_METHODS and key not in METHODS and key not in METHODS.aliases() and key in _torch_methods():
         model = _train_torch(frame, target, key, sensitive, feats, seed, params or {})
         info["rows_fitted"] = len(frame)
         return model, info
