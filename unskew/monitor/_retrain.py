@@ -1,12 +1,15 @@
 """Training from the command line and the retraining loop.
 
-``train_table`` fits one method (a plain scikit-learn baseline, or a weights /
-sampler method of the mitigation registry) on a table; ``retrain`` folds the
-labelled production rows of the failure queue (and reviewed relabels and
-removals) into the training table, evaluates the candidate and the current
-model per group on held-back recent labelled production rows, and registers
-the candidate as a new version only when its worst-group accuracy is not lower.
-Models are saved with skops, never pickle.
+``train_table`` fits one method (a plain scikit-learn baseline, a weights /
+sampler method of the mitigation registry, or a PyTorch method of
+:mod:`unskew.train`, returned as a skops-safe
+:class:`~unskew.train.PortableClassifier`); ``retrain`` folds labelled
+production rows (the failure queue's, or all) and reviewed relabels and
+removals into the training table, evaluates the candidate and the current
+model per group on held-back recent labelled production rows and per tag on
+challenge sets (files, named store sets, and the review store's sets linked to
+the model), and registers the candidate as a new version only when no
+worst-off group loses. Models are saved with skops, never pickle.
 """
 
 from __future__ import annotations
@@ -359,7 +362,7 @@ def _named_challenge_set(store, set_name: str) -> tuple[str, Any]:
     return f"challenge set {set_name!r} (store, version {C.get_set(store, row[0]).version})", C.export_set(store, row[0])
 
 
-def _challenge_frame(source: Any, label: str, feats: list[str], base: pd.DataFrame) -> pd.DataFrame:
+def _challenge_frame(source: Any, label: str, feats: list[str]) -> pd.DataFrame:
     """A challenge set (the format ``unskew evaluate --challenge`` reads), checked against the model's inputs."""
     from ..metrics._challenge import load_challenge_set
 
@@ -495,7 +498,7 @@ def retrain(monitor, name: str, train: Any, *, method: str = "baseline", decisio
     if store_challenges:
         named = {f"challenge set {n!r}" for n in challenge_sets}
         sets += [x for x in _linked_challenge_sets(monitor.store, name) if x[0].split(" (")[0] not in named]
-    sets = [(label, _challenge_frame(src, label, feats, base)) for label, src in sets]
+    sets = [(label, _challenge_frame(src, label, feats)) for label, src in sets]
     base[ROW_KEY] = [str(i) for i in range(len(base))]
     lab = monitor.labelled_rows(name)
     if len(lab) < 2 * min_group:
@@ -545,7 +548,7 @@ def retrain(monitor, name: str, train: Any, *, method: str = "baseline", decisio
                                (" -- the candidate's worst group is lower" if gate == "point" else
                                 " -- the candidate's worst group is lower with 95% confidence")) + ".",
                         "info" if held_ok else "warn", subject="held-back rows")]
-    ch_rows, ch_tables, ch_summary, ch_ok = [], [], [], True
+    ch_tables, ch_summary, ch_ok = [], [], True
     for label, frame in sets:
         rc, ro = _run_challenge(frame, candidate, current, feats, base, label)
         tc, pc = _worst_tag(rc)
@@ -562,7 +565,6 @@ def retrain(monitor, name: str, train: Any, *, method: str = "baseline", decisio
         ch_tables.append(Table(f"Pass rate per tag on {label}", ["tag", "cases", "current", "candidate"],
                                [[r.tag, int(r.n), float(cur_tags.loc[r.tag, "pass_rate"]), float(r.pass_rate)]
                                 for r in rc.by_tag.itertuples()]))
-        ch_rows.append(label)
     better = held_ok and ch_ok
     registered = None
     if out is not None:
