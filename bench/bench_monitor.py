@@ -1,15 +1,19 @@
 """Monitoring benchmarks and the Adult replay of docs/monitoring.md.
 
-    python bench/bench_monitor.py replay  [--seeds 20] [--plot docs/monitoring_replay.png]
+    OMP_NUM_THREADS=1 python bench/bench_monitor.py replay  [--seeds 20] [--plot docs/monitoring_replay.png] [--budget S]
     python bench/bench_monitor.py ingest  [--rows 200000]
     python bench/bench_monitor.py peers   [--rows 200000] [--cols 20]
 
 ``replay``: Adult with every native-country outside the United States withheld
 from training; the test table streamed in 20 daily windows; the withheld rows
 enter from window 11, a covariate shift (age-weighted resampling) from window
-15; labels arrive two windows late. Reports alerts per window, the false-alarm
-rate on windows 1-10 over the seeds, CBPE beside realised accuracy, and
-`retrain` on the new subpopulation.
+15; labels arrive two windows late. Every seed is a full replay; reports alerts
+per window, the false-alarm rate on windows 1-10 over the seeds, detection at
+windows 11 and 15, CBPE beside realised accuracy, and `retrain` in three
+settings (baseline/queue, hgb/all, hgb/queue) with both gates and the non-US
+held-back accuracy, plus ablations (hgb without production rows; both
+learners on the full training split). OMP_NUM_THREADS=1 keeps the boosting
+fits from oversubscribing a busy machine.
 
 ``ingest``: rows/s through ``Monitor.log`` (and ``log_labels``) and through
 the HTTP service on loopback, and store bytes per million rows (SQLite file
@@ -60,7 +64,7 @@ _CACHE: dict = {}
 
 def replay(seed: int, *, windows: int = 20, new_at: int = 11, shift_at: int = 15, lag: int = 2,
            retrain_at_end: bool = True, store_dir: str | None = None) -> dict:
-    from unskew.monitor import Monitor, predict_frame, retrain, save_model, train_table
+    from unskew.monitor import Monitor, predict_frame, save_model, train_table
 
     df, _ = _adult()
     feats = [c for c in df.columns if c not in ("income", "split")]
@@ -127,49 +131,155 @@ def replay(seed: int, *, windows: int = 20, new_at: int = 11, shift_at: int = 15
            "ingest_s": ingest_s, "check_s": check_s, "rows": int(sum(len(b) for b in batches)),
            "status": rep.status}
     if retrain_at_end:
-        r = retrain(mon, "adult", train, method="baseline", out=tmp / f"cand{seed}.skops", register=True)
-        out["retrain"] = r.checks[0].summary
-        # the new subpopulation's accuracy on the held-back (most recent labelled) rows, before and after
-        lab = mon.labelled_rows("adult")
-        hold = lab.iloc[len(lab) - int(round(len(lab) * 0.3)):]
-        hold = hold[hold["native_country"] != "United-States"]
-        from unskew.monitor._monitor import load_skops
-
-        cand = load_skops(tmp / f"cand{seed}.skops")
-        hf = hold[feats].copy()
-        for c in feats:
-            if pd.api.types.is_numeric_dtype(train[c]):
-                hf[c] = pd.to_numeric(hf[c])
-        y = hold["__label"].astype(str).to_numpy()
-        out["non_us_heldback"] = {"rows": len(hold), "current": float((predict_frame(model, hf)[0] == y).mean()),
-                                  "candidate": float((predict_frame(cand, hf)[0] == y).mean())}
+        out["retrain"] = _retrain_variants(mon, train, feats, model, tmp, seed)
     mon.store.dispose()
     return out
 
 
+#: The retrain settings the replay compares (all documented options of `unskew retrain`); the last one is
+#: run with registration, the others only report what they would do.
+RETRAIN_VARIANTS = [("baseline", "queue"), ("hgb", "all"), ("hgb", "queue")]
+
+
+def _retrain_variants(mon, train, feats, model, tmp: Path, seed: int) -> dict:
+    """Each retrain setting on the same store: both gates' decisions and the non-US held-back accuracy."""
+    from unskew.monitor import predict_frame, retrain, train_table
+    from unskew.monitor._monitor import load_skops
+
+    lab = mon.labelled_rows("adult")
+    hold = lab.iloc[len(lab) - int(round(len(lab) * 0.3)):]
+    hold = hold[hold["native_country"] != "United-States"]
+    hf = hold[feats].copy()
+    for c in feats:
+        if pd.api.types.is_numeric_dtype(train[c]):
+            hf[c] = pd.to_numeric(hf[c])
+    y = hold["__label"].astype(str).to_numpy()
+
+    def non_us(m) -> float:
+        return float((predict_frame(m, hf)[0] == y).mean())
+
+    res = {"non_us_heldback_rows": len(hold), "current_non_us": non_us(model), "variants": {}}
+    for i, (method, production) in enumerate(RETRAIN_VARIANTS):
+        last = i == len(RETRAIN_VARIANTS) - 1
+        t0 = time.perf_counter()
+        path = tmp / f"cand{seed}_{method}_{production}.skops"
+        r = retrain(mon, "adult", train, method=method, production=production, out=path, register=last)
+        s = r.checks[0].summary
+        lo, hi = s["worst_accuracy_difference_interval"]
+        res["variants"][f"{method}/{production}"] = {
+            "seconds": time.perf_counter() - t0, "rows_added": s["production_rows_added"],
+            "held_back_rows": s["held_back_rows"], "current_worst": [s["current_worst_group"], s["current_worst_accuracy"]],
+            "candidate_worst": [s["candidate_worst_group"], s["candidate_worst_accuracy"]], "interval": [lo, hi],
+            "point_gate": bool(s["candidate_worst_accuracy"] >= s["current_worst_accuracy"]), "interval_gate": bool(hi >= 0),
+            "registered_version": s["registered_version"], "candidate_non_us": non_us(load_skops(path)),
+            "groups": r.checks[0].tables[0].rows}  # group, held-back rows, current, candidate accuracy
+    # ablations, fitted once: the method without production rows, and both learners on the full training split
+    # (with its non-US rows), to separate what the production rows add from what the learner adds
+    if "ablation_models" not in _CACHE:
+        df, _ = _adult()
+        full = df[df.split == "train"].drop(columns="split").reset_index(drop=True)
+        _CACHE["ablation_models"] = {
+            "hgb, US training rows only": train_table(train, target="income", method="hgb", features=feats)[0],
+            "baseline, full training split": train_table(full, target="income", method="baseline", features=feats)[0],
+            "hgb, full training split": train_table(full, target="income", method="hgb", features=feats)[0]}
+    res["ablation_non_us"] = {k: non_us(m) for k, m in _CACHE["ablation_models"].items()}
+    return res
+
+
+def _point_gate(rows: list, min_group: int) -> bool:
+    """Worst-group accuracy of the candidate not lower than the current's, over groups with >= min_group rows."""
+    rows = [r for r in rows if r[0] != "all" and r[1] is not None and r[1] >= min_group]
+    return bool(rows) and min(r[3] for r in rows) >= min(r[2] for r in rows)
+
+
+def _summarise(runs: list[dict]) -> dict:
+    """False alarms on windows 1-10, detection at 11 and 15, CBPE vs realised, retrain lift, over the seeds."""
+    def has(r, w, det, word=None):
+        return any(a["detector"] == det and (word is None or word in a["message"]) for a in r["alerts"].get(w, []))
+
+    cbpe = []
+    for r in runs:
+        est = r["series"].get("Accuracy (estimated, CBPE) per window", {}).get("all", {})
+        real = r["series"].get("Accuracy (realised) per window", {}).get("all", {})
+        both = sorted(set(est) & set(real))
+        cbpe.append(max(abs(est[w] - real[w]) for w in both) if both else None)
+    out = {"runs": len(runs),
+           "false_alarm_runs": int(sum(any(w <= 10 for w in r["alerts"]) for r in runs)),
+           "new_subpopulation_fail_at_11": int(sum(any(a["detector"] == "subpopulations" and a["severity"] == "fail"
+                                                       for a in r["alerts"].get(11, [])) for r in runs)),
+           "age_drift_at_15": int(sum(has(r, 15, "feature_drift", "Drift of age ") for r in runs)),
+           "age_drift_before_15": int(sum(any(has(r, w, "feature_drift", "Drift of age ") for w in range(1, 15))
+                                          for r in runs)),
+           "cbpe_max_abs_error_all_rows": {"median": float(np.median([c for c in cbpe if c is not None])),
+                                           "max": float(max(c for c in cbpe if c is not None))}}
+    rt = [r["retrain"] for r in runs if "retrain" in r]
+    if rt:
+        cur = np.array([x["current_non_us"] for x in rt])
+        out["retrain"] = {"non_us_heldback_rows_mean": float(np.mean([x["non_us_heldback_rows"] for x in rt])),
+                          "current_non_us_mean": float(cur.mean()), "variants": {}, "ablation_non_us_mean": {}}
+        for v in rt[0]["variants"]:
+            xs = [x["variants"][v] for x in rt]
+            lift = np.array([x["candidate_non_us"] for x in xs]) - cur
+            dwg = np.array([x["candidate_worst"][1] - x["current_worst"][1] for x in xs])
+            out["retrain"]["variants"][v] = {
+                "non_us_lift_mean": float(lift.mean()), "non_us_lift_min": float(lift.min()),
+                "non_us_lift_max": float(lift.max()), "runs_lifted": int((lift > 0).sum()),
+                "worst_group_change_mean": float(dwg.mean()), "worst_group_change_min": float(dwg.min()),
+                "worst_group_change_max": float(dwg.max()),
+                "point_gate_passed": int(sum(x["point_gate"] for x in xs)),
+                "interval_gate_passed": int(sum(x["interval_gate"] for x in xs)),
+                "interval_width_mean": float(np.mean([x["interval"][1] - x["interval"][0] for x in xs])),
+                # the point gate had `--min-group 100` been used (from the per-group tables; groups >= 100 rows)
+                "point_gate_passed_min_group_100": int(sum(_point_gate(x["groups"], 100) for x in xs if "groups" in x)),
+                "seconds_mean": float(np.mean([x["seconds"] for x in xs]))}
+        for k in rt[0]["ablation_non_us"]:
+            out["retrain"]["ablation_non_us_mean"][k] = float(np.mean([x["ablation_non_us"][k] for x in rt]))
+    return out
+
+
 def run_replay(args) -> None:
-    full = replay(0)
-    print(json.dumps({k: v for k, v in full.items() if k != "series"}, indent=1, default=str))
-    fa = []
-    for seed in range(1, args.seeds):
-        r = replay(seed, windows=10, new_at=99, shift_at=99, retrain_at_end=False)
-        fa.append(any(w <= 10 for w in r["alerts"]))
-        print(f"seed {seed}: alerts on windows 1-10: {sorted(w for w in r['alerts'] if w <= 10)}", flush=True)
-    fa.append(any(w <= 10 for w in full["alerts"]))
-    summary = {"false_alarm_runs": int(sum(fa)), "runs": len(fa), "false_alarm_rate": float(np.mean(fa))}
-    print(json.dumps(summary))
+    runs = []
+    t0 = time.perf_counter()
+    for seed in range(args.seeds):
+        with_retrain = not (args.budget and time.perf_counter() - t0 > args.budget)
+        if not with_retrain and runs and "retrain" in runs[-1]:
+            print(f"time budget of {args.budget} s spent after {seed} seeds: the rest monitor only", flush=True)
+        r = replay(seed, retrain_at_end=with_retrain)
+        runs.append(r)
+        if not with_retrain:
+            print(f"seed {seed}: alerts on windows 1-10: {sorted(w for w in r['alerts'] if w <= 10)}; "
+                  f"window 11: {sorted({a['detector'] for a in r['alerts'].get(11, [])})}; "
+                  f"window 15: {sorted({a['detector'] for a in r['alerts'].get(15, [])})}", flush=True)
+            continue
+        rt = r["retrain"]
+        print(f"seed {seed}: alerts on windows 1-10: {sorted(w for w in r['alerts'] if w <= 10)}; "
+              f"window 11: {sorted({a['detector'] for a in r['alerts'].get(11, [])})}; "
+              f"window 15: {sorted({a['detector'] for a in r['alerts'].get(15, [])})}; "
+              f"non-US current {rt['current_non_us']:.3f} -> "
+              + ", ".join(f"{k} {v['candidate_non_us']:.3f} (wg {v['current_worst'][1]:.3f}->{v['candidate_worst'][1]:.3f}"
+                          f" point {'Y' if v['point_gate'] else 'n'} interval {'Y' if v['interval_gate'] else 'n'})"
+                          for k, v in rt["variants"].items())
+              + f"; ingest {r['ingest_s']:.1f} s, check {r['check_s']:.2f} s", flush=True)
+    summary = _summarise(runs)
+    summary["seconds"] = time.perf_counter() - t0
+    print(json.dumps(summary, indent=1))
+    full = runs[0]
+    print(json.dumps({k: v for k, v in full.items() if k != "series"}, indent=1, default=str)[:6000])
+    Path(args.out).write_text(json.dumps({"runs": runs, "summary": summary}, indent=1, default=str))
     if args.plot:
-        _plot(full, Path(args.plot))
-    Path(args.out).write_text(json.dumps({"replay": full, "null": summary}, indent=1, default=str))
+        _plot(full, Path(args.plot), runs)
 
 
-def _plot(r: dict, path: Path) -> None:
+def _plot(r: dict, path: Path, runs: list[dict] | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(3, 1, figsize=(9, 10), sharex=True)
+    fig = plt.figure(figsize=(9, 13))
+    grid = fig.add_gridspec(4, 1, height_ratios=[1, 1, 1, 0.9])
+    axes = [fig.add_subplot(grid[0])]
+    axes += [fig.add_subplot(grid[i], sharex=axes[0]) for i in (1, 2)]
     ax = axes[0]
     for det, col in (("subpopulations", "C3"), ("feature_drift", "C0"), ("ood", "C1"), ("prediction_drift", "C2"),
                      ("performance", "C4"), ("cbpe", "C5"), ("fairness", "C6")):
@@ -192,7 +302,7 @@ def _plot(r: dict, path: Path) -> None:
     ax.legend(fontsize=7, ncol=2)
     ax.set_title("Estimated (CBPE) and realised accuracy per group (labels two windows late)")
     ax = axes[2]
-    for title, key in (("PSI of age per window", "all"), ("PSI of native_country per window", "all")):
+    for title, key in (("PSI of age per window", "all"), ("PSI of education per window", "all")):
         s = r["series"].get(title, {}).get(key, {})
         xs = sorted(s)
         ax.plot(xs, [s[x] for x in xs], marker=".", label=title.replace(" per window", ""))
@@ -202,6 +312,21 @@ def _plot(r: dict, path: Path) -> None:
     ax.set_yscale("symlog", linthresh=0.1)
     ax.set_xlabel("window")
     ax.legend(fontsize=8)
+    rt = [x["retrain"] for x in (runs or [r]) if "retrain" in x]
+    if rt:
+        ax = fig.add_subplot(grid[3])
+        names = list(rt[0]["variants"])
+        abl = list(rt[0]["ablation_non_us"])
+        data = [[x["variants"][v]["candidate_non_us"] - x["current_non_us"] for x in rt] for v in names]
+        data += [[x["ablation_non_us"][k] - x["current_non_us"] for x in rt] for k in abl]
+        labels = [f"retrain {v}\nregistered {sum(x['variants'][v]['point_gate'] for x in rt)}/{len(rt)}" for v in names]
+        labels += [k.replace(", ", "\n") + "\n(ablation)" for k in abl]
+        ax.boxplot(data, tick_labels=labels)
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.set_ylabel("non-US accuracy\nminus current")
+        ax.set_title(f"Non-US accuracy change vs current on held-back rows ({len(rt)} seeds; "
+                     f"current {np.mean([x['current_non_us'] for x in rt]):.3f})")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     print(f"plot: {path}")
@@ -560,6 +685,8 @@ def main() -> None:
     r = sub.add_parser("replay")
     r.add_argument("--seeds", type=int, default=20)
     r.add_argument("--plot", default=None)
+    r.add_argument("--budget", type=float, default=0,
+                   help="After this many seconds, later seeds run the monitoring without the retrain step (0: no limit).")
     r.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "unskew_replay.json"))
     i = sub.add_parser("ingest")
     i.add_argument("--rows", type=int, default=200_000)

@@ -1,7 +1,9 @@
 """Loading models safely and predicting with them.
 
 - ``.skops``: loaded with :func:`skops.io.load`; types outside skops' trusted
-  set are refused unless the caller trusts the file (``trust_pickle=True``).
+  set and :data:`unskew._skops.EXTRA_TRUSTED` (the plain-data types of models
+  saved by ``unskew train``) are refused unless the caller trusts the file
+  (``trust_pickle=True``).
 - ``.onnx``: run with onnxruntime when it is installed.
 - ``.pkl``, ``.pickle``, ``.joblib``: unpickling runs arbitrary code, so these
   load only with ``trust_pickle=True``.
@@ -48,9 +50,12 @@ def load_model(path: str | Path, *, trust_pickle: bool = False) -> Any:
             untrusted = sio.get_untrusted_types(file=path)
         except Exception as exc:
             raise UnskewInputError(f"Cannot read {path} as a skops file: {exc}") from exc
-        if untrusted and not trust_pickle:
+        from .._skops import beyond_trusted
+
+        bad = beyond_trusted(untrusted)
+        if bad and not trust_pickle:
             raise UnskewInputError(
-                f"{path} contains types that skops does not trust by default: {', '.join(untrusted[:8])}. "
+                f"{path} contains types that skops does not trust by default: {', '.join(bad[:8])}. "
                 f"Loading them can run code. If you trust this file, pass --trust-pickle "
                 f"(trust_pickle=True in Python)."
             )

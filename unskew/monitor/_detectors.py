@@ -162,6 +162,7 @@ class NewSubpopulations:
     title = "New and missing subpopulations"
     explanation = ("Groups (intersections of the sensitive columns) and values of every categorical column that a "
                    "window shows with enough support but the reference had fewer than min_count times (absent: fail), "
+                   "several such values of one column that only together have enough support, "
                    "groups expected in a window but absent, and group shares that moved (binomial test, BH-controlled).")
 
     def run(self, ctx: Context):
@@ -191,6 +192,7 @@ class NewSubpopulations:
                     if counts.get(cat, 0) < min_count:
                         idx = f["categories"].index(cat)
                         seen[cat] = w["payload"]["hist"][f["name"]]["all"][idx]
+                rare = {}
                 for val, c in seen.items():
                     r = counts.get(val, 0)
                     if r < min_count and c >= min_support:
@@ -200,6 +202,21 @@ class NewSubpopulations:
                                           message=(f"New value {f['column']}={val}: {c} rows in window {w['label']}, "
                                                    f"{r} in the reference" + (" (absent from training)" if r == 0 else "")),
                                           effect=c / n, evidence={"window_rows": c, "reference_rows": r}))
+                    elif r < min_count and c > 0:
+                        rare[val] = (c, r)
+                total = sum(c for c, _ in rare.values())
+                if len(rare) > 1 and total >= min_support:
+                    # many new values, none with enough rows alone (every native country but one, say)
+                    absent = all(r == 0 for _, r in rare.values())
+                    top = sorted(rare.items(), key=lambda kv: -kv[1][0])
+                    listed = ", ".join(f"{v} {c}" for v, (c, _) in top[:6]) + (", ..." if len(top) > 6 else "")
+                    tests.append(Test(self.name, w["label"], w["index"], severity="fail" if absent else "warn",
+                                      feature=f["column"], group=f"{f['column']}=(values rare in the reference)",
+                                      message=(f"{total} rows in window {w['label']} have one of {len(rare)} values of "
+                                               f"{f['column']} that the reference had fewer than {min_count} times"
+                                               + (" (all absent from training)" if absent else "") + f": {listed}"),
+                                      effect=total / n, evidence={"window_rows": total, "values": len(rare),
+                                                                  "rows_per_value": {v: c for v, (c, _) in top[:20]}}))
             for g, r in ref.items():
                 share = r / n_ref
                 c = gw.get(g, 0)

@@ -763,9 +763,9 @@ def _new_subpop_flags(prof: Profile, groups: np.ndarray, raw: dict) -> np.ndarra
     return out
 
 
-#: Types outside skops' default trusted set that scikit-learn models saved by ``unskew train`` contain
-#: (data types and tree predictors: plain data, no code). Anything else is refused.
-SKOPS_EXTRA_TRUSTED = frozenset({"numpy.dtype", "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"})
+#: Types outside skops' default trusted set that models saved by ``unskew train`` contain (plain data,
+#: no code; the one list is :data:`unskew._skops.EXTRA_TRUSTED`). Anything else is refused.
+from .._skops import EXTRA_TRUSTED as SKOPS_EXTRA_TRUSTED  # noqa: E402
 
 
 def load_skops(data: bytes | str | Any, what: str = "the model") -> Any:

@@ -67,6 +67,7 @@ from ._models import (  # noqa: E402
     margin,
 )
 from ._occam import OccamNetClassifier, cam_suppression_loss  # noqa: E402
+from ._portable import PortableClassifier  # noqa: E402
 from ._regularize import (  # noqa: E402
     AdversarialTrainingClassifier,
     SpectralDecouplingClassifier,
@@ -111,6 +112,7 @@ __all__ = [
     "OccamCNN",
     "OccamMLP",
     "OccamNetClassifier",
+    "PortableClassifier",
     "Preprocessor",
     "ReweightedClassifier",
     "RobustClassifier",

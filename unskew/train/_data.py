@@ -105,13 +105,7 @@ class Preprocessor:
     def fit(self, X) -> Preprocessor:
         X = _to_pandas(X)
         if isinstance(X, pd.DataFrame):
-            enc = EmbeddingEncoder(standardize=self.standardize).fit(X)
-            self.encoder_ = enc
-            self.columns_, self.numeric_, self.categorical_ = enc.columns_, enc.numeric_, enc.categorical_
-            self.mean_, self.scale_, self.categories_ = enc.mean_, enc.scale_, enc.categories_
-            self.spec_ = InputSpec("tabular", n_numeric=len(enc.numeric_), cardinalities=list(enc.cardinalities_))
-            self.kind_ = "frame"
-            return self
+            return self.from_encoder(EmbeddingEncoder(standardize=self.standardize).fit(X))
         a = _as_array(X)
         if _is_image_array(a):
             img = _image_array(a)
@@ -124,6 +118,15 @@ class Preprocessor:
         self.mean_, self.scale_ = self.encoder_.mean_, self.encoder_.scale_
         self.spec_ = InputSpec("tabular", n_numeric=a.shape[1])
         self.kind_ = "array"
+        return self
+
+    def from_encoder(self, enc: EmbeddingEncoder) -> Preprocessor:
+        """Use a fitted table encoder (as ``fit`` on a DataFrame does); for models rebuilt from a file."""
+        self.encoder_ = enc
+        self.columns_, self.numeric_, self.categorical_ = enc.columns_, enc.numeric_, enc.categorical_
+        self.mean_, self.scale_, self.categories_ = enc.mean_, enc.scale_, enc.categories_
+        self.spec_ = InputSpec("tabular", n_numeric=len(enc.numeric_), cardinalities=list(enc.cardinalities_))
+        self.kind_ = "frame"
         return self
 
     def transform(self, X) -> np.ndarray:
