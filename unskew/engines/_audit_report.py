@@ -30,8 +30,8 @@ from ..audit._common import cell_codes, cell_labels, groupings, too_large_groupi
 from ..data._groups import attribute_codes, value_name
 from ..exceptions import UnskewInputError
 
-#: Engines the audit runs on (Spark and Dask compute evaluate's statistics, not yet the audit's).
-AUDIT_ENGINES = ("pandas", "duckdb")
+#: Engines the audit runs on.
+AUDIT_ENGINES = ("pandas", "duckdb", "spark", "dask")
 COUNT_CHECKS = ("target_distribution", "representation", "base_rates", "missing_values")
 _POSITIVE = (1, True, "1", "yes", "Yes", "true", "True", ">50K")
 
@@ -39,9 +39,7 @@ _POSITIVE = (1, True, "1", "yes", "Yes", "true", "True", ">50K")
 def check_audit_engine(engine: str) -> str:
     name = (engine or "pandas").strip().lower()
     if name not in AUDIT_ENGINES:
-        extra = (" Spark and Dask run `unskew evaluate --engine`, not yet the audit's counts."
-                 if name in ("spark", "dask") else "")
-        raise UnskewInputError(f"audit runs on the engine(s) {', '.join(AUDIT_ENGINES)}, not {engine!r}.{extra}")
+        raise UnskewInputError(f"audit runs on the engine(s) {', '.join(AUDIT_ENGINES)}, not {engine!r}.")
     return name
 
 
@@ -222,11 +220,8 @@ def audit_on_engine(
     ``run_checks`` is the audit runner's own function (``unskew.audit._runner.run_checks``), handed
     in by :func:`unskew.audit.audit` so that the engines never import the runner (no import circle).
     """
-    from ..audit._base import CHECKS, AuditContext
-    from ..data import Dataset
-    from ..report import Report
-    from ._audit import audit_counts
-    from ._sample import stratified_sample
+    from ..audit._base import CHECKS
+    from ._mapreduce import runner as open_runner
 
     if run_checks is None:
         raise TypeError("audit_on_engine needs run_checks (call unskew.audit.audit(..., engine=...) instead)")
@@ -242,21 +237,59 @@ def audit_on_engine(
     names = [CHECKS.canonical(c) for c in (checks or CHECKS.names())]
     thresholds = thresholds or {}
     opts = dict(engine_options or {})
+    counted = [c for c in names if c in COUNT_CHECKS]
+    main = open_runner(name, data, **opts)
+    others: list = []
+
+    def runner_of(table):
+        """The runner of ``data`` (held open), or one for another table sharing its session / client."""
+        if table is data:
+            return main
+        r = open_runner(name, table, **shared_options(main, opts))
+        others.append(r)
+        return r
+
+    try:
+        return _audit_with(main, runner_of, data=data, name=name, names=names, counted=counted, target=target,
+                           sens=sens, weights=weights, thresholds=thresholds, ctx_kwargs=ctx_kwargs,
+                           compare=compare, sample_size=sample_size, min_per_stratum=min_per_stratum,
+                           random_state=random_state, on_progress=on_progress, opts=opts, run_checks=run_checks,
+                           dataset_kwargs=dataset_kwargs)
+    finally:
+        for r in others:
+            r.close()
+        main.close()
+
+
+def shared_options(main, opts: dict) -> dict:
+    """Options for a second runner on ``main``'s engine: the same Spark session, Dask client or DuckDB settings."""
+    if main.name == "spark":
+        return {"spark": main.spark}
+    if main.name == "dask":
+        return {"dask_client": main.client}
+    return dict(opts)
+
+
+def _audit_with(main, runner_of, *, data, name, names, counted, target, sens, weights, thresholds, ctx_kwargs,
+                compare, sample_size, min_per_stratum, random_state, on_progress, opts, run_checks, dataset_kwargs):
+    from ..audit._base import CHECKS, AuditContext
+    from ..data import Dataset
+    from ..report import Report
+    from ._audit import audit_counts
+    from ._sample import stratified_sample
+
     results = {}
     info: dict = {"engine": name}
-    counted = [c for c in names if c in COUNT_CHECKS]
     if counted:
-        from ._duckdb import _types, connect, relation_sql
-        from ._source import resolve_source
-
-        con = connect(None, None, None)
-        types = _types(con, relation_sql(con, resolve_source(data)))
-        con.close()
+        types = main.schema()
         ignore = set(dataset_kwargs.get("ignore") or [])
         checked = [c for c in types if c != weights and c not in ignore]
-        text = [c for c in checked if c not in (target, *sens) and "CHAR" in types[c].upper()]
-        counts, cinfo = audit_counts(data, engine=name, target=target, sensitive=sens, weights=weights,
-                                     columns=checked if "missing_values" in counted else [], **opts)
+        text = [c for c in checked if c not in (target, *sens) and types[c] == "text"]
+        # DuckDB counts in SQL; the other engines measure audit_partial per piece with the runner
+        counts, cinfo = audit_counts(data if name == "duckdb" else main, engine=name, target=target,
+                                     sensitive=sens, weights=weights,
+                                     columns=checked if "missing_values" in counted else [],
+                                     **(opts if name == "duckdb" else {}))
         info["counts"] = {k: v for k, v in cinfo.items() if k != "bounds"}
         measures = measures_from_counts(counts, target=target, sensitive=sens, weighted=weights is not None)
         if "missing_values" in counted:
@@ -269,9 +302,11 @@ def audit_on_engine(
                    check.present(measures[c]))
             res.summary["computed_by"] = f"{name} engine counts (no rows loaded)"
             results[c] = res
+
     def draw(table, by):
-        sample, sinfo = stratified_sample(table, by=by, n=sample_size, min_per_stratum=min_per_stratum,
-                                          engine=name, random_state=random_state, **opts)
+        sample, sinfo = stratified_sample(table if name == "duckdb" else runner_of(table), by=by, n=sample_size,
+                                          min_per_stratum=min_per_stratum, engine=name, random_state=random_state,
+                                          **(opts if name == "duckdb" else {}))
         return sample.drop(columns=["sampling_weight"]), {
             "n_rows": int(sinfo["n_rows"]), "n_sample": int(sinfo["n_sample"]), "strata": int(sinfo["strata"]),
             "method": sinfo["method"]}
