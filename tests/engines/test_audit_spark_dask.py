@@ -48,6 +48,9 @@ def _engine_opts(ec):
 
 
 ENGINES = pytest.mark.parametrize("engine_client", ["dask", "spark"], indirect=True)
+#: The sampling driver is one function for both engines; Spark's second run of it is a slow test.
+ENGINES_SPARK_SLOW = pytest.mark.parametrize(
+    "engine_client", ["dask", pytest.param("spark", marks=pytest.mark.slow)], indirect=True)
 
 
 @ENGINES
@@ -77,7 +80,7 @@ def test_count_checks_equal_pandas_and_duckdb(audit_dir, engine_client):
     assert miss["summary"]["disguised_missing"] == {"cat": {"?": int((frame.race == 1).sum())}}
 
 
-@ENGINES
+@ENGINES_SPARK_SLOW
 def test_stratified_sample_every_stratum_and_repeatable(audit_dir, engine_client):
     frame, d = audit_dir
     by = ["sex", "race", "y"]
@@ -96,7 +99,7 @@ def test_stratified_sample_every_stratum_and_repeatable(audit_dir, engine_client
     assert not other["x"].equals(s["x"])
 
 
-@ENGINES
+@ENGINES_SPARK_SLOW
 def test_model_checks_on_the_engine_sample(audit_dir, engine_client):
     _, d = audit_dir
     rep = audit(str(d), target="y", sensitive="sex,race", checks=["representation", "outliers", "duplicates"],

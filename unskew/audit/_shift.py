@@ -742,7 +742,8 @@ class ShiftCheck(Check):
         t = self.thresholds
         m = measure_shift(ds, ctx.compare, ctx, n_bins=int(t["n_bins"]), ks_max_rows=int(t["ks_max_rows"]),
                           domain_classifier=bool(t["domain_classifier"]),
-                          domain_max_rows=int(t["domain_max_rows"]), n_folds=int(t["n_folds"]))
+                          domain_max_rows=int(t["domain_max_rows"]), n_folds=int(t["n_folds"]),
+                          counts=ctx.counts.get("shift"))
         return self.present(m, target=ds.target)
 
     def present(self, m: ShiftMeasures, target: str | None = None):

@@ -261,6 +261,20 @@ def audit_on_engine(
         main.close()
 
 
+def _shift_counts(ref_runner, cmp_runner, ds, cmp_ds, thresholds: dict):
+    """The shift check's exact counts of both whole tables (feature kinds from the reference sample)."""
+    from ..audit._shift import ShiftCheck, shift_kinds
+    from ._shift import shift_counts
+
+    feats, _ = shift_kinds(ds)
+    n_bins = int({**ShiftCheck.default_thresholds, **thresholds}["n_bins"])
+    target = ds.target if ds.target and cmp_ds.target else None
+    if target and ds.column_types.get(target) == "numeric" and ds.frame[target].nunique() > 20:
+        target = None  # a numeric target is compared on the samples (its bins need the values)
+    return shift_counts(ref_runner, cmp_runner, sensitive=list(ds.sensitive), target=target, features=feats,
+                        n_bins=n_bins)
+
+
 def shared_options(main, opts: dict) -> dict:
     """Options for a second runner on ``main``'s engine: the same Spark session, Dask client or DuckDB settings."""
     if main.name == "spark":
@@ -318,11 +332,12 @@ def _audit_with(main, runner_of, *, data, name, names, counted, target, sens, we
             results[res.name] = res
 
     sampled = [c for c in names if c not in COUNT_CHECKS and c != "shift"]
-    if sampled or "shift" in names:
+    if sampled or ("shift" in names and compare is None):
         sample, stated = draw(data, [*sens, target])
         info["sample"] = stated
         ds = Dataset.from_data(sample, target=target, sensitive=sens, weights=weights, **dataset_kwargs)
         ds.source = f"stratified sample of {stated['n_sample']} of {stated['n_rows']} rows"
+    if sampled or "shift" in names:
         if sampled:
             run(ds, sampled, AuditContext(random_state=random_state, **ctx_kwargs), stated)
         if "shift" in names:
@@ -337,10 +352,23 @@ def _audit_with(main, runner_of, *, data, name, names, counted, target, sens, we
                                            sensitive=sens, features=ds.features, require_two_classes=False)
                 stated = {"data": stated, "compare": cstated}
                 info["shift_samples"] = stated
-            run(ds, ["shift"], AuditContext(random_state=random_state, compare=cmp_ds, **ctx_kwargs), stated)
+            ctx = AuditContext(random_state=random_state, compare=cmp_ds, **ctx_kwargs)
+            if cmp_ds is not None:
+                ctx.counts["shift"] = _shift_counts(runner_of(data), runner_of(compare), ds, cmp_ds,
+                                                    thresholds.get("shift", {}))
+            run(ds, ["shift"], ctx, stated)
+            res = results.get("shift")
+            if res is not None and cmp_ds is not None and res.status != "error":
+                res.summary["computed_by"] = (
+                    f"{name} engine counts of both whole tables (histograms, PSI, chi-square, group shares, "
+                    "target, medians, missing shares); Kolmogorov-Smirnov tests and the domain classifier on "
+                    "the samples")
+                ks_max = {**CHECKS["shift"].default_thresholds, **thresholds.get("shift", {})}["ks_max_rows"]
+                res.summary["subsampling"]["ks_rows_per_table"] = int(min(max(len(ds), len(cmp_ds)), ks_max))
     ordered = [results[c] for c in names if c in results]
     described = {"source": str(data) if not isinstance(data, pd.DataFrame) else "DataFrame",
-                 "n_rows": int(info.get("counts", info.get("sample", {})).get("n_rows", 0)),
+                 "n_rows": int((info.get("counts") or info.get("sample")
+                                or info.get("shift_samples", {}).get("data", {})).get("n_rows", 0)),
                  "target": target, "sensitive": sens, "weights": weights, "engine": name}
     return Report(kind="audit", checks=ordered, dataset=described,
                   parameters={"random_state": random_state, "checks": [r.name for r in ordered],
