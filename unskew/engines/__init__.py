@@ -37,6 +37,7 @@ from ._partials import (
     dumps,
     loads,
     merge,
+    merge_json,
     stats_from_aggregates,
     stats_partial,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "loads",
     "mapped_sample",
     "merge",
+    "merge_json",
     "order_statistics",
     "resolve_source",
     "runner",
