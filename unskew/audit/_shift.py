@@ -244,33 +244,42 @@ def shift_partial(frame: pd.DataFrame, row_ids: np.ndarray | None, plan: ShiftPl
     target); ``new``: rows per categorical feature x value unseen in the
     reference.
     """
-    from ..engines._partials import CountTable
+    from ..data._groups import encode_groups
+    from ..engines import CountTable
 
     sens = list(plan.sensitive) or ["_all"]
     g = frame[list(plan.sensitive)].reset_index(drop=True) if plan.sensitive else pd.DataFrame(
         {"_all": np.zeros(len(frame), np.int64)})
+    groups = encode_groups(g, len(g))  # once per piece; every table below reuses the codes
+    gc, gkeys = groups.codes, groups.keys
+    G = range(len(gkeys))
     keys, vals, nk, nv = [], [], [], []
     for col, kind in plan.features:
         c, new = plan.codes(col, kind, frame[col].reset_index(drop=True))
-        t = CountTable.from_frame(g.assign(_b=c), by=[*sens, "_b"])
-        keys += [(col, *k) for k in t.keys]
+        t = CountTable.from_codes(("g", "b"), [(gc, G), (c, range(plan.n_bins(col)))])
+        keys += [(col, *gkeys[gi], b) for gi, b in t.keys]
         vals.append(t.values)
         if new is not None and new.any():
             u = CountTable.from_frame(pd.DataFrame({"v": frame[col].to_numpy()[new]}), by=["v"])
             nk += [(col, k[0]) for k in u.keys]
             nv.append(u.values)
+    rows = CountTable.from_codes(("g",), [(gc, G)])
     out = {"bins": CountTable.from_keys(("feature", *sens, "bin"), keys,
                                         np.vstack(vals) if vals else np.zeros((0, 1), np.int64)),
-           "rows": CountTable.from_frame(g, by=sens),
+           "rows": CountTable(names=tuple(sens), keys=[gkeys[k[0]] for k in rows.keys], values=rows.values),
            "new": CountTable.from_keys(("feature", "value"), nk, np.vstack(nv) if nv else np.zeros((0, 1), np.int64))}
     if plan.target and plan.target in frame.columns:
-        tf = g.assign(_y=frame[plan.target].reset_index(drop=True))
-        out["target"] = CountTable.from_frame(tf[tf["_y"].notna()], by=[*sens, "_y"])
+        y = frame[plan.target].reset_index(drop=True)
+        ok = y.notna().to_numpy()
+        yg = encode_groups(y[ok].to_frame("_y"), int(ok.sum()))
+        t = CountTable.from_codes(("g", "y"), [(gc[ok], G), (yg.codes, range(len(yg.keys)))])
+        out["target"] = CountTable.from_keys((*sens, "_y"), [(*gkeys[gi], yg.keys[yi][0]) for gi, yi in t.keys],
+                                             t.values)
     return out
 
 
 def merge_shift(parts: list[dict]) -> dict:
-    from ..engines._partials import merge
+    from ..engines import merge
 
     keys = set(parts[0])
     for p in parts[1:]:
@@ -424,7 +433,7 @@ def shift_kinds(ds: Dataset) -> tuple[list[tuple[str, str]], list[str]]:
 
 def plan_from_frame(frame: pd.DataFrame, sensitive, target, features, n_bins: int) -> ShiftPlan:
     """The :class:`ShiftPlan` of an in-memory reference table (order statistics from a sort)."""
-    from ..engines._partials import CountTable
+    from ..engines import CountTable
 
     n_finite, order_stat, value_counts = {}, {}, {}
     for col, kind in features:

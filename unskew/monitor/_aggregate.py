@@ -34,7 +34,7 @@ def merge_into(acc: dict, part: Mapping, sign: int = 1) -> dict:
     Numbers add, lists add element-wise (padding the shorter), dicts merge by
     key: :func:`unskew.engines.merge_json`, the merge of JSON-safe partials.
     """
-    from ..engines._partials import merge_json
+    from ..engines import merge_json
 
     return merge_json(acc, part, sign)
 
@@ -60,7 +60,7 @@ def prediction_payload(profile, codes: dict[str, np.ndarray], groups: np.ndarray
 
     ``cbpe`` is an ``(n, 5)`` array of expected correct/TP/FP/FN/TN per row (or None).
     """
-    from ..engines._partials import CountTable
+    from ..engines import CountTable
 
     n = len(groups)
     gc, names = _group_codes(groups)
@@ -95,7 +95,7 @@ def prediction_payload(profile, codes: dict[str, np.ndarray], groups: np.ndarray
 
 def label_payload(groups: np.ndarray, y: np.ndarray, yp: np.ndarray, pos: str | None) -> dict:
     """Per-group label counts: ``{group: {n, correct, tp, fp, fn, tn}}``."""
-    from ..engines._partials import CountTable
+    from ..engines import CountTable
 
     y, yp = np.asarray(y, dtype=object), np.asarray(yp, dtype=object)
     sums: dict[str, Any] = {"correct": (y == yp).astype(np.float64)}
