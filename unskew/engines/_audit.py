@@ -52,42 +52,56 @@ def _bins(values: np.ndarray, lo: float, hi: float, bins: int) -> np.ndarray:
 
 
 def audit_partial(frame: pd.DataFrame, spec: AuditSpec) -> dict[str, CountTable]:
-    """The count tables of one piece of rows (histograms need ``spec.bounds``)."""
+    """The count tables of one piece of rows (histograms need ``spec.bounds``).
+
+    The groups are encoded once per piece; every table is a ``bincount`` over
+    those codes (and over the bins, or the distinct values of a text column).
+    """
+    from ..data._groups import encode_groups
+
     sens = list(spec.sensitive)
     n = len(frame)
     w = frame[spec.weights].to_numpy(np.float64) if spec.weights else np.ones(n)
-    key = frame[sens + [spec.target]].copy()
-    key["_w"], key["_w2"] = w, w * w
     out = {}
-    cells = CountTable.from_frame(key, by=sens + [spec.target], weights="_w")
-    w2 = CountTable.from_frame(key, by=sens + [spec.target], weights="_w2")
-    out["cells"] = CountTable(names=cells.names, keys=cells.keys, values=np.column_stack([cells.values, w2.values[:, 1]]),
-                              fields=_fields(spec))
+    cells = CountTable.from_frame(frame[sens + [spec.target]].assign(_w=w, _w2=w * w), by=sens + [spec.target],
+                                  sums=["_w", "_w2"])
+    out["cells"] = CountTable(names=cells.names, keys=cells.keys, values=cells.values, fields=_fields(spec))
+    groups = encode_groups(frame[sens], n)
+    gc, gkeys, G = groups.codes, groups.keys, len(groups.keys)
+
+    def per_group(m: np.ndarray) -> tuple[list, np.ndarray]:
+        cnt = np.bincount(gc[m], minlength=G)
+        wsum = np.bincount(gc[m], weights=w[m], minlength=G)
+        idx = np.flatnonzero(cnt)
+        return [gkeys[i] for i in idx], np.column_stack([cnt[idx].astype(np.float64), wsum[idx]])
+
     miss_keys, miss_vals = [], []
-    gframe = frame[sens]
+    isna = {c: frame[c].isna().to_numpy() for c in spec.columns}
     for c in spec.columns:
-        m = frame[c].isna().to_numpy()
-        if m.any():
-            t = CountTable.from_frame(gframe[m].assign(_w=w[m]), by=sens, weights="_w")
-            miss_keys += [(c, *k) for k in t.keys]
-            miss_vals.append(t.values)
+        if isna[c].any():
+            k, v = per_group(isna[c])
+            miss_keys += [(c, *key) for key in k]
+            miss_vals.append(v)
     out["missing"] = CountTable.from_keys(("column", *sens), miss_keys,
                                           np.vstack(miss_vals) if miss_vals else np.zeros((0, 2)), ("n", "weight"))
-    anym = frame[list(spec.columns)].isna().any(axis=1).to_numpy() if spec.columns else np.zeros(n, bool)
-    out["rows_missing"] = CountTable.from_frame(gframe[anym].assign(_w=w[anym]), by=sens, weights="_w")
+    anym = np.logical_or.reduce([isna[c] for c in spec.columns]) if spec.columns else np.zeros(n, bool)
+    k, v = per_group(anym)
+    out["rows_missing"] = CountTable(names=tuple(sens), keys=k, values=v, fields=("n", "weight"))
     h_keys, h_vals = [], []
     for c in spec.columns:
-        s = frame[c]
-        ok = s.notna().to_numpy()
+        ok = ~isna[c]
         if c in spec.numeric:
             lo, hi = spec.bounds[c]
-            b = _bins(s.to_numpy(np.float64, na_value=np.nan)[ok], lo, hi, spec.bins).astype(np.int64)
-            vals = pd.Series(b)
-        else:
-            vals = s[ok].astype(str).reset_index(drop=True)
-        t = CountTable.from_frame(pd.DataFrame({"v": vals, "_w": w[ok]}), by=["v"], weights="_w")
-        h_keys += [(c, k[0]) for k in t.keys]
-        h_vals.append(t.values)
+            codes = _bins(frame[c].to_numpy(np.float64, na_value=np.nan)[ok], lo, hi, spec.bins).astype(np.int64)
+            names = list(range(int(codes.max()) + 1)) if len(codes) else []
+        else:  # text and other columns per value, named as str() names them
+            codes, uniq = pd.factorize(frame[c][ok], use_na_sentinel=True)
+            names = [str(u) for u in np.asarray(uniq, dtype=object)]
+        cnt = np.bincount(codes, minlength=len(names))
+        wsum = np.bincount(codes, weights=w[ok], minlength=len(names))
+        idx = np.flatnonzero(cnt)
+        h_keys += [(c, names[i]) for i in idx]
+        h_vals.append(np.column_stack([cnt[idx].astype(np.float64), wsum[idx]]))
     out["histograms"] = CountTable.from_keys(("column", "bin"), h_keys,
                                              np.vstack(h_vals) if h_vals else np.zeros((0, 2)), ("n", "weight"))
     return out

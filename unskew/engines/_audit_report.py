@@ -1,21 +1,24 @@
 """``audit(..., engine=)``: the count-based checks from the engine's counts, the model-based ones on a sample.
 
-The count-based checks (target distribution, representation, base rates,
-missing values) get their measurement dataclasses built from
+One driver for DuckDB, Spark and Dask; the engines only produce partials and
+samples. The count-based checks (target distribution, representation, base
+rates, missing values) get their measurement dataclasses built from
 :func:`audit_counts` (group x target cells, missing values per column x
 group, histograms; the rows are never loaded) and are judged by the checks'
 own ``present`` methods, so the numbers equal those of the pandas path
 (missing values lacks only its capped sample of the rows with most missing
-cells, which needs the rows). Every other check runs on a stratified sample
+cells, which needs the rows). The shift check's histograms are exact counts
+of both whole tables (:func:`unskew.engines.shift_counts`); its domain
+classifier and KS tests run on two samples drawn with one design
+(stratified by the groups). Every other check runs on a stratified sample
 drawn by the engine (:func:`stratified_sample`: every group x class
-represented); shift compares two samples drawn with one design (stratified by
-the groups). Sizes and methods are stated in each such check's summary and in
-the report's ``parameters["engine"]``.
+represented). Sizes and methods are stated in each such check's summary and
+in the report's ``parameters["engine"]``.
 
 Known differences: rows with a missing target are left out of the
 target/representation/base-rate counts (as the pandas path excludes them)
-but still counted by missing values; ``na_values`` is refused (DuckDB's
-reader would not apply the markers).
+but still counted by missing values; ``na_values`` is refused (the engines'
+readers would not apply the markers).
 """
 
 from __future__ import annotations
@@ -294,6 +297,7 @@ def _audit_with(main, runner_of, *, data, name, names, counted, target, sens, we
 
     results = {}
     info: dict = {"engine": name}
+    opts = {k: v for k, v in opts.items() if k != "batch_size"}  # the SQL scans take the rest
     if counted:
         types = main.schema()
         ignore = set(dataset_kwargs.get("ignore") or [])
