@@ -154,6 +154,83 @@ def audit_child(path: str, out: str, threads: int) -> None:
                                      "missing": counts["missing"].frame().head(40).astype(str).values.tolist()}))
 
 
+AUDIT_COLUMNS = dict(target="y", sensitive=["sex", "race", "age"], weights="weight")
+SHIFT_FEATURES = [("income", "numeric"), ("hours", "numeric"), ("credit", "numeric"), ("tenure", "numeric"),
+                  ("score", "numeric"), ("education", "categorical"), ("region", "categorical")]
+
+
+def _engine_opts(engine: str, threads: int) -> tuple[dict, float]:
+    """Options that hold one started engine (Spark session, Dask client), and its start-up time."""
+    t0 = time.perf_counter()
+    if engine == "spark":
+        from unskew.engines._spark import session
+
+        opts = {"spark": session(f"local[{threads}]", config={"spark.driver.memory": "4g"})}
+    elif engine == "dask":
+        from unskew.engines._dask import client
+
+        opts = {"dask_client": client(threads_per_worker=threads)}
+    elif engine == "duckdb":
+        opts = {"threads": threads, "memory_limit": "4GB"}
+    else:
+        opts = {"batch_size": 1_000_000}
+    return opts, time.perf_counter() - t0
+
+
+def audit_engine_child(engine: str, path: str, out: str, threads: int) -> None:
+    """The audit's counts and the shift check's exact counts (the table against itself) on one engine."""
+    import hashlib
+
+    from unskew.engines import audit_counts, runner, shift_counts
+
+    opts, t_start = _engine_opts(engine, threads)
+    t0 = time.perf_counter()
+    counts, info = audit_counts(path, engine=engine, **AUDIT_COLUMNS, **opts)
+    t_counts = time.perf_counter() - t0
+    ropts = {k: v for k, v in opts.items() if k != "batch_size" or engine == "pandas"}
+    t0 = time.perf_counter()
+    with runner(engine, path, **ropts) as ref, runner(engine, path, **ropts) as cmp:
+        sc = shift_counts(ref, cmp, sensitive=AUDIT_COLUMNS["sensitive"], target="y", features=SHIFT_FEATURES)
+    t_shift = time.perf_counter() - t0
+    digest = {k: hashlib.sha256(json.dumps(t.to_json(), sort_keys=True).encode()).hexdigest()[:16]
+              for k, t in counts.items()}
+    digest["shift"] = hashlib.sha256(json.dumps(
+        {"edges": {c: e.tolist() for c, e in sc.plan.edges.items()}, "levels": sc.plan.levels,
+         "ref": {k: t.to_json() for k, t in sc.reference.items()}, "med": sc.reference_median},
+        sort_keys=True, default=str).encode()).hexdigest()[:16]
+    if engine == "spark":
+        opts["spark"].stop()
+    Path(out).write_text(json.dumps({"engine": engine, "startup_s": t_start, "counts_s": t_counts, "shift_s": t_shift,
+                                     "n_rows": info["n_rows"], "digest": digest,
+                                     "info": {k: str(v) for k, v in info.items() if k != "bounds"}}))
+
+
+def audit_partition_cost(path: str, repeats: int = 3) -> dict:
+    """Cost of one piece's audit partial and shift partial (one 1,000,000-row row group)."""
+    import pyarrow.parquet as pq
+
+    from unskew.audit._shift import plan_from_frame, shift_partial
+    from unskew.engines._audit import audit_partial, bounds_partial, merge_bounds
+    from unskew.engines._specs import AuditSpec
+
+    frame = pq.ParquetFile(path).read_row_group(0).to_pandas()
+    cols = [c for c in frame.columns if c not in ("y", "sex", "race", "age", "weight")]
+    numeric = tuple(c for c in cols if frame[c].dtype.kind in "fi")
+    spec = AuditSpec(target="y", sensitive=("sex", "race", "age"), weights="weight", columns=tuple(cols),
+                     numeric=numeric, bounds=merge_bounds([bounds_partial(frame, None, numeric)]))
+    plan = plan_from_frame(frame, ("sex", "race", "age"), "y", SHIFT_FEATURES, 10)
+    out = {"rows": len(frame)}
+    for name, fn in (("audit_partial", lambda: audit_partial(frame, spec)),
+                     ("shift_partial", lambda: shift_partial(frame, None, plan))):
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        out[f"{name}_s_median"] = float(np.median(times))
+    return out
+
+
 def partition_cost(path: str, repeats: int = 5, n_partials: int = 1000) -> dict:
     """Cost of one partition's partial (1,000,000 rows: Arrow -> pandas -> GroupStats) and of merging partials."""
     import pyarrow.parquet as pq
@@ -251,13 +328,18 @@ def main() -> None:
     ap.add_argument("--audit-path", help="an existing Parquet file or directory for the audit (skips generation)")
     ap.add_argument("--skip-eval", action="store_true")
     ap.add_argument("--partition-cost", action="store_true", help="only measure one partition's partial and the merge")
+    ap.add_argument("--audit-engines", action="store_true",
+                    help="only the audit's counts and the shift counts on every engine over --audit-rows rows")
     ap.add_argument("--child", nargs=3, metavar=("ENGINE", "PATH", "OUT"), help=argparse.SUPPRESS)
     ap.add_argument("--audit-child", nargs=2, metavar=("PATH", "OUT"), help=argparse.SUPPRESS)
+    ap.add_argument("--audit-engine-child", nargs=3, metavar=("ENGINE", "PATH", "OUT"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
         return child(*a.child, threads=a.threads)
     if a.audit_child:
         return audit_child(*a.audit_child, threads=a.threads)
+    if a.audit_engine_child:
+        return audit_engine_child(*a.audit_engine_child, threads=a.threads)
     d = Path(a.data_dir)
     d.mkdir(parents=True, exist_ok=True)
     print(f"disk free at {d}: {shutil.disk_usage(d).free / 2**30:.0f} GiB; {os.cpu_count()} cores; "
@@ -266,6 +348,8 @@ def main() -> None:
         print(json.dumps(partition_cost(str(d / f"eval_{a.rows}.parquet")), indent=1))
         return None
     tmp = Path(tempfile.mkdtemp(prefix="bench_engines_"))
+    if a.audit_engines:
+        return audit_engines(a, d, tmp)
     if not a.skip_eval:
         path = d / f"eval_{a.rows}.parquet"
         if not path.exists():
@@ -325,6 +409,41 @@ def main() -> None:
                   f"(~{in_memory:.0f} GiB as float64 in pandas; this machine has "
                   f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB)")
             print(f"wall {wall:.1f} s (counts {r['seconds']:.1f} s), peak RSS {peak:.0f} MiB; tables: {r['tables']}")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def audit_engines(a, d: Path, tmp: Path) -> None:
+    """The audit's counts (audit_counts) and the shift counts (shift_counts) on every engine, in one run."""
+    path = Path(a.audit_path) if a.audit_path else d / f"audit_{a.audit_rows}.parquet"
+    if not path.exists():
+        generate_audit(path, a.audit_rows)
+    print(json.dumps({"one_piece": audit_partition_cost(str(path))}), flush=True)
+    rows, digests = [], {}
+    for e in a.engines.split(","):
+        out = tmp / f"audit_{e}.json"
+        wall, peak, rc = run_child(["--audit-engine-child", e, str(path), str(out), "--threads", str(a.threads)],
+                                   a.timeout)
+        if rc != 0 or not out.exists():
+            print(f"{e}: failed (exit {rc}) after {wall:.0f} s", flush=True)
+            continue
+        r = json.loads(out.read_text())
+        digests[e] = r["digest"]
+        rows.append((e, wall, r, peak))
+        print(f"{e}: {wall:.1f} s process, start-up {r['startup_s']:.1f} s, audit counts {r['counts_s']:.1f} s, "
+              f"shift counts {r['shift_s']:.1f} s, peak RSS {peak:.0f} MiB", flush=True)
+    base = next((r for e, _, r, _ in rows if e == "pandas"), None)
+    print(f"\n## audit counts and shift counts: {a.audit_rows:,} rows x 12 columns (load {os.getloadavg()[0]:.1f})")
+    print("| engine | process s | start-up s | audit counts s | shift counts s | peak RSS MiB | counts vs pandas |")
+    print("|---|---|---|---|---|---|---|")
+    for e, wall, r, peak in rows:
+        ratio = f"{base['counts_s'] / r['counts_s']:.2f}x" if base else ""
+        print(f"| {e} | {wall:.1f} | {r['startup_s']:.1f} | {r['counts_s']:.1f} | {r['shift_s']:.1f} | {peak:.0f} "
+              f"| {ratio} |")
+    names = list(digests)
+    for e in names[1:]:
+        same = digests[e] == digests[names[0]]
+        print(f"- {e}: every count table {'IDENTICAL to' if same else 'DIFFERS from'} {names[0]}"
+              + ("" if same else f" ({digests[e]} vs {digests[names[0]]})"))
     shutil.rmtree(tmp, ignore_errors=True)
 
 

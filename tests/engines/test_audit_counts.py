@@ -70,7 +70,7 @@ def test_audit_counts_errors(audit_file, tmp_path):
         audit_counts(path, engine="duckdb", target="nope", sensitive="sex")
     with pytest.raises(UnskewInputError, match="'nope'"):
         audit_counts(path, engine="pandas", target="y", sensitive="nope")
-    with pytest.raises(UnskewInputError, match="duckdb or pandas"):
+    with pytest.raises(UnskewInputError, match="pandas, duckdb, spark, dask"):
         audit_counts(path, engine="hive", target="y", sensitive="sex")
     with pytest.raises(UnskewInputError, match="bins"):
         audit_counts(path, engine="duckdb", target="y", sensitive="sex", bins=0)

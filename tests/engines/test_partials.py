@@ -154,3 +154,37 @@ def test_merge_errors():
     with pytest.raises(MixedTaskError):
         merge([cls, reg])
     assert stats_partial(pd.DataFrame({"y": [], "p": [], "g": []}), spec) is None
+
+
+# ---------------------------------------------------------------------------- JSON-safe partials and coded keys
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), st.integers(0, 3), st.integers(0, 5)), min_size=1,
+                max_size=40), st.integers(1, 39))
+def test_from_codes_equals_from_frame_and_json_round_trips(cells, cut):
+    f = pd.DataFrame(cells, columns=["g", "b", "w"]).astype({"w": float})
+    levels = ["a", "b", "c"]
+    t = CountTable.from_codes(("g", "b"), [(f["g"].map(levels.index).to_numpy(), levels), (f["b"].to_numpy(), range(4))],
+                              sums={"w": f["w"].to_numpy()})
+    assert t == CountTable.from_frame(f, by=["g", "b"], sums=["w"])
+    assert CountTable.from_json(t.to_json()) == t
+    a, b = f.iloc[:cut % len(f)], f.iloc[cut % len(f):]
+    parts = [CountTable.from_frame(p, by=["g", "b"], sums=["w"]) for p in (a, b) if len(p)]
+    assert merge(parts) == t
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.dictionaries(st.sampled_from(["x", "y"]), st.integers(-5, 5)), min_size=3, max_size=3),
+       st.lists(st.lists(st.integers(0, 9), max_size=4), min_size=3, max_size=3))
+def test_merge_json_associative_commutative_and_undone_by_subtraction(dicts, lists):
+    import copy
+
+    from unskew.engines import merge_json
+
+    parts = [{"n": len(li), "groups": d, "hist": li} for d, li in zip(dicts, lists, strict=True)]
+    left = merge_json(merge_json(copy.deepcopy(parts[0]), parts[1]), parts[2])
+    right = merge_json(copy.deepcopy(parts[2]), merge_json(copy.deepcopy(parts[1]), parts[0]))
+    norm = lambda p: {"n": p["n"], "groups": {k: v for k, v in p["groups"].items() if v},  # noqa: E731
+                      "hist": list(np.trim_zeros(np.array(p["hist"], dtype=int), "b"))}
+    assert norm(left) == norm(right)
+    back = merge_json(copy.deepcopy(left), parts[2], -1)
+    assert norm(back) == norm(merge_json(copy.deepcopy(parts[0]), parts[1]))

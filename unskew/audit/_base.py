@@ -37,12 +37,17 @@ class AuditContext:
     cache : dict
         Results that several checks share (for example out-of-sample
         probabilities), computed once.
+    counts : dict
+        Exact counts an engine measured over whole tables, by check name
+        (``{"shift": ShiftCounts}``); the check then uses its datasets (the
+        engine's samples) only for what needs rows.
     """
 
     reference: dict | None = None
     compare: Dataset | None = None
     random_state: int = 0
     cache: dict = field(default_factory=dict)
+    counts: dict = field(default_factory=dict)
 
 
 class Check:

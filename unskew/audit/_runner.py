@@ -150,13 +150,17 @@ def audit(
         ``{check_name: {threshold: value}}`` overrides.
     random_state : int, default 0
         Seed for randomised steps.
-    engine : {"pandas", "duckdb"}, default "pandas"
-        ``pandas`` loads the table (today's path). ``duckdb`` computes the
-        count-based checks from SQL counts (the table is never loaded) and runs
-        the model-based checks on a stratified sample it draws; the sample is
-        stated in those checks' summaries and in ``parameters["engine"]``
-        (see :func:`unskew.engines.audit_on_engine`; ``engine_options`` go to
-        DuckDB, plus ``sample_size`` and ``min_per_stratum``).
+    engine : {"pandas", "duckdb", "spark", "dask"}, default "pandas"
+        ``pandas`` loads the table (today's path). The other engines compute
+        the count-based checks and the shift check's histograms from exact
+        counts (the table is never loaded: SQL for DuckDB, partials per
+        partition for Spark and Dask) and run the model-based checks on a
+        stratified sample they draw; the sample is stated in those checks'
+        summaries and in ``parameters["engine"]`` (see
+        :func:`unskew.engines.audit_on_engine`; ``engine_options`` go to the
+        engine -- DuckDB ``memory_limit``, Spark ``master`` or ``spark``,
+        Dask ``scheduler`` or ``dask_client`` -- plus ``sample_size`` and
+        ``min_per_stratum``).
     **dataset_kwargs
         Passed to :meth:`unskew.data.Dataset.from_data` (``column_types``,
         ``weights`` (an instance-weight column, e.g. survey weights), ``features``,

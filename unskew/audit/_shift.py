@@ -116,6 +116,356 @@ def level_codes(ref: pd.Series, cmp: pd.Series, max_levels: int = MAX_LEVELS):
     return rc, cc, miss + 1, labels, new_values
 
 
+# --------------------------------------------------------------------------- counts (every engine)
+def numeric_values(s: pd.Series, kind: str) -> np.ndarray:
+    """The float64 values of a numeric or datetime column (days), non-finite values as NaN."""
+    return _numeric_values(s, kind)
+
+
+def lerp_quantiles(n: int, qs: np.ndarray, order_stat) -> np.ndarray:
+    """Quantiles ``qs`` of ``n`` values from their order statistics, exactly as ``np.quantile`` (linear).
+
+    ``order_stat(ranks)`` returns the values of the given 0-based ranks of the
+    sorted values. The pandas path gets them from a sort, the engines from
+    mergeable counts (:func:`unskew.engines.order_statistics`), so both compute
+    the same edges from the same values.
+    """
+    qs = np.asarray(qs, np.float64)
+    h = (n - 1) * qs
+    prev = np.floor(h)
+    nxt = prev + 1
+    above = h >= n - 1
+    prev[above] = n - 1
+    nxt[above] = n - 1
+    below = h < 0
+    prev[below] = 0
+    nxt[below] = 0
+    ranks = np.unique(np.r_[prev, nxt].astype(np.int64))
+    vals = dict(zip(ranks.tolist(), np.asarray(order_stat(ranks), np.float64).tolist(), strict=True))
+    a = np.array([vals[int(i)] for i in prev])
+    b = np.array([vals[int(i)] for i in nxt])
+    gamma = h - prev  # numpy's gamma (above the last index a == b, so gamma does not matter)
+    diff = b - a
+    out = a + diff * gamma
+    hi = gamma >= 0.5
+    out[hi] = (b - diff * (1 - gamma))[hi]
+    return out
+
+
+def quantile_ranks(n: int, qs: np.ndarray) -> np.ndarray:
+    """The ranks :func:`lerp_quantiles` needs (so that an engine fetches them in one go)."""
+    got: list = []
+    lerp_quantiles(n, qs, lambda r: (got.extend(r.tolist()), np.zeros(len(r)))[1])
+    return np.array(sorted(set(got)), np.int64)
+
+
+def quantile_probs(n_bins: int) -> np.ndarray:
+    return np.linspace(0, 1, int(n_bins) + 1)[1:-1]
+
+
+@dataclass
+class ShiftPlan:
+    """The bins of every feature, fixed on the reference table; travels to every engine's workers.
+
+    ``features`` are ``(column, kind)`` pairs; ``edges[col]`` the inner
+    quantile edges of a numeric or datetime feature (bins ``<= e0``,
+    ``(e0, e1]``, ..., ``> e_last``, then missing); ``levels[col]`` the kept
+    reference levels of a categorical one (then ``(other)``, ``(new in
+    comparison)``, ``(missing)``) and ``known[col]`` every reference level.
+    """
+
+    sensitive: tuple[str, ...]
+    target: str | None
+    features: list[tuple[str, str]]
+    edges: dict = field(default_factory=dict)
+    levels: dict = field(default_factory=dict)
+    known: dict = field(default_factory=dict)
+
+    def n_bins(self, col: str) -> int:
+        return len(self.edges[col]) + 2 if col in self.edges else len(self.levels[col]) + 3
+
+    def labels(self, col: str) -> list[str]:
+        if col in self.edges:
+            e = self.edges[col]
+            return ([f"<= {e[0]:.4g}"] if len(e) else ["all"]) + [
+                f"({e[i - 1]:.4g}, {e[i]:.4g}]" for i in range(1, len(e))] + (
+                [f"> {e[-1]:.4g}"] if len(e) else []) + ["(missing)"]
+        return [str(v) for v in self.levels[col]] + ["(other)", "(new in comparison)", "(missing)"]
+
+    def codes(self, col: str, kind: str, s: pd.Series) -> tuple[np.ndarray, np.ndarray | None]:
+        """Bin code of every value (and, for categorical features, the mask of values new to the reference)."""
+        if col in self.edges:
+            v = _numeric_values(s, kind)
+            e = self.edges[col]
+            c = np.searchsorted(e, v, side="right").astype(np.int64)
+            c[~np.isfinite(v)] = len(e) + 1
+            return c, None
+        from ..data._groups import plain
+
+        k = len(self.levels[col])
+        lookup = {v: i for i, v in enumerate(self.levels[col])}
+        known = self.known[col]
+        raw, uni = pd.factorize(s, use_na_sentinel=True)
+        m = np.array([lookup.get(plain(u), k if plain(u) in known else k + 1) for u in uni.tolist()], np.int64)
+        c = np.where(raw >= 0, m[np.maximum(raw, 0)] if len(m) else k, k + 2).astype(np.int64)
+        return c, c == k + 1
+
+
+def make_plan(sensitive, target, features, n_bins: int, n_finite: dict, order_stat: dict,
+              value_counts: dict, max_levels: int = MAX_LEVELS) -> ShiftPlan:
+    """The :class:`ShiftPlan` from reference quantities any engine measures exactly.
+
+    ``n_finite[col]`` and ``order_stat[col](ranks)`` for numeric and datetime
+    features; ``value_counts[col]`` (a list of ``(value, rows)``, missing
+    left out) for the others. Kept levels: the ``max_levels`` most frequent,
+    ties in the library's value order.
+    """
+    from ..data._groups import sort_key
+
+    plan = ShiftPlan(tuple(sensitive), target, list(features))
+    for col, kind in features:
+        if kind in ("numeric", "datetime"):
+            n = int(n_finite.get(col, 0))
+            plan.edges[col] = (np.unique(lerp_quantiles(n, quantile_probs(n_bins), order_stat[col])) if n
+                               else np.array([]))
+        else:
+            vc = sorted(value_counts.get(col, []), key=lambda kv: (-kv[1], sort_key(kv[0])))
+            plan.levels[col] = [v for v, _ in vc[:max_levels]]
+            plan.known[col] = {v for v, _ in vc}
+    return plan
+
+
+def shift_partial(frame: pd.DataFrame, row_ids: np.ndarray | None, plan: ShiftPlan) -> dict:
+    """The shift counts of one piece of one table, as :class:`~unskew.engines.CountTable` partials.
+
+    ``bins``: rows per feature x group x bin (groups are the sensitive
+    columns' raw values, the full intersection); ``rows``: rows per group;
+    ``target``: rows per group x target value (when the piece has the
+    target); ``new``: rows per categorical feature x value unseen in the
+    reference.
+    """
+    from ..data._groups import encode_groups
+    from ..engines import CountTable
+
+    sens = list(plan.sensitive) or ["_all"]
+    g = frame[list(plan.sensitive)].reset_index(drop=True) if plan.sensitive else pd.DataFrame(
+        {"_all": np.zeros(len(frame), np.int64)})
+    groups = encode_groups(g, len(g))  # once per piece; every table below reuses the codes
+    gc, gkeys = groups.codes, groups.keys
+    G = range(len(gkeys))
+    keys, vals, nk, nv = [], [], [], []
+    for col, kind in plan.features:
+        c, new = plan.codes(col, kind, frame[col].reset_index(drop=True))
+        t = CountTable.from_codes(("g", "b"), [(gc, G), (c, range(plan.n_bins(col)))])
+        keys += [(col, *gkeys[gi], b) for gi, b in t.keys]
+        vals.append(t.values)
+        if new is not None and new.any():
+            u = CountTable.from_frame(pd.DataFrame({"v": frame[col].to_numpy()[new]}), by=["v"])
+            nk += [(col, k[0]) for k in u.keys]
+            nv.append(u.values)
+    rows = CountTable.from_codes(("g",), [(gc, G)])
+    out = {"bins": CountTable.from_keys(("feature", *sens, "bin"), keys,
+                                        np.vstack(vals) if vals else np.zeros((0, 1), np.int64)),
+           "rows": CountTable(names=tuple(sens), keys=[gkeys[k[0]] for k in rows.keys], values=rows.values),
+           "new": CountTable.from_keys(("feature", "value"), nk, np.vstack(nv) if nv else np.zeros((0, 1), np.int64))}
+    if plan.target and plan.target in frame.columns:
+        y = frame[plan.target].reset_index(drop=True)
+        ok = y.notna().to_numpy()
+        yg = encode_groups(y[ok].to_frame("_y"), int(ok.sum()))
+        t = CountTable.from_codes(("g", "y"), [(gc[ok], G), (yg.codes, range(len(yg.keys)))])
+        out["target"] = CountTable.from_keys((*sens, "_y"), [(*gkeys[gi], yg.keys[yi][0]) for gi, yi in t.keys],
+                                             t.values)
+    return out
+
+
+def merge_shift(parts: list[dict]) -> dict:
+    from ..engines import merge
+
+    keys = set(parts[0])
+    for p in parts[1:]:
+        keys &= set(p)
+    return {k: merge([p[k] for p in parts]) for k in sorted(keys)}
+
+
+@dataclass
+class ShiftCounts:
+    """Exact shift counts of both tables (from any engine): the plan, the merged partials, the medians."""
+
+    plan: ShiftPlan
+    reference: dict
+    comparison: dict
+    reference_median: dict
+    comparison_median: dict
+    computed_by: str = "pandas"
+
+
+def _union_codes(ref_keys: list, cmp_keys: list, sens: list[str]) -> dict:
+    """Per attribute: codes of the reference and comparison group keys over the union of their values."""
+    from ..data._groups import attribute_codes, value_name
+
+    out = {}
+    for j, col in enumerate(sens):
+        both = pd.Series([k[j] for k in ref_keys] + [k[j] for k in cmp_keys], dtype=object)
+        codes, levels = attribute_codes(both)
+        out[col] = (codes[: len(ref_keys)], codes[len(ref_keys):], [value_name(v) for v in levels])
+    return out
+
+
+def histograms_from_counts(sc: ShiftCounts, has_target: bool):
+    """:class:`FeatureHistogram` (counts, medians, missing shares), :class:`GroupingHistograms` and the target's
+    :class:`TargetCounts` from the exact counts; KS statistics are left to the caller."""
+    plan = sc.plan
+    sens = list(plan.sensitive)
+    R, C = sc.reference, sc.comparison
+    n_r = int(R["rows"].values[:, 0].sum())
+    n_c = int(C["rows"].values[:, 0].sum())
+    S = len(sens) or 1
+    # the group keys (full intersections) of both tables, coded over the union of values
+    gkeys_r, gkeys_c = list(R["rows"].keys), list(C["rows"].keys)
+    uc = _union_codes(gkeys_r, gkeys_c, sens) if sens else {}
+    gi_r = {k: i for i, k in enumerate(gkeys_r)}
+    gi_c = {k: i for i, k in enumerate(gkeys_c)}
+    rows_r = R["rows"].values[:, 0].astype(np.int64)
+    rows_c = C["rows"].values[:, 0].astype(np.int64)
+
+    def table(counts, gi, col):
+        """(n_groups_of_table, n_bins) counts of one feature."""
+        kb = plan.n_bins(col)
+        out = np.zeros((len(gi), kb), np.int64)
+        t = counts["bins"]
+        for k, v in zip(t.keys, t.values[:, 0], strict=True):
+            if k[0] == col:
+                out[gi[k[1:1 + S]], int(k[1 + S])] += int(v)
+        return out
+
+    new_values: dict = {}
+    for k, v in zip(C["new"].keys, C["new"].values[:, 0], strict=True):
+        new_values.setdefault(k[0], {})[str(k[1])] = int(v)
+    per_feature, hists = {}, []
+    for col, kind in plan.features:
+        tr, tc = table(R, gi_r, col), table(C, gi_c, col)
+        per_feature[col] = (tr, tc)
+        ref, cmp = tr.sum(axis=0), tc.sum(axis=0)
+        h = FeatureHistogram(col, kind, plan.labels(col), ref, cmp)
+        if col in plan.edges:
+            h.reference_median, h.comparison_median = sc.reference_median.get(col), sc.comparison_median.get(col)
+            h.reference_missing = float(ref[-1] / n_r) if n_r else None
+            h.comparison_missing = float(cmp[-1] / n_c) if n_c else None
+        else:
+            h.new_values = new_values.get(col, {})
+        hists.append(h)
+    groupings = []
+    if sens:
+        gsets = [(c,) for c in sens] + ([tuple(sens)] if len(sens) > 1 else [])
+        for cols in gsets:
+            shape = [len(uc[c][2]) for c in cols]
+            gr = np.zeros(len(gkeys_r), np.int64)
+            gc = np.zeros(len(gkeys_c), np.int64)
+            for c, size in zip(cols, shape, strict=True):
+                gr = gr * size + uc[c][0]
+                gc = gc * size + uc[c][1]
+            present, inv = np.unique(np.concatenate([gr, gc]), return_inverse=True)
+            ir, ic = inv[: len(gr)], inv[len(gr):]
+            k = len(present)
+            un = np.unravel_index(present, shape)
+            labels = [" & ".join(f"{c}={uc[c][2][un[j][i]]}" for j, c in enumerate(cols)) for i in range(k)]
+            feats = {}
+            for col, kind in plan.features:
+                if kind == "datetime":
+                    continue
+                tr, tc = per_feature[col]
+                a = np.zeros((k, tr.shape[1]), np.int64)
+                b = np.zeros((k, tc.shape[1]), np.int64)
+                np.add.at(a, ir, tr)
+                np.add.at(b, ic, tc)
+                feats[col] = (a, b)
+            groupings.append(GroupingHistograms(tuple(cols), labels, np.bincount(ir, weights=rows_r, minlength=k)
+                                                .astype(np.int64), np.bincount(ic, weights=rows_c, minlength=k)
+                                                .astype(np.int64), feats))
+    target = None
+    if has_target and "target" in R and "target" in C:
+        target = _target_from_counts(R["target"], C["target"], sens, uc, gi_r, gi_c)
+    return n_r, n_c, hists, groupings, target
+
+
+def _target_from_counts(tr, tcmp, sens, uc, gi_r, gi_c) -> TargetCounts:
+    S = len(sens) or 1
+    classes = sorted({str(k[S]) for k in tr.keys} | {str(k[S]) for k in tcmp.keys})
+    pos = {c: i for i, c in enumerate(classes)}
+    K = len(classes)
+
+    def per_group(t, gi, which):
+        out = {}
+        for col in sens:
+            codes = uc[col][which]
+            m = len(uc[col][2])
+            a = np.zeros((m, K), np.int64)
+            for k, v in zip(t.keys, t.values[:, 0], strict=True):
+                a[codes[gi[k[:S]]], pos[str(k[S])]] += int(v)
+            out[col] = a
+        return out
+
+    total_r = np.zeros(K, np.int64)
+    total_c = np.zeros(K, np.int64)
+    for k, v in zip(tr.keys, tr.values[:, 0], strict=True):
+        total_r[pos[str(k[S])]] += int(v)
+    for k, v in zip(tcmp.keys, tcmp.values[:, 0], strict=True):
+        total_c[pos[str(k[S])]] += int(v)
+    pr, pc = per_group(tr, gi_r, 0), per_group(tcmp, gi_c, 1)
+    groups = {col: (uc[col][2], pr[col], pc[col]) for col in sens}
+    return TargetCounts("classification", classes=classes, reference=total_r, comparison=total_c, groups=groups)
+
+
+def shift_kinds(ds: Dataset) -> tuple[list[tuple[str, str]], list[str]]:
+    """``(column, kind)`` of the compared features and the skipped text columns, from the dataset's types."""
+    types = ds.feature_types()
+    feats, skipped = [], []
+    for col in ds.features:
+        kind = types[col]
+        if kind == "text":
+            skipped.append(col)
+            continue
+        if kind == "numeric" and not pd.api.types.is_numeric_dtype(ds.frame[col]):
+            kind = "categorical"
+        feats.append((col, kind))
+    return feats, skipped
+
+
+def plan_from_frame(frame: pd.DataFrame, sensitive, target, features, n_bins: int) -> ShiftPlan:
+    """The :class:`ShiftPlan` of an in-memory reference table (order statistics from a sort)."""
+    from ..engines import CountTable
+
+    n_finite, order_stat, value_counts = {}, {}, {}
+    for col, kind in features:
+        if kind in ("numeric", "datetime"):
+            v = np.sort(_numeric_values(frame[col], kind))
+            v = v[np.isfinite(v)]
+            n_finite[col] = len(v)
+            order_stat[col] = (lambda a: lambda r: a[r])(v)
+        else:
+            s = frame[col]
+            t = CountTable.from_frame(pd.DataFrame({"v": s[s.notna()].to_numpy()}), by=["v"])
+            value_counts[col] = [(k[0], int(n)) for k, n in zip(t.keys, t.values[:, 0], strict=True)]
+    return make_plan(sensitive, target, features, n_bins, n_finite, order_stat, value_counts)
+
+
+def median_from_frame(frame: pd.DataFrame, col: str, kind: str) -> float | None:
+    v = np.sort(_numeric_values(frame[col], kind))
+    v = v[np.isfinite(v)]
+    return float(lerp_quantiles(len(v), np.array([0.5]), lambda r: v[r])[0]) if len(v) else None
+
+
+def shift_counts_of_frames(ds: Dataset, cmp: Dataset, n_bins: int, target: bool = True) -> ShiftCounts:
+    """The exact shift counts of two in-memory tables: the pandas engine of :class:`ShiftCounts`."""
+    feats, _ = shift_kinds(ds)
+    tgt = ds.target if target and ds.target and cmp.target and ds.target in cmp.frame.columns else None
+    plan = plan_from_frame(ds.frame, ds.sensitive, tgt, feats, n_bins)
+    num = [(c, k) for c, k in feats if k in ("numeric", "datetime")]
+    return ShiftCounts(plan, shift_partial(ds.frame, None, plan), shift_partial(cmp.frame, None, plan),
+                       {c: median_from_frame(ds.frame, c, k) for c, k in num},
+                       {c: median_from_frame(cmp.frame, c, k) for c, k in num})
+
+
 # --------------------------------------------------------------------------- measuring
 @dataclass
 class FeatureHistogram:
@@ -210,12 +560,17 @@ def _group_cells(uc: dict, cols) -> tuple[np.ndarray, np.ndarray, list[str]]:
 
 def measure_shift(ds: Dataset, cmp: Dataset, ctx: AuditContext | None = None, *, n_bins: int = 10,
                   ks_max_rows: int = 200_000, domain_classifier: bool = True, domain_max_rows: int = 20_000,
-                  n_folds: int = 3) -> ShiftMeasures:
+                  n_folds: int = 3, counts: ShiftCounts | None = None) -> ShiftMeasures:
     """Histograms of every feature, group and the target in both tables, KS tests and the domain classifier.
 
-    Pure measurement, no judgement (see :meth:`ShiftCheck.present`). Groups
-    use the one group encoding over both tables
-    (:func:`._common.union_sensitive_codes`); groupings are every sensitive
+    Pure measurement, no judgement (see :meth:`ShiftCheck.present`). The
+    histograms are exact counts: bins fixed on the reference
+    (:func:`plan_from_frame`), counts of both tables in those bins
+    (:func:`shift_partial`), finalised by :func:`histograms_from_counts`;
+    an engine passes ``counts`` it measured over whole tables the same way
+    (:func:`unskew.engines.shift_counts`), and ``ds`` / ``cmp`` are then its
+    samples, used only for the KS tests and the domain classifier. Groups use
+    the one group encoding over both tables; groupings are every sensitive
     attribute and, with several, their full intersection.
 
     Raises
@@ -225,69 +580,36 @@ def measure_shift(ds: Dataset, cmp: Dataset, ctx: AuditContext | None = None, *,
     """
     random_state = ctx.random_state if ctx is not None else 0
     rng = np.random.default_rng(random_state)
-    types = ds.feature_types()
     missing = [c for c in ds.features if c not in cmp.frame.columns]
     if missing:
         raise UnskewInputError(
             f"The comparison table lacks the feature column(s) {missing}; both tables need the same "
             f"features (or pass --ignore {','.join(missing)}).")
-    skipped = [c for c in ds.features if types[c] == "text"]
-    feats = [c for c in ds.features if types[c] != "text"]
-    n_r, n_c = len(ds), len(cmp)
-
-    histograms = []
-    coded = {}
-    for col in feats:
-        kind = types[col]
-        if kind in ("numeric", "datetime") and not (
-                kind == "datetime" or pd.api.types.is_numeric_dtype(ds.frame[col])):
-            kind = "categorical"
-        if kind in ("numeric", "datetime"):
-            vr = _numeric_values(ds.frame[col], kind)
-            vc = _numeric_values(cmp.frame[col], kind)
-            rc, cc, k, labels = bin_codes(vr, vc, int(n_bins))
-            a, b = vr[np.isfinite(vr)], vc[np.isfinite(vc)]
-            a = capped_sample(a, int(ks_max_rows), rng) if len(a) > ks_max_rows else a
-            b = capped_sample(b, int(ks_max_rows), rng) if len(b) > ks_max_rows else b
-            h = FeatureHistogram(col, kind, labels, np.bincount(rc, minlength=k), np.bincount(cc, minlength=k),
-                                 reference_median=_nanmedian(vr), comparison_median=_nanmedian(vc),
-                                 reference_missing=float(np.isnan(vr).mean()),
-                                 comparison_missing=float(np.isnan(vc).mean()))
-            if len(a) and len(b):
-                ks = stats.ks_2samp(a, b)
-                h.ks_statistic, h.ks_p_value = float(ks.statistic), float(ks.pvalue)
-        else:
-            rc, cc, k, labels, new_values = level_codes(ds.frame[col], cmp.frame[col])
-            h = FeatureHistogram(col, kind, labels, np.bincount(rc, minlength=k),
-                                 np.bincount(cc, minlength=k), new_values=new_values)
-        coded[col] = (rc, cc, k)
-        histograms.append(h)
-
-    grouping_hists = []
-    uc = union_sensitive_codes(ds, cmp)
-    if ds.sensitive:
-        gsets = [(c,) for c in ds.sensitive]
-        if len(ds.sensitive) > 1:
-            gsets.append(tuple(ds.sensitive))
-        for cols in gsets:
-            gr, gc, labels = _group_cells(uc, cols)
-            k = len(labels)
-            per_feature = {}
-            for h in histograms:
-                if h.kind == "datetime":
-                    continue
-                rc, ccodes, kb = coded[h.feature]
-                per_feature[h.feature] = (np.bincount(gr * kb + rc, minlength=k * kb).reshape(k, kb),
-                                          np.bincount(gc * kb + ccodes, minlength=k * kb).reshape(k, kb))
-            grouping_hists.append(GroupingHistograms(tuple(cols), labels, np.bincount(gr, minlength=k),
-                                                     np.bincount(gc, minlength=k), per_feature))
-
-    target = None
-    if ds.target and cmp.target and ds.target in cmp.frame.columns:
-        target = _measure_target(ds, cmp, uc, int(n_bins))
+    feats_kinds, skipped = shift_kinds(ds)
+    feats = [c for c, _ in feats_kinds]
+    types = ds.feature_types()
+    has_target = bool(ds.target and cmp.target and ds.target in cmp.frame.columns)
+    numeric_target = has_target and (ds.column_types.get(ds.target) == "numeric"
+                                     and ds.frame[ds.target].nunique() > 20)
+    if counts is None:
+        counts = shift_counts_of_frames(ds, cmp, int(n_bins), target=has_target and not numeric_target)
+    n_r, n_c, histograms, grouping_hists, target = histograms_from_counts(counts, has_target and not numeric_target)
+    for h in histograms:  # Kolmogorov-Smirnov on the values (capped), in feature order
+        if h.kind not in ("numeric", "datetime"):
+            continue
+        vr = _numeric_values(ds.frame[h.feature], h.kind)
+        vc = _numeric_values(cmp.frame[h.feature], h.kind)
+        a, b = vr[np.isfinite(vr)], vc[np.isfinite(vc)]
+        a = capped_sample(a, int(ks_max_rows), rng) if len(a) > ks_max_rows else a
+        b = capped_sample(b, int(ks_max_rows), rng) if len(b) > ks_max_rows else b
+        if len(a) and len(b):
+            ks = stats.ks_2samp(a, b)
+            h.ks_statistic, h.ks_p_value = float(ks.statistic), float(ks.pvalue)
+    if numeric_target:
+        target = _measure_target(ds, cmp, union_sensitive_codes(ds, cmp), int(n_bins))
 
     domain = {"used": False}
-    if domain_classifier and feats and min(n_r, n_c) >= 20:
+    if domain_classifier and feats and min(len(ds), len(cmp)) >= 20:
         domain = _domain_classifier(ds, cmp, feats, types, random_state, int(domain_max_rows), int(n_folds))
     return ShiftMeasures(n_r, n_c, histograms, skipped, grouping_hists, target, domain)
 
@@ -429,7 +751,8 @@ class ShiftCheck(Check):
         t = self.thresholds
         m = measure_shift(ds, ctx.compare, ctx, n_bins=int(t["n_bins"]), ks_max_rows=int(t["ks_max_rows"]),
                           domain_classifier=bool(t["domain_classifier"]),
-                          domain_max_rows=int(t["domain_max_rows"]), n_folds=int(t["n_folds"]))
+                          domain_max_rows=int(t["domain_max_rows"]), n_folds=int(t["n_folds"]),
+                          counts=ctx.counts.get("shift"))
         return self.present(m, target=ds.target)
 
     def present(self, m: ShiftMeasures, target: str | None = None):

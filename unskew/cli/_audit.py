@@ -33,15 +33,19 @@ def audit(
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the status line."),
     # -- engines (issue 17)
-    engine: str = typer.Option("pandas", "--engine", help="pandas (load the table) or duckdb (count-based checks from SQL counts, model-based checks on a stratified sample)."),
-    sample_size: int = typer.Option(200_000, "--sample-size", help="Rows of the stratified sample for the model-based checks with --engine duckdb."),
+    engine: str = typer.Option("pandas", "--engine", help="pandas (load the table), or duckdb, spark or dask (count-based checks from the engine's counts, model-based checks on a stratified sample it draws)."),
+    sample_size: int = typer.Option(200_000, "--sample-size", help="Rows of the stratified sample for the model-based checks with --engine duckdb, spark or dask."),
     memory_limit: str = typer.Option(None, "--memory-limit", help="DuckDB memory limit with --engine duckdb, e.g. 4GB."),
+    spark_master: str = typer.Option("local[*]", "--spark-master", help="Spark master URL with --engine spark."),
+    dask_scheduler: str = typer.Option(None, "--dask-scheduler", help="Dask scheduler ADDRESS with --engine dask (default: a LocalCluster)."),
     # -- end engines
 ) -> None:
     """Audit DATA for imbalance, sampling bias, label errors, outliers, duplicates, proxies, missingness and shift."""
     from ..audit import audit as run_audit
+    from ._evaluate import _engine_options
 
     check_outputs(json_out, html_out, fail_on)
+    engine_kw = _engine_options(engine, spark_master, dask_scheduler, memory_limit)  # issue 17
     with progress_callback(quiet) as on_progress:
         report = run_audit(
             data,
@@ -59,8 +63,8 @@ def audit(
             encoding=encoding,
             na_values=split_list(na_values),
             max_levels=max_levels,
-            engine=engine,  # issue 17
-            engine_options={"sample_size": sample_size, **({"memory_limit": memory_limit} if memory_limit else {})},
+            engine=engine_kw["engine"],  # issue 17
+            engine_options={"sample_size": sample_size, **engine_kw["engine_options"]},
         )
     print_report(report, quiet=quiet)
     finish(report, json_out, html_out, fail_on)

@@ -29,6 +29,7 @@ from ..exceptions import UnskewInputError
 from ..metrics._groupstats import GroupStats
 from ._audit import audit_counts, base_rates, representation, target_distribution
 from ._audit_report import audit_on_engine, measures_from_counts, missing_from_counts
+from ._mapreduce import Runner, runner
 from ._partials import (
     CountTable,
     MixedTaskError,
@@ -36,10 +37,12 @@ from ._partials import (
     dumps,
     loads,
     merge,
+    merge_json,
     stats_from_aggregates,
     stats_partial,
 )
-from ._sample import stratified_sample
+from ._sample import mapped_sample, stratified_sample
+from ._shift import order_statistics, shift_counts
 from ._source import Source, resolve_source
 
 ENGINES = ("pandas", "duckdb", "spark", "dask")
@@ -55,14 +58,20 @@ __all__ = [
     "target_distribution",
     "CountTable",
     "MixedTaskError",
+    "Runner",
     "Source",
     "StatsSpec",
     "check_engine",
     "dumps",
     "group_stats",
     "loads",
+    "mapped_sample",
     "merge",
+    "merge_json",
+    "order_statistics",
     "resolve_source",
+    "runner",
+    "shift_counts",
     "stats_from_aggregates",
     "stats_partial",
     "stratified_sample",

@@ -35,7 +35,7 @@ from ..data._groups import MISSING
 from ..exceptions import UnskewInputError
 from ..metrics._scoretable import bin_index
 from ._partials import CountTable, merge
-from ._source import Source, resolve_source
+from ._source import resolve_source
 from ._specs import AuditSpec, _spec
 
 __all__ = ["AuditSpec", "audit_counts", "audit_partial", "base_rates", "representation", "target_distribution"]
@@ -52,42 +52,56 @@ def _bins(values: np.ndarray, lo: float, hi: float, bins: int) -> np.ndarray:
 
 
 def audit_partial(frame: pd.DataFrame, spec: AuditSpec) -> dict[str, CountTable]:
-    """The count tables of one piece of rows (histograms need ``spec.bounds``)."""
+    """The count tables of one piece of rows (histograms need ``spec.bounds``).
+
+    The groups are encoded once per piece; every table is a ``bincount`` over
+    those codes (and over the bins, or the distinct values of a text column).
+    """
+    from ..data._groups import encode_groups
+
     sens = list(spec.sensitive)
     n = len(frame)
     w = frame[spec.weights].to_numpy(np.float64) if spec.weights else np.ones(n)
-    key = frame[sens + [spec.target]].copy()
-    key["_w"], key["_w2"] = w, w * w
     out = {}
-    cells = CountTable.from_frame(key, by=sens + [spec.target], weights="_w")
-    w2 = CountTable.from_frame(key, by=sens + [spec.target], weights="_w2")
-    out["cells"] = CountTable(names=cells.names, keys=cells.keys, values=np.column_stack([cells.values, w2.values[:, 1]]),
-                              fields=_fields(spec))
+    cells = CountTable.from_frame(frame[sens + [spec.target]].assign(_w=w, _w2=w * w), by=sens + [spec.target],
+                                  sums=["_w", "_w2"])
+    out["cells"] = CountTable(names=cells.names, keys=cells.keys, values=cells.values, fields=_fields(spec))
+    groups = encode_groups(frame[sens], n)
+    gc, gkeys, G = groups.codes, groups.keys, len(groups.keys)
+
+    def per_group(m: np.ndarray) -> tuple[list, np.ndarray]:
+        cnt = np.bincount(gc[m], minlength=G)
+        wsum = np.bincount(gc[m], weights=w[m], minlength=G)
+        idx = np.flatnonzero(cnt)
+        return [gkeys[i] for i in idx], np.column_stack([cnt[idx].astype(np.float64), wsum[idx]])
+
     miss_keys, miss_vals = [], []
-    gframe = frame[sens]
+    isna = {c: frame[c].isna().to_numpy() for c in spec.columns}
     for c in spec.columns:
-        m = frame[c].isna().to_numpy()
-        if m.any():
-            t = CountTable.from_frame(gframe[m].assign(_w=w[m]), by=sens, weights="_w")
-            miss_keys += [(c, *k) for k in t.keys]
-            miss_vals.append(t.values)
+        if isna[c].any():
+            k, v = per_group(isna[c])
+            miss_keys += [(c, *key) for key in k]
+            miss_vals.append(v)
     out["missing"] = CountTable.from_keys(("column", *sens), miss_keys,
                                           np.vstack(miss_vals) if miss_vals else np.zeros((0, 2)), ("n", "weight"))
-    anym = frame[list(spec.columns)].isna().any(axis=1).to_numpy() if spec.columns else np.zeros(n, bool)
-    out["rows_missing"] = CountTable.from_frame(gframe[anym].assign(_w=w[anym]), by=sens, weights="_w")
+    anym = np.logical_or.reduce([isna[c] for c in spec.columns]) if spec.columns else np.zeros(n, bool)
+    k, v = per_group(anym)
+    out["rows_missing"] = CountTable(names=tuple(sens), keys=k, values=v, fields=("n", "weight"))
     h_keys, h_vals = [], []
     for c in spec.columns:
-        s = frame[c]
-        ok = s.notna().to_numpy()
+        ok = ~isna[c]
         if c in spec.numeric:
             lo, hi = spec.bounds[c]
-            b = _bins(s.to_numpy(np.float64, na_value=np.nan)[ok], lo, hi, spec.bins).astype(np.int64)
-            vals = pd.Series(b)
-        else:
-            vals = s[ok].astype(str).reset_index(drop=True)
-        t = CountTable.from_frame(pd.DataFrame({"v": vals, "_w": w[ok]}), by=["v"], weights="_w")
-        h_keys += [(c, k[0]) for k in t.keys]
-        h_vals.append(t.values)
+            codes = _bins(frame[c].to_numpy(np.float64, na_value=np.nan)[ok], lo, hi, spec.bins).astype(np.int64)
+            names = list(range(int(codes.max()) + 1)) if len(codes) else []
+        else:  # text and other columns per value, named as str() names them
+            codes, uniq = pd.factorize(frame[c][ok], use_na_sentinel=True)
+            names = [str(u) for u in np.asarray(uniq, dtype=object)]
+        cnt = np.bincount(codes, minlength=len(names))
+        wsum = np.bincount(codes, weights=w[ok], minlength=len(names))
+        idx = np.flatnonzero(cnt)
+        h_keys += [(c, names[i]) for i in idx]
+        h_vals.append(np.column_stack([cnt[idx].astype(np.float64), wsum[idx]]))
     out["histograms"] = CountTable.from_keys(("column", "bin"), h_keys,
                                              np.vstack(h_vals) if h_vals else np.zeros((0, 2)), ("n", "weight"))
     return out
@@ -150,9 +164,11 @@ def audit_counts(
     ----------
     data : path or DataFrame
         Parquet or CSV file(s), or a pandas DataFrame.
-    engine : {"duckdb", "pandas"}
+    engine : {"duckdb", "pandas", "spark", "dask"}
         ``duckdb`` runs three SQL scans and never holds the rows; ``pandas``
-        reads Parquet in record batches of ``batch_size`` rows (two passes).
+        reads Parquet in record batches of ``batch_size`` rows, ``spark`` and
+        ``dask`` measure one partial per partition (two passes each: the
+        numeric columns' bounds, then the counts).
     target, sensitive, weights : str
         The target, the sensitive column(s) and an optional weight column.
     columns : list of str, optional
@@ -161,7 +177,9 @@ def audit_counts(
     bins : int, default 10
         Equal-width bins of each numeric column's histogram.
     **options
-        DuckDB ``memory_limit``, ``threads``, ``temp_directory``.
+        DuckDB ``memory_limit``, ``threads``, ``temp_directory``; Spark
+        ``master``, ``spark`` (a session), ``partitions``; Dask ``scheduler``,
+        ``dask_client``, ``n_workers``, ...
 
     Returns
     -------
@@ -184,72 +202,80 @@ def audit_counts(
         raise UnskewInputError("At least one sensitive column is needed.")
     if bins < 1:
         raise UnskewInputError(f"bins must be positive, got {bins}.")
+    from ._mapreduce import Runner
+
+    if isinstance(data, Runner):  # a runner the caller holds open
+        counts, info = mapped_counts(data, target=target, sensitive=sens, weights=weights, columns=columns, bins=bins)
+        info = {"source": data.label, **info, "n_rows": int(counts["cells"].values[:, 0].sum())}
+        return counts, info
     source = resolve_source(data)
     if engine == "duckdb":
         from ._duckdb import audit_counts as run
 
         counts, info = run(source, target=target, sensitive=sens, weights=weights, columns=columns, bins=bins,
                            **options)
-    elif engine == "pandas":
-        if options:
-            raise UnskewInputError(f"Option(s) {sorted(options)} do not apply to the pandas engine.")
-        counts, info = _pandas(source, target, sens, weights, columns, bins, batch_size)
+    elif engine in ("pandas", "spark", "dask"):
+        from ._mapreduce import runner
+
+        if engine == "pandas":
+            options = {"batch_size": batch_size, **options}
+        with runner(engine, source, **options) as r:
+            counts, info = mapped_counts(r, target=target, sensitive=sens, weights=weights, columns=columns,
+                                         bins=bins)
     else:
-        raise UnskewInputError(f"audit_counts runs on the duckdb or pandas engine, not {engine!r}.")
+        raise UnskewInputError(f"audit_counts runs on the engines pandas, duckdb, spark, dask, not {engine!r}.")
     info = {"source": source.label, **info, "n_rows": int(counts["cells"].values[:, 0].sum())}
     if info["n_rows"] == 0:
         raise UnskewInputError(f"{source.label} has no rows; there is nothing to audit.")
     return counts, info
 
 
-def _pandas(source: Source, target, sens, weights, columns, bins, batch_size):
-    import pyarrow.parquet as pq
+def bounds_partial(frame: pd.DataFrame, row_ids: np.ndarray, columns: Sequence[str]) -> dict:
+    """``{column: (min, max)}`` of the non-missing values of one piece (columns without any left out)."""
+    out = {}
+    for c in columns:
+        v = frame[c].to_numpy(np.float64, na_value=np.nan)
+        if np.isfinite(v).any():
+            out[c] = (float(np.nanmin(v)), float(np.nanmax(v)))
+    return out
 
-    if source.kind == "frame":
-        frame = source.frame
 
-        def batches(cols):
-            yield frame[cols]
-        have = list(frame.columns)
-        types = {c: pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
-                 for c in have}
-    elif source.kind == "parquet":
-        files = [pq.ParquetFile(p) for p in source.paths]
-        schema = files[0].schema_arrow
-        have = schema.names
-        import pyarrow.types as pt
+def merge_bounds(parts: list[dict]) -> dict:
+    out: dict = {}
+    for p in parts:
+        for c, (lo, hi) in p.items():
+            a, b = out.get(c, (lo, hi))
+            out[c] = (min(a, lo), max(b, hi))
+    return out
 
-        types = {f.name: (pt.is_integer(f.type) or pt.is_floating(f.type)) for f in schema}
 
-        def batches(cols):
-            for pf in files:
-                for b in pf.iter_batches(batch_size=batch_size, columns=cols):
-                    yield b.to_pandas()
-    else:
-        raise UnskewInputError("audit_counts with the pandas engine reads Parquet or a DataFrame; use "
-                               "engine='duckdb' for CSV.")
-    spec = _spec(have, types, target, sens, weights, columns, bins, str(source.label))
+def _audit_piece(frame: pd.DataFrame, row_ids: np.ndarray, spec: AuditSpec) -> dict:
+    return audit_partial(frame, spec)
+
+
+def mapped_counts(r, *, target: str, sensitive: Sequence[str], weights: str | None, columns, bins: int):
+    """:func:`audit_counts` with a :class:`~unskew.engines._mapreduce.Runner`: a bounds pass, then the partials.
+
+    The one driver of the pandas, Spark and Dask engines: each piece (record
+    batch or partition) is measured by :func:`audit_partial` and the pieces
+    are merged with :func:`~unskew.engines.merge`.
+    """
+    from functools import partial
+
+    schema = r.schema()
+    spec = _spec(list(schema), {c: k == "numeric" for c, k in schema.items()}, target, list(sensitive), weights,
+                 columns, bins, str(r.label))
     bounds = {}
     if spec.numeric:
-        for f in batches(list(spec.numeric)):
-            for c in spec.numeric:
-                v = f[c].to_numpy(np.float64, na_value=np.nan)
-                if np.isfinite(v).any():
-                    lo, hi = float(np.nanmin(v)), float(np.nanmax(v))
-                    a, b = bounds.get(c, (lo, hi))
-                    bounds[c] = (min(a, lo), max(b, hi))
+        bounds = r.map_reduce(partial(bounds_partial, columns=list(spec.numeric)), list(spec.numeric),
+                              merge_bounds) or {}
         for c in spec.numeric:
             bounds.setdefault(c, (0.0, 0.0))
     spec = replace(spec, bounds=bounds)
-    parts, k = [], 0
-    for f in batches(spec.read):
-        parts.append(audit_partial(f, spec))
-        k += 1
-        if len(parts) >= 8:
-            parts = [_merge_dicts(parts)]
-    if not parts:
-        raise UnskewInputError(f"{source.label} has no rows.")
-    return _merge_dicts(parts), {"engine": "pandas", "batches": k, "bounds": bounds}
+    counts = r.map_reduce(partial(_audit_piece, spec=spec), spec.read, _merge_dicts)
+    if counts is None:
+        raise UnskewInputError(f"{r.label} has no rows.")
+    return counts, {**r.info(), "bounds": bounds, "passes": 2 if spec.numeric else 1}
 
 
 def finalise_missing(counts: dict) -> pd.DataFrame:

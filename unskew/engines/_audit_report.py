@@ -1,21 +1,24 @@
 """``audit(..., engine=)``: the count-based checks from the engine's counts, the model-based ones on a sample.
 
-The count-based checks (target distribution, representation, base rates,
-missing values) get their measurement dataclasses built from
+One driver for DuckDB, Spark and Dask; the engines only produce partials and
+samples. The count-based checks (target distribution, representation, base
+rates, missing values) get their measurement dataclasses built from
 :func:`audit_counts` (group x target cells, missing values per column x
 group, histograms; the rows are never loaded) and are judged by the checks'
 own ``present`` methods, so the numbers equal those of the pandas path
 (missing values lacks only its capped sample of the rows with most missing
-cells, which needs the rows). Every other check runs on a stratified sample
+cells, which needs the rows). The shift check's histograms are exact counts
+of both whole tables (:func:`unskew.engines.shift_counts`); its domain
+classifier and KS tests run on two samples drawn with one design
+(stratified by the groups). Every other check runs on a stratified sample
 drawn by the engine (:func:`stratified_sample`: every group x class
-represented); shift compares two samples drawn with one design (stratified by
-the groups). Sizes and methods are stated in each such check's summary and in
-the report's ``parameters["engine"]``.
+represented). Sizes and methods are stated in each such check's summary and
+in the report's ``parameters["engine"]``.
 
 Known differences: rows with a missing target are left out of the
 target/representation/base-rate counts (as the pandas path excludes them)
-but still counted by missing values; ``na_values`` is refused (DuckDB's
-reader would not apply the markers).
+but still counted by missing values; ``na_values`` is refused (the engines'
+readers would not apply the markers).
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ from ..audit._common import cell_codes, cell_labels, groupings, too_large_groupi
 from ..data._groups import attribute_codes, value_name
 from ..exceptions import UnskewInputError
 
-#: Engines the audit runs on (Spark and Dask compute evaluate's statistics, not yet the audit's).
-AUDIT_ENGINES = ("pandas", "duckdb")
+#: Engines the audit runs on.
+AUDIT_ENGINES = ("pandas", "duckdb", "spark", "dask")
 COUNT_CHECKS = ("target_distribution", "representation", "base_rates", "missing_values")
 _POSITIVE = (1, True, "1", "yes", "Yes", "true", "True", ">50K")
 
@@ -39,9 +42,7 @@ _POSITIVE = (1, True, "1", "yes", "Yes", "true", "True", ">50K")
 def check_audit_engine(engine: str) -> str:
     name = (engine or "pandas").strip().lower()
     if name not in AUDIT_ENGINES:
-        extra = (" Spark and Dask run `unskew evaluate --engine`, not yet the audit's counts."
-                 if name in ("spark", "dask") else "")
-        raise UnskewInputError(f"audit runs on the engine(s) {', '.join(AUDIT_ENGINES)}, not {engine!r}.{extra}")
+        raise UnskewInputError(f"audit runs on the engine(s) {', '.join(AUDIT_ENGINES)}, not {engine!r}.")
     return name
 
 
@@ -222,11 +223,8 @@ def audit_on_engine(
     ``run_checks`` is the audit runner's own function (``unskew.audit._runner.run_checks``), handed
     in by :func:`unskew.audit.audit` so that the engines never import the runner (no import circle).
     """
-    from ..audit._base import CHECKS, AuditContext
-    from ..data import Dataset
-    from ..report import Report
-    from ._audit import audit_counts
-    from ._sample import stratified_sample
+    from ..audit._base import CHECKS
+    from ._mapreduce import runner as open_runner
 
     if run_checks is None:
         raise TypeError("audit_on_engine needs run_checks (call unskew.audit.audit(..., engine=...) instead)")
@@ -242,21 +240,74 @@ def audit_on_engine(
     names = [CHECKS.canonical(c) for c in (checks or CHECKS.names())]
     thresholds = thresholds or {}
     opts = dict(engine_options or {})
+    counted = [c for c in names if c in COUNT_CHECKS]
+    main = open_runner(name, data, **opts)
+    others: list = []
+
+    def runner_of(table):
+        """The runner of ``data`` (held open), or one for another table sharing its session / client."""
+        if table is data:
+            return main
+        r = open_runner(name, table, **shared_options(main, opts))
+        others.append(r)
+        return r
+
+    try:
+        return _audit_with(main, runner_of, data=data, name=name, names=names, counted=counted, target=target,
+                           sens=sens, weights=weights, thresholds=thresholds, ctx_kwargs=ctx_kwargs,
+                           compare=compare, sample_size=sample_size, min_per_stratum=min_per_stratum,
+                           random_state=random_state, on_progress=on_progress, opts=opts, run_checks=run_checks,
+                           dataset_kwargs=dataset_kwargs)
+    finally:
+        for r in others:
+            r.close()
+        main.close()
+
+
+def _shift_counts(ref_runner, cmp_runner, ds, cmp_ds, thresholds: dict):
+    """The shift check's exact counts of both whole tables (feature kinds from the reference sample)."""
+    from ..audit._shift import ShiftCheck, shift_kinds
+    from ._shift import shift_counts
+
+    feats, _ = shift_kinds(ds)
+    n_bins = int({**ShiftCheck.default_thresholds, **thresholds}["n_bins"])
+    target = ds.target if ds.target and cmp_ds.target else None
+    if target and ds.column_types.get(target) == "numeric" and ds.frame[target].nunique() > 20:
+        target = None  # a numeric target is compared on the samples (its bins need the values)
+    return shift_counts(ref_runner, cmp_runner, sensitive=list(ds.sensitive), target=target, features=feats,
+                        n_bins=n_bins)
+
+
+def shared_options(main, opts: dict) -> dict:
+    """Options for a second runner on ``main``'s engine: the same Spark session, Dask client or DuckDB settings."""
+    if main.name == "spark":
+        return {"spark": main.spark}
+    if main.name == "dask":
+        return {"dask_client": main.client}
+    return dict(opts)
+
+
+def _audit_with(main, runner_of, *, data, name, names, counted, target, sens, weights, thresholds, ctx_kwargs,
+                compare, sample_size, min_per_stratum, random_state, on_progress, opts, run_checks, dataset_kwargs):
+    from ..audit._base import CHECKS, AuditContext
+    from ..data import Dataset
+    from ..report import Report
+    from ._audit import audit_counts
+    from ._sample import stratified_sample
+
     results = {}
     info: dict = {"engine": name}
-    counted = [c for c in names if c in COUNT_CHECKS]
+    opts = {k: v for k, v in opts.items() if k != "batch_size"}  # the SQL scans take the rest
     if counted:
-        from ._duckdb import _types, connect, relation_sql
-        from ._source import resolve_source
-
-        con = connect(None, None, None)
-        types = _types(con, relation_sql(con, resolve_source(data)))
-        con.close()
+        types = main.schema()
         ignore = set(dataset_kwargs.get("ignore") or [])
         checked = [c for c in types if c != weights and c not in ignore]
-        text = [c for c in checked if c not in (target, *sens) and "CHAR" in types[c].upper()]
-        counts, cinfo = audit_counts(data, engine=name, target=target, sensitive=sens, weights=weights,
-                                     columns=checked if "missing_values" in counted else [], **opts)
+        text = [c for c in checked if c not in (target, *sens) and types[c] == "text"]
+        # DuckDB counts in SQL; the other engines measure audit_partial per piece with the runner
+        counts, cinfo = audit_counts(data if name == "duckdb" else main, engine=name, target=target,
+                                     sensitive=sens, weights=weights,
+                                     columns=checked if "missing_values" in counted else [],
+                                     **(opts if name == "duckdb" else {}))
         info["counts"] = {k: v for k, v in cinfo.items() if k != "bounds"}
         measures = measures_from_counts(counts, target=target, sensitive=sens, weighted=weights is not None)
         if "missing_values" in counted:
@@ -269,9 +320,11 @@ def audit_on_engine(
                    check.present(measures[c]))
             res.summary["computed_by"] = f"{name} engine counts (no rows loaded)"
             results[c] = res
+
     def draw(table, by):
-        sample, sinfo = stratified_sample(table, by=by, n=sample_size, min_per_stratum=min_per_stratum,
-                                          engine=name, random_state=random_state, **opts)
+        sample, sinfo = stratified_sample(table if name == "duckdb" else runner_of(table), by=by, n=sample_size,
+                                          min_per_stratum=min_per_stratum, engine=name, random_state=random_state,
+                                          **(opts if name == "duckdb" else {}))
         return sample.drop(columns=["sampling_weight"]), {
             "n_rows": int(sinfo["n_rows"]), "n_sample": int(sinfo["n_sample"]), "strata": int(sinfo["strata"]),
             "method": sinfo["method"]}
@@ -283,11 +336,12 @@ def audit_on_engine(
             results[res.name] = res
 
     sampled = [c for c in names if c not in COUNT_CHECKS and c != "shift"]
-    if sampled or "shift" in names:
+    if sampled or ("shift" in names and compare is None):
         sample, stated = draw(data, [*sens, target])
         info["sample"] = stated
         ds = Dataset.from_data(sample, target=target, sensitive=sens, weights=weights, **dataset_kwargs)
         ds.source = f"stratified sample of {stated['n_sample']} of {stated['n_rows']} rows"
+    if sampled or "shift" in names:
         if sampled:
             run(ds, sampled, AuditContext(random_state=random_state, **ctx_kwargs), stated)
         if "shift" in names:
@@ -302,10 +356,23 @@ def audit_on_engine(
                                            sensitive=sens, features=ds.features, require_two_classes=False)
                 stated = {"data": stated, "compare": cstated}
                 info["shift_samples"] = stated
-            run(ds, ["shift"], AuditContext(random_state=random_state, compare=cmp_ds, **ctx_kwargs), stated)
+            ctx = AuditContext(random_state=random_state, compare=cmp_ds, **ctx_kwargs)
+            if cmp_ds is not None:
+                ctx.counts["shift"] = _shift_counts(runner_of(data), runner_of(compare), ds, cmp_ds,
+                                                    thresholds.get("shift", {}))
+            run(ds, ["shift"], ctx, stated)
+            res = results.get("shift")
+            if res is not None and cmp_ds is not None and res.status != "error":
+                res.summary["computed_by"] = (
+                    f"{name} engine counts of both whole tables (histograms, PSI, chi-square, group shares, "
+                    "target, medians, missing shares); Kolmogorov-Smirnov tests and the domain classifier on "
+                    "the samples")
+                ks_max = {**CHECKS["shift"].default_thresholds, **thresholds.get("shift", {})}["ks_max_rows"]
+                res.summary["subsampling"]["ks_rows_per_table"] = int(min(max(len(ds), len(cmp_ds)), ks_max))
     ordered = [results[c] for c in names if c in results]
     described = {"source": str(data) if not isinstance(data, pd.DataFrame) else "DataFrame",
-                 "n_rows": int(info.get("counts", info.get("sample", {})).get("n_rows", 0)),
+                 "n_rows": int((info.get("counts") or info.get("sample")
+                                or info.get("shift_samples", {}).get("data", {})).get("n_rows", 0)),
                  "target": target, "sensitive": sens, "weights": weights, "engine": name}
     return Report(kind="audit", checks=ordered, dataset=described,
                   parameters={"random_state": random_state, "checks": [r.name for r in ordered],

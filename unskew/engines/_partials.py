@@ -43,6 +43,7 @@ from ..metrics._groupstats import GroupStats, _binary_label_pair, _index_of
 from ..metrics._scoretable import reduce_entries
 
 __all__ = [
+    "merge_json",
     "CountTable",
     "StatsSpec",
     "dumps",
@@ -298,12 +299,24 @@ class CountTable:
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, *, by: Sequence[str], weights: str | None = None,
-                   missing: str | None = None) -> CountTable:
+                   missing: str | None = None, sums: Sequence[str] = ()) -> CountTable:
         """Rows (and weight sums) per distinct combination of the ``by`` columns.
 
-        Missing values are a key of their own (``(missing)``).
+        Missing values are a key of their own (``(missing)``). With ``sums``,
+        the fields are ``n`` and the sum of each named column (float64) per key.
         """
         by = list(by)
+        if sums:
+            if weights:
+                raise UnskewInputError("Pass weights or sums, not both.")
+            fields = ("n", *sums)
+            if len(frame) == 0:
+                return cls(names=tuple(by), keys=[], values=np.zeros((0, len(fields))), fields=fields)
+            groups = encode_groups(frame[by], len(frame))
+            k = len(groups.keys)
+            cols = [np.bincount(groups.codes, minlength=k).astype(np.float64)]
+            cols += [np.bincount(groups.codes, weights=frame[c].to_numpy(np.float64), minlength=k) for c in sums]
+            return cls(names=tuple(by), keys=groups.keys, values=np.column_stack(cols), fields=fields)
         if len(frame) == 0:
             vals = np.zeros((0, 2 if weights else 1), np.float64 if weights else np.int64)
             return cls(names=tuple(by), keys=[], values=vals, fields=("n", "weight") if weights else ("n",))
@@ -315,6 +328,44 @@ class CountTable:
             return cls(names=tuple(by), keys=keys, values=np.column_stack([n.astype(np.float64), w]),
                        fields=("n", "weight"))
         return cls(names=tuple(by), keys=keys, values=n[:, None], fields=("n",))
+
+    @classmethod
+    def from_codes(cls, names: Sequence[str], parts: Sequence[tuple[np.ndarray, Sequence]], *,
+                   sums: dict[str, np.ndarray] | None = None) -> CountTable:
+        """Rows (and sums) per cell of already-coded key columns, without re-encoding any value.
+
+        ``parts`` holds one ``(codes, levels)`` per key column (``levels[codes[i]]``
+        is row ``i``'s value), with levels in the library's value order (e.g.
+        the keys of :func:`~unskew.data._groups.encode_groups`, or ``range(k)``
+        for bins), so that the cells come out sorted. Cells without rows are
+        left out. ``sums`` adds one float64 field per named array.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from unskew.engines import CountTable
+        >>> t = CountTable.from_codes(("group", "bin"), [(np.array([0, 1, 0]), ["a", "b"]), (np.array([2, 0, 2]), range(3))])
+        >>> t.keys, t.values[:, 0].tolist()
+        ([('a', 2), ('b', 0)], [2, 1])
+        """
+        names, sums = tuple(names), dict(sums or {})
+        n = len(parts[0][0]) if parts else 0
+        flat = np.zeros(n, np.int64)
+        shape = []
+        for codes, levels in parts:
+            flat = flat * len(levels) + np.asarray(codes, np.int64)
+            shape.append(len(levels))
+        size = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        rows = np.bincount(flat, minlength=size)
+        idx = np.flatnonzero(rows)
+        cells = np.unravel_index(idx, shape) if shape else ()
+        levels = [list(lv) for _, lv in parts]
+        keys = [tuple(levels[j][cells[j][i]] for j in range(len(parts))) for i in range(len(idx))]
+        if not sums:
+            return cls(names=names, keys=keys, values=rows[idx].astype(np.int64)[:, None], fields=("n",))
+        cols = [rows[idx].astype(np.float64)] + [np.bincount(flat, weights=np.asarray(w, np.float64),
+                                                             minlength=size)[idx] for w in sums.values()]
+        return cls(names=names, keys=keys, values=np.column_stack(cols), fields=("n", *sums))
 
     @classmethod
     def from_keys(cls, names: Sequence[str], keys: Sequence[tuple], values: Any,
@@ -369,6 +420,38 @@ class CountTable:
             data[f] = col.astype(np.int64) if f == "n" and col.dtype.kind == "f" else col
         return pd.DataFrame(data)
 
+    def to_json(self) -> dict:
+        """A JSON-safe form (lists of plain values), e.g. to store a partial in a database; see :meth:`from_json`."""
+        from ..data._groups import plain
+
+        ints = self.values.dtype.kind in "iu"
+        return {"names": list(self.names), "fields": list(self.fields),
+                "keys": [[plain(v) for v in k] for k in self.keys],
+                "values": self.values.astype(np.int64 if ints else np.float64).tolist()}
+
+    @classmethod
+    def from_json(cls, data: dict) -> CountTable:
+        vals = np.asarray(data["values"], dtype=np.float64).reshape(-1, len(data["fields"]))
+        if vals.size and np.array_equal(vals, np.rint(vals)) and all(isinstance(x, int) for r in data["values"]
+                                                                     for x in r):
+            vals = vals.astype(np.int64)
+        return cls.from_keys(tuple(data["names"]), [tuple(k) for k in data["keys"]], vals, tuple(data["fields"]))
+
+    def dense(self, name: str, size: int) -> dict:
+        """``{other key: list of ``size`` counts}``: the first field per key, the integer key ``name`` as position.
+
+        For a table keyed by ``(group, bin)``, ``dense("bin", k)`` is one
+        histogram list per group (a JSON-safe form of the partial).
+        """
+        j = self.names.index(name)
+        out: dict = {}
+        col = self.values[:, 0]
+        for k, v in zip(self.keys, col.tolist(), strict=True):
+            rest = k[:j] + k[j + 1:]
+            rest = rest[0] if len(rest) == 1 else rest
+            out.setdefault(rest, [0] * size)[int(k[j])] += v
+        return out
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CountTable):
             return NotImplemented
@@ -379,3 +462,39 @@ class CountTable:
 
     def __repr__(self) -> str:
         return f"CountTable(by={list(self.names)}, keys={len(self.keys)}, fields={list(self.fields)})"
+
+
+# ---------------------------------------------------------------------------- JSON-safe partials
+def merge_json(acc: dict, part: Any, sign: int = 1) -> dict:
+    """Add (``sign=1``) or subtract (``sign=-1``) a JSON-safe partial into ``acc`` in place; returns ``acc``.
+
+    The JSON form of a partial is nested dicts whose leaves are counts or
+    sums: numbers add, lists add element-wise (the shorter padded with
+    zeros), dicts merge by key. It is how partials are kept in a database
+    (the monitor's per-bucket aggregates, built from :class:`CountTable`s):
+    like :func:`merge`, associative and commutative, exact for counts, and a
+    subtraction undoes an addition.
+
+    Examples
+    --------
+    >>> from unskew.engines import merge_json
+    >>> merge_json({"n": 2, "groups": {"a": 2}, "hist": [1, 1]}, {"n": 1, "groups": {"b": 1}, "hist": [0, 0, 1]})
+    {'n': 3, 'groups': {'a': 2, 'b': 1}, 'hist': [1, 1, 1]}
+    """
+    from collections.abc import Mapping
+
+    for k, v in part.items():
+        if isinstance(v, Mapping):
+            merge_json(acc.setdefault(k, {}), v, sign)
+        elif isinstance(v, list):
+            cur = acc.get(k)
+            if cur is None:
+                acc[k] = [sign * x for x in v]
+            else:
+                if len(cur) < len(v):
+                    cur.extend([0] * (len(v) - len(cur)))
+                for i, x in enumerate(v):
+                    cur[i] += sign * x
+        else:
+            acc[k] = acc.get(k, 0) + sign * v
+    return acc
