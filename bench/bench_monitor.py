@@ -559,7 +559,7 @@ def run_unskew_mem(args) -> dict:
     """unskew's analysis alone, in memory (what Evidently's preset does): profile + window aggregates + check;
     and the CBPE share of it (calibration fit, per-row expected confusion, per-window sums, finalisation)."""
     from unskew.monitor import build_profile, window_aggregates
-    from unskew.monitor._aggregate import cbpe_sums
+    from unskew.monitor._aggregate import _group_codes, cbpe_sums
     from unskew.monitor._analyze import _InMemory
     from unskew.monitor._check import run_check
     from unskew.monitor._detectors import Context, EstimatedPerformance
@@ -590,11 +590,9 @@ def run_unskew_mem(args) -> dict:
     yp, sc = label_str(cur["pred"]), cur["score"].to_numpy(dtype=float)
     rows = cbpe_rows(prof, yp, sc)
     groups = group_names(cur, ["group"])
-    gvals, ginv = np.unique(groups.astype(str), return_inverse=True)
     sums = []
-    for i in range(0, len(cur), chunk):
-        gi = ginv[i:i + chunk]
-        sums.append(cbpe_sums(gvals.tolist(), gi, np.bincount(gi, minlength=len(gvals)), rows[i:i + chunk]))
+    for i in range(0, len(cur), chunk):  # per window, as the buckets are summed on ingestion
+        sums.append(cbpe_sums(*_group_codes(groups[i:i + chunk]), rows[i:i + chunk]))
     t_rows = time.perf_counter() - t0
     t0 = time.perf_counter()
     tests, _ = EstimatedPerformance().run(Context(profile=prof, windows=wins, params={}))

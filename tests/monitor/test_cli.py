@@ -56,6 +56,13 @@ def test_monitor_commands_end_to_end(tmp_path):
     assert r.exit_code == 0, r.output
     q = pd.read_csv(qp)
     assert (q.reason == "new_subpopulation").sum() == 500 and "wrong_prediction" in set(q.reason)
+    pq = tmp_path / "queue.parquet"
+    assert _run("monitor", "queue", "--store", url, "--name", "credit", "--out", pq).exit_code == 0
+    qq = pd.read_parquet(pq)
+    assert qq.shape == q.shape and list(qq.row_id.astype(str)) == list(q.row_id.astype(str))
+    bad = tmp_path / "queue.txt"
+    r = _run("monitor", "queue", "--store", url, "--name", "credit", "--out", bad)
+    assert r.exit_code == 2 and "queue.txt" in r.output and "Traceback" not in r.output and not bad.exists()
 
 
 def test_bad_input_exits_2_with_the_column_and_writes_nothing(tmp_path):

@@ -113,25 +113,16 @@ def check_cmd(
 def queue_cmd(
     store: str = typer.Option(None, "--store", help=STORE_HELP),
     name: str = typer.Option(..., "--name", help="Name of the monitored model."),
-    out: Path = typer.Option(..., "--out", help="Write the failure queue here (CSV, or Parquet by suffix)."),
+    out: Path = typer.Option(..., "--out", help="Write the failure queue here (.csv, .tsv, .csv.gz or .parquet)."),
 ) -> None:
     """Export the failure queue: wrong predictions, out-of-distribution rows, rows of new subpopulations."""
-    import os
-
     from ..monitor import Monitor
+    from ..report import table_format, write_table
 
     check_outputs(extra={"--out": out})
+    table_format(out)  # a bad ending is refused before the store is read
     q = Monitor(store).queue(name)
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-    try:
-        if out.suffix.lower() in (".parquet", ".pq"):
-            q.to_parquet(tmp, index=False)
-        else:
-            q.to_csv(tmp, index=False)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_table(q, out)
     counts = q["reason"].value_counts().to_dict() if len(q) else {}
     console.print(f"{len(q):,} queued rows ({', '.join(f'{k}: {v:,}' for k, v in counts.items()) or 'none'}).",
                   highlight=False)

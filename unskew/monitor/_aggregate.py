@@ -65,17 +65,13 @@ def prediction_payload(profile, codes: dict[str, np.ndarray], groups: np.ndarray
     n = len(groups)
     gc, names = _group_codes(groups)
     thr = profile.data["ood"]["threshold"]
-    sums: dict[str, Any] = {"ood": (np.asarray(ood) > thr).astype(np.float64)}
-    if cbpe is not None:
-        for j, name in enumerate(_CBPE):
-            sums[name] = np.asarray(cbpe, np.float64)[:, j]
-    per = CountTable.from_codes(("group",), [(gc, names)], sums=sums)
+    per = CountTable.from_codes(("group",), [(gc, names)], sums={"ood": (np.asarray(ood) > thr).astype(np.float64)})
     v = per.values
     out: dict[str, Any] = {"n": int(n), "groups": {}, "hist": {}, "unseen": {}, "ood": {}, "cbpe": {}}
     out["groups"] = {k[0]: int(v[i, 0]) for i, k in enumerate(per.keys)}
     out["ood"] = {k[0]: int(round(v[i, 1])) for i, k in enumerate(per.keys)}
     if cbpe is not None:
-        out["cbpe"] = {k[0]: [int(v[i, 0])] + v[i, 2:].tolist() for i, k in enumerate(per.keys)}
+        out["cbpe"] = cbpe_sums(gc, names, cbpe)
     for f in profile.features:
         c = np.asarray(codes[f["name"]])
         nb = f["n_bins"]
@@ -93,10 +89,15 @@ def prediction_payload(profile, codes: dict[str, np.ndarray], groups: np.ndarray
     return out
 
 
-def cbpe_sums(groups: list[str], ginv: np.ndarray, counts: np.ndarray, cbpe: np.ndarray) -> dict[str, list]:
-    """Per group ``[rows, expected correct, TP, FP, FN, TN]`` from the per-row CBPE array (one bincount per column)."""
-    sums = np.column_stack([np.bincount(ginv, weights=cbpe[:, k], minlength=len(groups)) for k in range(cbpe.shape[1])])
-    return {g: [int(counts[i])] + sums[i].tolist() for i, g in enumerate(groups)}
+def cbpe_sums(gc: np.ndarray, names: list[str], cbpe: np.ndarray) -> dict[str, list]:
+    """Per group ``[rows, expected correct, TP, FP, FN, TN]`` from the per-row ``(n, 5)`` CBPE array.
+
+    ``gc, names``: the rows' group codes and names (:func:`_group_codes`)."""
+    from ..engines import CountTable
+
+    c = np.asarray(cbpe, np.float64)
+    per = CountTable.from_codes(("group",), [(gc, names)], sums={k: c[:, j] for j, k in enumerate(_CBPE)})
+    return {k[0]: [int(per.values[i, 0])] + per.values[i, 1:].tolist() for i, k in enumerate(per.keys)}
 
 
 def label_payload(groups: np.ndarray, y: np.ndarray, yp: np.ndarray, pos: str | None) -> dict:

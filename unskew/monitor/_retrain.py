@@ -14,7 +14,6 @@ worst-off group loses. Models are saved with skops, never pickle.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -231,14 +230,10 @@ def save_model(model: Any, path: str | Path) -> Path:
         raise UnskewInputError(f"--out {path}: models are saved as .skops files (never pickle).")
     if not path.parent.exists():
         raise UnskewInputError(f"The folder of --out does not exist: {path.parent}")
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_bytes(sio.dumps(model))
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    from ..report._files import write_atomic
+
+    data = sio.dumps(model)
+    return write_atomic(path, lambda p: p.write_bytes(data))
 
 
 def _group_accuracy(y: np.ndarray, yp: np.ndarray, groups: np.ndarray, min_n: int) -> dict:
