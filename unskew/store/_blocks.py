@@ -26,7 +26,7 @@ FORMAT = "parquet-v1"
 _META_KEY = b"unskew.json_columns"
 
 
-def _plain(s: pd.Series) -> str | None:
+def _storage_kind(s: pd.Series) -> str | None:
     """How column ``s`` is stored natively ('float', 'int', 'bool', 'str'), or None for JSON text."""
     dt = s.dtype
     if isinstance(dt, np.dtype):
@@ -58,10 +58,10 @@ def encode_block(frame: pd.DataFrame) -> bytes:
 
     frame = frame.reset_index(drop=True)
     arrays, names, json_cols = [], [], []
-    other = [c for c in frame.columns if _plain(frame[c]) is None]
+    other = [c for c in frame.columns if _storage_kind(frame[c]) is None]
     other_vals = dict(zip(other, _json_values(frame[other]), strict=True)) if other else {}
     for c in frame.columns:
-        kind = _plain(frame[c])
+        kind = _storage_kind(frame[c])
         s = frame[c]
         if kind == "float":
             arr = pa.array(s.to_numpy(dtype=np.float64), from_pandas=True)
@@ -126,7 +126,7 @@ def blank_rows(frame: pd.DataFrame, positions) -> pd.DataFrame:
         return frame
     for c in frame.columns:
         s = frame[c]
-        kind = _plain(s)
+        kind = _storage_kind(s)
         if kind == "int":
             fill = 0
         elif kind == "bool":

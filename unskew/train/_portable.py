@@ -24,7 +24,7 @@ _NOT_PORTABLE = {"encoder": None, "checkpoint_dir": None}
 _PLAIN = (type(None), bool, int, float, str)
 
 
-def _plain(value: Any) -> bool:
+def _is_plain_param(value: Any) -> bool:
     if isinstance(value, _PLAIN):
         return True
     if isinstance(value, (tuple, list)):
@@ -98,7 +98,7 @@ class PortableClassifier:
                 raise UnskewInputError(f"{name}={params[name]!r} cannot be saved; train with {name}={default!r}.")
         if callable(params.get("model")) and not isinstance(params.get("model"), str):
             raise UnskewInputError("A custom model builder (model=callable) cannot be saved; use a built-in model kind.")
-        bad = [k for k, v in params.items() if not _plain(v)]
+        bad = [k for k, v in params.items() if not _is_plain_param(v)]
         if bad:
             raise UnskewInputError(f"Parameter {bad[0]}={params[bad[0]]!r} is not a plain value and cannot be saved.")
         params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()}
