@@ -18,7 +18,7 @@ import numpy as np
 
 RESULTS = Path(__file__).parent / "results"
 BASELINES = ["erm", "jtt", "group_dro", "d3m", "d3m_10pct", "auto_d3m"]
-NEW = ["d3m_ensemble", "d3m_ensemble_10pct", "auto_d3m_ensemble"]
+NEW = ["d3m_ensemble", "d3m_ensemble_10pct", "auto_d3m_ensemble", "auto_d3m_ensemble_own_partition"]
 DATASETS = ["cmnist", "waterbirds", "celeba", "adult", "compas"]
 
 
