@@ -32,6 +32,12 @@ def files(tmp_path_factory):
     df.to_csv(tmp / "d.csv", index=False)
     model = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(df[["postcode", "income"]], y)
     sio.dump(model, tmp / "m.skops")
+    import copy
+    import os
+
+    evil = copy.deepcopy(model)
+    evil.tampered_ = os.system  # a type that can run code: refused unless the file is trusted
+    sio.dump(evil, tmp / "evil.skops")
     with open(tmp / "m.pkl", "wb") as fh:
         pickle.dump(model, fh)
     return tmp, df, model
@@ -78,7 +84,7 @@ def test_report_json_html_and_gate(files):
 
 @pytest.mark.parametrize("args,message", [
     (["--model", "m.pkl"], "pickle"),
-    (["--model", "m.skops"], "does not trust"),
+    (["--model", "evil.skops"], "does not trust"),
     (["--model", "nope.skops"], "not found"),
     (["--model", "m.skops", "--trust-pickle", "--method", "magic"], "method must be"),
     (["--model", "m.skops", "--trust-pickle", "--threshold", "bogus=1"], "Unknown threshold"),

@@ -45,21 +45,10 @@ def load_model(path: str | Path, *, trust_pickle: bool = False) -> Any:
         raise UnskewInputError(f"Model file not found: {path}")
     suffix = path.suffix.lower()
     if suffix == ".skops":
-        sio = import_optional("skops.io", "loading .skops models")
-        try:
-            untrusted = sio.get_untrusted_types(file=path)
-        except Exception as exc:
-            raise UnskewInputError(f"Cannot read {path} as a skops file: {exc}") from exc
-        from .._skops import beyond_trusted
+        from .._skops import loads_trusted
 
-        bad = beyond_trusted(untrusted)
-        if bad and not trust_pickle:
-            raise UnskewInputError(
-                f"{path} contains types that skops does not trust by default: {', '.join(bad[:8])}. "
-                f"Loading them can run code. If you trust this file, pass --trust-pickle "
-                f"(trust_pickle=True in Python)."
-            )
-        model = sio.load(path, trusted=untrusted or None)
+        model = loads_trusted(path.read_bytes(), str(path), trust=trust_pickle,
+                              hint="if you trust this file, pass --trust-pickle (trust_pickle=True in Python).")
     elif suffix == ".onnx":
         model = OnnxModel(path)
     elif suffix in PICKLE_SUFFIXES:

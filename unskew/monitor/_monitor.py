@@ -763,18 +763,12 @@ def _new_subpop_flags(prof: Profile, groups: np.ndarray, raw: dict) -> np.ndarra
     return out
 
 
-#: Types outside skops' default trusted set that models saved by ``unskew train`` contain (plain data,
-#: no code; the one list is :data:`unskew._skops.EXTRA_TRUSTED`). Anything else is refused.
-from .._skops import EXTRA_TRUSTED as SKOPS_EXTRA_TRUSTED  # noqa: E402
-
-
 def load_skops(data: bytes | str | Any, what: str = "the model") -> Any:
-    """Load skops bytes or a ``.skops`` path, trusting only skops' defaults plus :data:`SKOPS_EXTRA_TRUSTED`."""
+    """Load skops bytes or a ``.skops`` path, trusting only skops' defaults plus :data:`unskew._skops.EXTRA_TRUSTED`."""
     from pathlib import Path
 
-    from .._optional import import_optional
+    from .._skops import loads_trusted
 
-    sio = import_optional("skops.io", "loading .skops models")
     if isinstance(data, (str, Path)):
         path = Path(data)
         if not path.exists():
@@ -783,17 +777,7 @@ def load_skops(data: bytes | str | Any, what: str = "the model") -> Any:
             raise UnskewInputError(f"{path}: the monitor stores models as .skops files (never pickle).")
         data = path.read_bytes()
         what = str(path)
-    try:
-        untrusted = sio.get_untrusted_types(data=data)
-    except Exception as exc:
-        raise UnskewInputError(f"Cannot read {what} as a skops file: {exc}") from None
-    bad = [t for t in untrusted if t not in SKOPS_EXTRA_TRUSTED]
-    if bad:
-        raise UnskewInputError(
-            f"{what} contains types that skops does not trust: {', '.join(bad[:8])}. Loading them can run code; "
-            f"save the model with `unskew train` or with types skops trusts."
-        )
-    return sio.loads(data, trusted=list(untrusted) or None)
+    return loads_trusted(data, what)
 
 
 def _model_and_bytes(model: Any) -> tuple[Any, bytes | None]:
