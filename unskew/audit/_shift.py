@@ -245,7 +245,7 @@ def shift_partial(frame: pd.DataFrame, row_ids: np.ndarray | None, plan: ShiftPl
     reference.
     """
     from ..data._groups import encode_groups
-    from ..engines import CountTable
+    from ..engines._partials import CountTable
 
     sens = list(plan.sensitive) or ["_all"]
     g = frame[list(plan.sensitive)].reset_index(drop=True) if plan.sensitive else pd.DataFrame(
@@ -279,7 +279,7 @@ def shift_partial(frame: pd.DataFrame, row_ids: np.ndarray | None, plan: ShiftPl
 
 
 def merge_shift(parts: list[dict]) -> dict:
-    from ..engines import merge
+    from ..engines._partials import merge
 
     keys = set(parts[0])
     for p in parts[1:]:
@@ -433,7 +433,7 @@ def shift_kinds(ds: Dataset) -> tuple[list[tuple[str, str]], list[str]]:
 
 def plan_from_frame(frame: pd.DataFrame, sensitive, target, features, n_bins: int) -> ShiftPlan:
     """The :class:`ShiftPlan` of an in-memory reference table (order statistics from a sort)."""
-    from ..engines import CountTable
+    from ..engines._partials import CountTable
 
     n_finite, order_stat, value_counts = {}, {}, {}
     for col, kind in features:

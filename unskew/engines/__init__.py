@@ -29,7 +29,7 @@ from ..exceptions import UnskewInputError
 from ..metrics._groupstats import GroupStats
 from ._audit import audit_counts, base_rates, representation, target_distribution
 from ._audit_report import audit_on_engine, measures_from_counts, missing_from_counts
-from ._mapreduce import Runner, runner
+from ._mapreduce import Runner
 from ._partials import (
     CountTable,
     MixedTaskError,
@@ -41,6 +41,7 @@ from ._partials import (
     stats_from_aggregates,
     stats_partial,
 )
+from ._runners import runner
 from ._sample import mapped_sample, stratified_sample
 from ._shift import order_statistics, shift_counts
 from ._source import Source, resolve_source

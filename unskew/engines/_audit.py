@@ -215,7 +215,7 @@ def audit_counts(
         counts, info = run(source, target=target, sensitive=sens, weights=weights, columns=columns, bins=bins,
                            **options)
     elif engine in ("pandas", "spark", "dask"):
-        from ._mapreduce import runner
+        from ._runners import runner
 
         if engine == "pandas":
             options = {"batch_size": batch_size, **options}

@@ -224,7 +224,7 @@ def audit_on_engine(
     in by :func:`unskew.audit.audit` so that the engines never import the runner (no import circle).
     """
     from ..audit._base import CHECKS
-    from ._mapreduce import runner as open_runner
+    from ._runners import runner as open_runner
 
     if run_checks is None:
         raise TypeError("audit_on_engine needs run_checks (call unskew.audit.audit(..., engine=...) instead)")

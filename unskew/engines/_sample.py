@@ -85,7 +85,7 @@ def stratified_sample(
         sample, info = run(source, by=by, n=n, min_per_stratum=min_per_stratum, columns=columns,
                            seed=random_state, **options)
     elif engine in ("spark", "dask"):
-        from ._mapreduce import runner
+        from ._runners import runner
 
         with runner(engine, source, **options) as r:
             sample, info = mapped_sample(r, by=by, n=n, min_per_stratum=min_per_stratum, columns=columns,

@@ -33,7 +33,6 @@ PyTorch is an optional dependency (``pip install 'unskew[torch]'``).
 """
 
 from .._optional import import_optional
-from .._registry import Registry
 
 import_optional("torch", "robust training (unskew.train)")
 
@@ -56,6 +55,7 @@ from ._erm import (  # noqa: E402
     group_balanced_batches,
     inverse_frequency_weights,
 )
+from ._methods import METHODS  # noqa: E402
 from ._models import (  # noqa: E402
     FlatNet,
     LinearHead,
@@ -73,25 +73,6 @@ from ._regularize import (  # noqa: E402
     SpectralDecouplingClassifier,
     spectral_decoupling_penalty,
 )
-
-#: Training methods: name -> estimator class (:class:`unskew._registry.Registry`).
-METHODS: Registry[type[RobustClassifier]] = Registry("training method", option="--method")
-for _name, _cls in [
-    ("erm", ERMClassifier),
-    ("reweight", ReweightedClassifier),
-    ("group_balanced", GroupBalancedClassifier),
-    ("ohem", HardExampleMiningClassifier),
-    ("group_dro", GroupDROClassifier),
-    ("jtt", JTTClassifier),
-    ("spectral_decoupling", SpectralDecouplingClassifier),
-    ("adversarial_debiasing", AdversarialDebiasingClassifier),
-    ("dann", DANNClassifier),
-    ("dfr", DFRClassifier),
-    ("occamnet", OccamNetClassifier),
-    ("adversarial_training", AdversarialTrainingClassifier),
-]:
-    METHODS.register(_cls, name=_name)
-del _name, _cls
 
 __all__ = [
     "BASE_PARAMS",

@@ -83,7 +83,7 @@ class PortableClassifier:
     @classmethod
     def from_estimator(cls, est: Any, method: str) -> PortableClassifier:
         """Copy a fitted table-input estimator of :data:`unskew.train.METHODS` (registered as ``method``)."""
-        from . import METHODS
+        from ._methods import METHODS
 
         key = method
         if key not in METHODS or not isinstance(est, METHODS[key]):
@@ -128,8 +128,8 @@ class PortableClassifier:
             return est
         import torch
 
-        from . import METHODS
         from ._data import Preprocessor
+        from ._methods import METHODS
 
         if self.method not in METHODS:
             raise UnskewInputError(f"The saved model names an unknown training method {self.method!r}.")
