@@ -23,26 +23,54 @@ from ._source import Source, check_columns
 _MIXED = b"unskew:mixed-task"
 
 
-def dataframe(source: Source, columns: list[str], blocksize: str = "128MB"):
+ROWS_PER_PARTITION = 2_000_000
+"""Rows a Parquet partition aims at: whole row groups are joined up to about this many rows, so a
+partition's pandas frame stays a few hundred MB whatever the file's compression (Dask's default
+``blocksize`` counts storage bytes, and made 25M-row partitions of 5 GB from a 920 MB file)."""
+
+
+def _row_groups_per_partition(paths, rows_per_partition: int) -> int:
+    import pyarrow.parquet as pq
+
+    md = pq.ParquetFile(paths[0]).metadata
+    per_group = md.num_rows / max(1, md.num_row_groups)
+    return max(1, int(rows_per_partition // max(per_group, 1.0)))
+
+
+def dataframe(source: Source, columns: list[str] | None = None, blocksize: str = "128MB",
+              rows_per_partition: int = ROWS_PER_PARTITION):
+    """The source as a Dask DataFrame (all columns when ``columns`` is None).
+
+    Parquet partitions hold whole row groups, about ``rows_per_partition`` rows each (one row
+    group when a group is larger); CSV partitions are ``blocksize`` bytes of text; a pandas
+    frame is split into at most 8 partitions; a Dask DataFrame is used as it is.
+    """
     dd = import_optional("dask.dataframe", "the dask engine")
     if source.kind == "parquet":
         import pyarrow.parquet as pq
 
-        have = pq.ParquetFile(source.paths[0]).schema_arrow.names
-        check_columns(have, columns, source.label)
-        return dd.read_parquet(list(source.paths), columns=columns, split_row_groups="adaptive")
+        if columns is not None:
+            check_columns(pq.ParquetFile(source.paths[0]).schema_arrow.names, columns, source.label)
+        return dd.read_parquet(list(source.paths), columns=columns,
+                               split_row_groups=_row_groups_per_partition(source.paths, rows_per_partition))
     if source.kind == "csv":
         ddf = dd.read_csv(list(source.paths), sep=source.delimiter or ",", blocksize=blocksize)
+        if columns is None:
+            return ddf
         check_columns(list(ddf.columns), columns, source.label)
         return ddf[columns]
     frame = source.frame
     if type(frame).__module__.startswith("dask"):
+        if columns is None:
+            return frame
         check_columns(list(frame.columns), columns, "the Dask DataFrame")
         return frame[columns]
     if not isinstance(frame, pd.DataFrame):
         raise UnskewInputError(f"The dask engine reads files, pandas or Dask DataFrames, not {type(frame).__name__}.")
-    check_columns(list(frame.columns), columns, "the DataFrame")
-    return dd.from_pandas(frame[columns], npartitions=max(1, min(8, len(frame) // 100_000 + 1)))
+    if columns is not None:
+        check_columns(list(frame.columns), columns, "the DataFrame")
+        frame = frame[columns]
+    return dd.from_pandas(frame, npartitions=max(1, min(8, len(frame) // 100_000 + 1)), sort=False)
 
 
 def _partial_blob(frame: pd.DataFrame, spec: StatsSpec) -> pd.Series:
@@ -144,20 +172,7 @@ class DaskRunner(Runner):
 
     def _frame(self):
         if self._ddf is None:
-            dd = import_optional("dask.dataframe", "the dask engine")
-            s = self.source
-            if s.kind == "parquet":
-                self._ddf = dd.read_parquet(list(s.paths), split_row_groups="adaptive")
-            elif s.kind == "csv":
-                self._ddf = dd.read_csv(list(s.paths), sep=s.delimiter or ",", blocksize="128MB")
-            elif type(s.frame).__module__.startswith("dask"):
-                self._ddf = s.frame
-            elif isinstance(s.frame, pd.DataFrame):
-                f = s.frame
-                self._ddf = dd.from_pandas(f, npartitions=max(1, min(8, len(f) // 100_000 + 1)), sort=False)
-            else:
-                raise UnskewInputError(f"The dask engine reads files, pandas or Dask DataFrames, not "
-                                       f"{type(s.frame).__name__}.")
+            self._ddf = dataframe(self.source)
         return self._ddf
 
     def schema(self) -> dict[str, str]:
