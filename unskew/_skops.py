@@ -1,9 +1,9 @@
 """The one list of types unskew trusts when loading ``.skops`` files beyond skops' defaults.
 
 Every entry is plain data (no code runs when it is rebuilt): numpy dtypes,
-scikit-learn's gradient-boosting tree predictor, and the two unskew classes a
-model saved by ``unskew train`` may hold: the table encoder and the portable
-PyTorch classifier (which keeps its weights as numpy arrays and rebuilds the
+scikit-learn's gradient-boosting tree predictor, and the three unskew classes a
+model saved by ``unskew train`` may hold: the table encoder, the correlation
+remover (coefficients and category lists) and the portable PyTorch classifier (which keeps its weights as numpy arrays and rebuilds the
 network from unskew's own code). Anything else in a file is refused unless
 the caller trusts the file.
 """
@@ -20,6 +20,7 @@ EXTRA_TRUSTED = frozenset({
     "numpy.dtype",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "unskew.data._encoding.EmbeddingEncoder",
+    "unskew.mitigate.pre._correlation.CorrelationRemover",
     "unskew.train._portable.PortableClassifier",
 })
 

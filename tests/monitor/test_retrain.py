@@ -321,3 +321,35 @@ def test_train_torch_methods_need_what_they_need(tmp_path):
     r = runner.invoke(app, ["train", str(_csv(df, tmp_path)), "--target", "y", "--method", "erm", "--param", "max_epochs",
                             "--out", str(tmp_path / "m.skops")])
     assert r.exit_code == 2 and "=VALUE" in r.output
+
+
+def test_train_correlation_remover_saves_the_transform_with_the_model(tmp_path):
+    from unskew.mitigate import mitigate_table
+    from unskew.monitor._monitor import load_skops
+
+    df = table(800, 0)
+    model, info = train_table(df, target="y", method="correlation_remover", sensitive=["sex"])
+    assert info["decorrelated"] == ["x1"]
+    # the first step rewrites x1 exactly as `unskew mitigate --method correlation_remover` does
+    frame = df.astype({"region": object, "sex": object})
+    Xt = model[0].transform(frame[model.feature_names_in_list_])
+    expected = mitigate_table(df, target="y", sensitive=["sex"], method="correlation_remover").table
+    np.testing.assert_allclose(Xt["x1"].to_numpy(), expected["x1"].to_numpy())
+    yp, sc = predict_frame(model, df)
+    assert (yp.astype(int) == df.y).mean() > 0.7
+    back = load_skops(save_model(model, tmp_path / "cr.skops"))  # types unskew trusts: no --trust needed
+    yp2, sc2 = predict_frame(back, df)
+    assert (yp2 == yp).all() and np.allclose(sc2, sc)
+    # the saved model needs the sensitive column in the rows it predicts
+    assert "sex" in back.feature_names_in_list_
+    bad = df.copy()
+    bad.loc[7, "x1"] = np.nan
+    with pytest.raises(UnskewInputError, match=r"'x1' is missing or infinite at row 7"):
+        train_table(bad, target="y", method="correlation_remover", sensitive=["sex"])
+    with pytest.raises(UnskewInputError, match="numeric feature columns"):
+        train_table(df[["region", "sex", "y"]], target="y", method="correlation_remover", sensitive=["sex"])
+    data = tmp_path / "t.csv"
+    df.to_csv(data, index=False)
+    r = runner.invoke(app, ["train", str(data), "--target", "y", "--sensitive", "sex", "--method",
+                            "correlation_remover", "--out", str(tmp_path / "cli.skops")])
+    assert r.exit_code == 0, r.output

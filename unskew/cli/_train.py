@@ -16,7 +16,7 @@ def train_cmd(
     data: Path = typer.Argument(..., help="Training table (CSV/Parquet)."),
     target: str = typer.Option(..., "--target", "-t", help="Label column."),
     sensitive: list[str] = typer.Option(None, "--sensitive", "-s", help="Sensitive column (repeat, or comma-separated)."),
-    method: str = typer.Option("baseline", "--method", help="baseline, hgb, a weights/sampler mitigation method (reweighing, oversample, ...) or a PyTorch method of unskew.train (erm, group_dro, jtt, ...)."),
+    method: str = typer.Option("baseline", "--method", help="baseline, hgb, a mitigation method (reweighing, oversample, correlation_remover, ...) or a PyTorch method of unskew.train (erm, group_dro, jtt, ...)."),
     out: Path = typer.Option(..., "--out", "-o", help="Write the model here (.skops)."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     param: list[str] = typer.Option(None, "--param", help="KEY=VALUE parameter of a PyTorch method (repeat), e.g. max_epochs=10."),

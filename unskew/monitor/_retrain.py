@@ -1,7 +1,8 @@
 """Training from the command line and the retraining loop.
 
-``train_table`` fits one method (a plain scikit-learn baseline, a weights /
-sampler method of the mitigation registry, or a PyTorch method of
+``train_table`` fits one method (a plain scikit-learn baseline, any method of
+the mitigation registry (``correlation_remover`` saved as the model's first
+step), or a PyTorch method of
 :mod:`unskew.train`, returned as a skops-safe
 :class:`~unskew.train.PortableClassifier`); ``retrain`` folds labelled
 production rows (the failure queue's, or all) and reviewed relabels and
@@ -40,12 +41,11 @@ def _torch_methods() -> list[str]:
 
 
 def train_methods() -> list[str]:
-    """Names ``train`` accepts: baselines, the mitigation registry's weights and sampler methods, then the
+    """Names ``train`` accepts: baselines, every method of the mitigation registry, then the
     PyTorch methods of :mod:`unskew.train` (when torch is installed)."""
     from ..mitigate.pre import METHODS
 
-    return (list(BASE_METHODS) + [n for n, m in METHODS.items() if m.kind in ("weights", "sampler")]
-            + _torch_methods())
+    return list(BASE_METHODS) + list(METHODS) + _torch_methods()
 
 
 def _pipeline(frame: pd.DataFrame, features: Sequence[str], learner: str, seed: int):
@@ -62,6 +62,41 @@ def _pipeline(frame: pd.DataFrame, features: Sequence[str], learner: str, seed: 
     from sklearn.linear_model import LogisticRegression
 
     return Pipeline([("encode", enc), ("model", LogisticRegression(max_iter=2000))])
+
+
+def _decorrelated_pipeline(frame: pd.DataFrame, features: list[str], sensitive: list[str], seed: int):
+    """``correlation_remover`` as a model: the fitted :class:`CorrelationRemover` is the pipeline's first
+    step, so the saved model removes the sensitive attribute's linear information from the numeric
+    features of every row it predicts (the sensitive columns must be in the rows, as they are in
+    monitored traffic); the other features pass through to the shared encoding and the learner."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    from ..data._encoding import column_kinds
+    from ..mitigate.pre import CorrelationRemover
+
+    _, _, kinds = column_kinds(frame, features)
+    numeric = [c for c in features if kinds.get(c) == "numeric" and c not in sensitive]
+    if not numeric:
+        raise UnskewInputError("--method correlation_remover needs numeric feature columns besides the sensitive "
+                               "ones; none were found.")
+    for c in numeric:
+        bad = ~np.isfinite(pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise UnskewInputError(f"--method correlation_remover: numeric column {c!r} is missing or infinite at "
+                                   f"row {i} of the training table; impute it first.")
+    inputs = features + [c for c in sensitive if c not in features]
+    rest = [c for c in features if c not in numeric]
+    steps = [("decorrelate", CorrelationRemover(sensitive_feature_ids=list(sensitive)), numeric + list(sensitive))]
+    if rest:
+        steps.append(("keep", "passthrough", rest))
+    decorrelate = ColumnTransformer(steps, verbose_feature_names_out=False).set_output(transform="pandas")
+    learner = _pipeline(frame, numeric + rest, "logistic", seed)
+    model = Pipeline([("decorrelate", decorrelate), *learner.steps])
+    model.feature_names_in_list_ = inputs  # the input columns, read back by predict_frame
+    model.decorrelated_ = numeric
+    return model
 
 
 def _as_str_frame(frame: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
@@ -83,9 +118,10 @@ def train_table(table: Any, *, target: str, method: str = "baseline", sensitive:
     table : DataFrame or path
     target : str
     method : str
-        ``baseline``/``logistic`` (logistic regression), ``hgb``, a weights or
-        sampler method of :data:`unskew.mitigate.pre.METHODS` (``reweighing``,
-        ``oversample``, ...), which need ``sensitive``, or a PyTorch method of
+        ``baseline``/``logistic`` (logistic regression), ``hgb``, a method of
+        :data:`unskew.mitigate.pre.METHODS` (``reweighing``, ``oversample``,
+        ..., ``correlation_remover``, whose fitted transform becomes the
+        model's first step), which need ``sensitive``, or a PyTorch method of
         :data:`unskew.train.METHODS` (``erm``, ``group_dro``, ``jtt``, ...;
         the groups are the intersections of ``sensitive``). A PyTorch model
         is returned as a :class:`unskew.train.PortableClassifier`, which skops
@@ -139,13 +175,14 @@ def train_table(table: Any, *, target: str, method: str = "baseline", sensitive:
         if key not in METHODS and key not in METHODS.aliases():
             raise UnskewInputError(f"Unknown --method {method!r}; use one of: {', '.join(train_methods())}.")
         spec = METHODS[key]
-        if spec.kind == "transform":
-            raise UnskewInputError(
-                f"--method {method} rewrites feature columns, which a saved model would also need at prediction "
-                f"time; use a weights or sampler method: {', '.join(train_methods())}."
-            )
         if not sensitive:
             raise UnskewInputError(f"--method {method} balances groups: give --sensitive.")
+        if spec.kind == "transform":
+            model = _decorrelated_pipeline(frame, feats, list(sensitive), seed)
+            model.fit(_as_str_frame(frame, model.feature_names_in_list_), _fit_labels(frame[target]))
+            info["rows_fitted"] = len(frame)
+            info["decorrelated"] = list(model.decorrelated_)
+            return model, info
         res = mitigate_table(frame[list(dict.fromkeys(feats + list(sensitive) + [target]))],
                              target=target, sensitive=list(sensitive), method=key, random_state=seed)
         fit_frame = res.table
