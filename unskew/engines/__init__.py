@@ -27,7 +27,7 @@ from typing import Any
 
 from ..exceptions import UnskewInputError
 from ..metrics._groupstats import GroupStats
-from ._audit import audit_counts, base_rates, representation, target_distribution
+from ._audit import audit_counts, base_rates, representation, target_distribution, target_profile
 from ._audit_report import audit_on_engine, measures_from_counts, missing_from_counts
 from ._mapreduce import Runner
 from ._partials import (
@@ -57,6 +57,7 @@ __all__ = [
     "base_rates",
     "representation",
     "target_distribution",
+    "target_profile",
     "CountTable",
     "MixedTaskError",
     "Runner",

@@ -6,7 +6,11 @@
     rows, weight and squared weight per intersectional group x target value:
     the target distribution, the representation (per group and per attribute)
     and the base rates are sums of these cells (:func:`target_distribution`,
-    :func:`representation`, :func:`base_rates`).
+    :func:`representation`, :func:`base_rates`). For a continuous numeric
+    target (``target_centre`` given; see :func:`target_profile`) the target
+    key is its equal-width bin between its bounds, and two more fields hold
+    the sums ``wd`` = sum of w (y - centre) and ``wd2`` = sum of w (y - centre)^2,
+    from which every group's mean and sum of squared deviations follow.
 ``missing``
     missing rows and their weight per column x group.
 ``rows_missing``
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -38,11 +43,12 @@ from ._partials import CountTable, merge
 from ._source import resolve_source
 from ._specs import AuditSpec, _spec
 
-__all__ = ["AuditSpec", "audit_counts", "audit_partial", "base_rates", "representation", "target_distribution"]
+__all__ = ["AuditSpec", "audit_counts", "audit_partial", "base_rates", "representation", "target_distribution",
+           "target_profile"]
 
 
 def _fields(spec: AuditSpec) -> tuple[str, ...]:
-    return ("n", "weight", "weight2")
+    return ("n", "weight", "weight2") + (("wd", "wd2") if spec.target_centre is not None else ())
 
 
 def _bins(values: np.ndarray, lo: float, hi: float, bins: int) -> np.ndarray:
@@ -63,8 +69,19 @@ def audit_partial(frame: pd.DataFrame, spec: AuditSpec) -> dict[str, CountTable]
     n = len(frame)
     w = frame[spec.weights].to_numpy(np.float64) if spec.weights else np.ones(n)
     out = {}
-    cells = CountTable.from_frame(frame[sens + [spec.target]].assign(_w=w, _w2=w * w), by=sens + [spec.target],
-                                  sums=["_w", "_w2"])
+    keyed = frame[sens + [spec.target]].assign(_w=w, _w2=w * w)
+    sums = ["_w", "_w2"]
+    if spec.target_centre is not None:  # a continuous target: its bin, and the centred sums
+        y = frame[spec.target].to_numpy(np.float64, na_value=np.nan)
+        ok = ~np.isnan(y)
+        lo, hi = spec.bounds[spec.target]
+        tbin = pd.array(np.zeros(n, np.int64), dtype="Int64")  # integer bins, as DuckDB's; missing stays missing
+        tbin[ok] = _bins(y[ok], lo, hi, spec.bins).astype(np.int64)
+        tbin[~ok] = pd.NA
+        d = np.where(ok, y - spec.target_centre, 0.0)
+        keyed = keyed.assign(**{spec.target: tbin, "_wd": w * d, "_wd2": w * d * d})
+        sums += ["_wd", "_wd2"]
+    cells = CountTable.from_frame(keyed, by=sens + [spec.target], sums=sums)
     out["cells"] = CountTable(names=cells.names, keys=cells.keys, values=cells.values, fields=_fields(spec))
     groups = encode_groups(frame[sens], n)
     gc, gkeys, G = groups.codes, groups.keys, len(groups.keys)
@@ -156,6 +173,7 @@ def audit_counts(
     columns: Sequence[str] | None = None,
     bins: int = 10,
     batch_size: int = 1_000_000,
+    target_centre: float | None = None,
     **options: Any,
 ) -> tuple[dict[str, CountTable], dict]:
     """The count-based audit tables of a (possibly larger than memory) table.
@@ -176,6 +194,12 @@ def audit_counts(
         column but the target, the sensitive ones and the weights).
     bins : int, default 10
         Equal-width bins of each numeric column's histogram.
+    target_centre : float, optional
+        For a continuous numeric target (one :func:`target_profile` finds):
+        the cells then count the target's equal-width bins (``bins`` of them)
+        and add the sums ``wd`` and ``wd2`` of w (y - target_centre) and its
+        square; the median is a good centre (no cancellation in the
+        variances). Leave unset for a target with classes.
     **options
         DuckDB ``memory_limit``, ``threads``, ``temp_directory``; Spark
         ``master``, ``spark`` (a session), ``partitions``; Dask ``scheduler``,
@@ -205,7 +229,8 @@ def audit_counts(
     from ._mapreduce import Runner
 
     if isinstance(data, Runner):  # a runner the caller holds open
-        counts, info = mapped_counts(data, target=target, sensitive=sens, weights=weights, columns=columns, bins=bins)
+        counts, info = mapped_counts(data, target=target, sensitive=sens, weights=weights, columns=columns, bins=bins,
+                                     target_centre=target_centre)
         info = {"source": data.label, **info, "n_rows": int(counts["cells"].values[:, 0].sum())}
         return counts, info
     source = resolve_source(data)
@@ -213,7 +238,7 @@ def audit_counts(
         from ._duckdb import audit_counts as run
 
         counts, info = run(source, target=target, sensitive=sens, weights=weights, columns=columns, bins=bins,
-                           **options)
+                           target_centre=target_centre, **options)
     elif engine in ("pandas", "spark", "dask"):
         from ._runners import runner
 
@@ -221,7 +246,7 @@ def audit_counts(
             options = {"batch_size": batch_size, **options}
         with runner(engine, source, **options) as r:
             counts, info = mapped_counts(r, target=target, sensitive=sens, weights=weights, columns=columns,
-                                         bins=bins)
+                                         bins=bins, target_centre=target_centre)
     else:
         raise UnskewInputError(f"audit_counts runs on the engines pandas, duckdb, spark, dask, not {engine!r}.")
     info = {"source": source.label, **info, "n_rows": int(counts["cells"].values[:, 0].sum())}
@@ -253,29 +278,78 @@ def _audit_piece(frame: pd.DataFrame, row_ids: np.ndarray, spec: AuditSpec) -> d
     return audit_partial(frame, spec)
 
 
-def mapped_counts(r, *, target: str, sensitive: Sequence[str], weights: str | None, columns, bins: int):
+def mapped_counts(r, *, target: str, sensitive: Sequence[str], weights: str | None, columns, bins: int,
+                  target_centre: float | None = None):
     """:func:`audit_counts` with a :class:`~unskew.engines._mapreduce.Runner`: a bounds pass, then the partials.
 
     The one driver of the pandas, Spark and Dask engines: each piece (record
     batch or partition) is measured by :func:`audit_partial` and the pieces
     are merged with :func:`~unskew.engines.merge`.
     """
-    from functools import partial
-
     schema = r.schema()
     spec = _spec(list(schema), {c: k == "numeric" for c, k in schema.items()}, target, list(sensitive), weights,
-                 columns, bins, str(r.label))
+                 columns, bins, str(r.label), target_centre)
     bounds = {}
-    if spec.numeric:
-        bounds = r.map_reduce(partial(bounds_partial, columns=list(spec.numeric)), list(spec.numeric),
-                              merge_bounds) or {}
-        for c in spec.numeric:
+    bounded = list(dict.fromkeys(list(spec.numeric) + ([target] if target_centre is not None else [])))
+    if bounded:
+        bounds = r.map_reduce(partial(bounds_partial, columns=bounded), bounded, merge_bounds) or {}
+        for c in bounded:
             bounds.setdefault(c, (0.0, 0.0))
     spec = replace(spec, bounds=bounds)
     counts = r.map_reduce(partial(_audit_piece, spec=spec), spec.read, _merge_dicts)
     if counts is None:
         raise UnskewInputError(f"{r.label} has no rows.")
-    return counts, {**r.info(), "bounds": bounds, "passes": 2 if spec.numeric else 1}
+    return counts, {**r.info(), "bounds": bounds, "passes": 2 if bounded else 1}
+
+
+def _distinct_partial(frame: pd.DataFrame, row_ids: np.ndarray, column: str, cap: int) -> set:
+    """Up to ``cap + 1`` distinct non-missing values of ``column`` in one piece."""
+    v = pd.unique(frame[column].dropna().to_numpy())
+    return set(v[: cap + 1].tolist())
+
+
+def _merge_distinct(parts: list[set], cap: int) -> set:
+    out: set = set()
+    for p in parts:
+        out |= p
+        if len(out) > cap:
+            break
+    return set(list(out)[: cap + 1])
+
+
+def target_profile(r, target: str) -> dict | None:
+    """How the count-based checks treat ``target`` on an engine, in one pass (plus the order statistics).
+
+    ``None`` when the checks count its values as classes (a non-numeric target, or a numeric one with at
+    most 20 distinct values, the pandas checks' rule). For a continuous numeric target: ``n`` (finite
+    values), ``quantiles`` (min, quartiles, max: exact, as ``Series.quantile``), ``centre`` (the median,
+    the ``target_centre`` of :func:`audit_counts`) and ``bounds`` (min, max).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from unskew.engines import runner, target_profile
+    >>> df = pd.DataFrame({"y": [float(i) for i in range(30)], "g": ["a", "b"] * 15})
+    >>> target_profile(runner("pandas", df), "y")["quantiles"]["median"]
+    14.5
+    """
+    from ..audit._base_rates import MAX_CLASSES_AS_CATEGORIES as cap
+    from ..audit._shift import lerp_quantiles, quantile_ranks
+    from ._shift import _count_partial, _lookup, _merge_counts, map_together, order_statistics
+
+    if r.schema().get(target) != "numeric":
+        return None
+    distinct, counts = map_together(r, [
+        (partial(_distinct_partial, column=target, cap=cap), partial(_merge_distinct, cap=cap)),
+        (partial(_count_partial, kinds={target: "numeric"}), _merge_counts)], [target])
+    if len(distinct or ()) <= cap or not counts or target not in counts:
+        return None
+    n = int(counts[target][0])
+    qs = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
+    values, _ = order_statistics(r, {target: ("numeric", quantile_ranks(n, qs))}, counts=counts)
+    q = [float(x) for x in lerp_quantiles(n, qs, _lookup(values[target]))]
+    return {"n": n, "quantiles": dict(zip(["min", "q25", "median", "q75", "max"], q, strict=True)),
+            "centre": q[2], "bounds": (q[0], q[4])}
 
 
 def finalise_missing(counts: dict) -> pd.DataFrame:

@@ -15,6 +15,12 @@ drawn by the engine (:func:`stratified_sample`: every group x class
 represented). Sizes and methods are stated in each such check's summary and
 in the report's ``parameters["engine"]``.
 
+A numeric target with more than 20 distinct values (continuous, by the
+pandas checks' rule) is profiled first (:func:`target_profile`: exact
+quantiles, the median as centre); the cells then count its bins and carry
+centred sums for the group means and variances, and the sample is
+stratified by the groups only.
+
 Known differences: rows with a missing target are left out of the
 target/representation/base-rate counts (as the pandas path excludes them)
 but still counted by missing values; ``na_values`` is refused (the engines'
@@ -55,16 +61,19 @@ def _codes(cells: pd.DataFrame, sensitive: Sequence[str]) -> dict:
     return out
 
 
-def measures_from_counts(counts: dict, *, target: str, sensitive: Sequence[str], weighted: bool) -> dict:
+def measures_from_counts(counts: dict, *, target: str, sensitive: Sequence[str], weighted: bool,
+                         profile: dict | None = None) -> dict:
     """The measurement dataclasses of the count-based checks, from :func:`audit_counts` tables.
 
     Returns ``{check name: measures}`` for ``target_distribution``,
     ``representation`` and ``base_rates`` (the dataclasses their ``present``
-    methods take); cells with a missing target are left out, as the data
+    methods take); with ``profile`` (:func:`target_profile` of a continuous
+    target) the target distribution is its quantiles and the base rates are
+    group means and variances from the cells' centred sums. Cells with a
+    missing target are left out, as the data
     layer excludes such rows.
     """
     from ..audit._base_rates import BaseRateCounts, GroupingRates
-    from ..audit._representation import MAX_ENUMERATED_CELLS, GroupingCounts, RepresentationCounts
     from ..audit._target import TargetCounts
 
     cells = counts["cells"].frame()
@@ -74,14 +83,17 @@ def measures_from_counts(counts: dict, *, target: str, sensitive: Sequence[str],
     wt = cells["weight"].to_numpy(np.float64) if weighted else n
     w2 = cells["weight2"].to_numpy(np.float64) if weighted else n
     n_rows = int(n.sum())
-    ycodes, classes = pd.factorize(cells[target], sort=True)
-    ycodes = np.asarray(ycodes, np.int64)
-    if len(classes) > 20 and pd.api.types.is_numeric_dtype(cells[target]):
-        raise UnskewInputError(f"The target {target!r} is numeric with {len(classes)} values; the audit on an "
-                               "engine counts classes; run it with engine='pandas' for a continuous target.")
-    n_cls = len(classes)
     sc = _codes(cells, sens)
     out = {}
+    if profile is not None:  # a continuous target: quantiles, and means and variances from the centred sums
+        out["target_distribution"] = TargetCounts("regression", quantiles=dict(profile["quantiles"]))
+        out["representation"] = _representation(cells, sens, sc, n, wt, w2, n_rows, weighted)
+        out["base_rates"] = _numeric_base_rates(cells, sens, sc, n, wt, w2, n_rows, weighted, target,
+                                                float(profile["centre"]))
+        return out
+    ycodes, classes = pd.factorize(cells[target], sort=True)
+    ycodes = np.asarray(ycodes, np.int64)
+    n_cls = len(classes)
     # target distribution: classes in text order
     str_cls = [str(c) for c in classes]
     order = np.argsort(np.asarray(str_cls, dtype=object), kind="stable")
@@ -100,23 +112,7 @@ def measures_from_counts(counts: dict, *, target: str, sensitive: Sequence[str],
     out["target_distribution"] = TargetCounts(
         "classification", classes=[str_cls[i] for i in order],
         counts=np.bincount(sy, weights=wt, minlength=n_cls).astype(float), groups=tgroups)
-    # representation
-    reps = []
-    for cols in groupings(sens, sc):
-        codes, shape = cell_codes(sc, cols)
-        n_cells = int(np.prod(shape, dtype=np.float64))
-        enumerated = n_cells <= MAX_ENUMERATED_CELLS
-        if enumerated:
-            flat, idx = np.arange(n_cells), codes
-        else:
-            flat, idx = np.unique(codes, return_inverse=True)
-        size = len(flat)
-        reps.append(GroupingCounts(tuple(cols), tuple(shape), flat, np.bincount(idx, weights=n, minlength=size),
-                                   np.bincount(idx, weights=wt, minlength=size), enumerated))
-    out["representation"] = RepresentationCounts(
-        n_rows=n_rows, weighted=weighted, weight_total=float(wt.sum()), weight_sq_total=float(w2.sum()),
-        attributes=sens, names={c: list(sc[c][1]) for c in sens}, groupings=reps,
-        too_large=too_large_groupings(sens, sc), row_scores=None)
+    out["representation"] = _representation(cells, sens, sc, n, wt, w2, n_rows, weighted)
     # base rates
     br = BaseRateCounts(task="classification", target=target, attributes=sens, n_rows=n_rows, weighted=weighted,
                         weight_total=float(wt.sum()), weight_sq_total=float(w2.sum()), groupings=[],
@@ -136,6 +132,58 @@ def measures_from_counts(counts: dict, *, target: str, sensitive: Sequence[str],
         br.groupings.append(g)
     out["base_rates"] = br
     return out
+
+
+def _representation(cells, sens, sc, n, wt, w2, n_rows: int, weighted: bool):
+    from ..audit._representation import MAX_ENUMERATED_CELLS, GroupingCounts, RepresentationCounts
+
+    reps = []
+    for cols in groupings(sens, sc):
+        codes, shape = cell_codes(sc, cols)
+        n_cells = int(np.prod(shape, dtype=np.float64))
+        enumerated = n_cells <= MAX_ENUMERATED_CELLS
+        if enumerated:
+            flat, idx = np.arange(n_cells), codes
+        else:
+            flat, idx = np.unique(codes, return_inverse=True)
+        size = len(flat)
+        reps.append(GroupingCounts(tuple(cols), tuple(shape), flat, np.bincount(idx, weights=n, minlength=size),
+                                   np.bincount(idx, weights=wt, minlength=size), enumerated))
+    return RepresentationCounts(
+        n_rows=n_rows, weighted=weighted, weight_total=float(wt.sum()), weight_sq_total=float(w2.sum()),
+        attributes=sens, names={c: list(sc[c][1]) for c in sens}, groupings=reps,
+        too_large=too_large_groupings(sens, sc), row_scores=None)
+
+
+def _numeric_base_rates(cells, sens, sc, n, wt, w2, n_rows: int, weighted: bool, target: str, centre: float):
+    """:class:`BaseRateCounts` of a continuous target from the cells' centred sums ``wd``, ``wd2``.
+
+    With ``d = y - centre``: a group's mean is ``centre + sum(w d) / sum(w)`` and its sum of squared
+    deviations ``sum(w d^2) - sum(w d)^2 / sum(w)`` (the pandas path takes two passes over the rows; the
+    results agree to rounding, and centring on the median keeps the subtraction well conditioned)."""
+    from ..audit._base_rates import BaseRateCounts, GroupingRates
+
+    wd = cells["wd"].to_numpy(np.float64)
+    wd2 = cells["wd2"].to_numpy(np.float64)
+    W = float(wt.sum())
+    mean = centre + float(wd.sum()) / W
+    var = max(float(wd2.sum()) - float(wd.sum()) ** 2 / W, 0.0) / W
+    br = BaseRateCounts(task="regression", target=target, attributes=sens, n_rows=n_rows, weighted=weighted,
+                        weight_total=W, weight_sq_total=float(w2.sum()), groupings=[], mean=mean,
+                        std=float(np.sqrt(var)))
+    for cols in groupings(sens, sc):
+        codes, shape = cell_codes(sc, cols)
+        present, inv = np.unique(codes, return_inverse=True)
+        k = len(present)
+        gw = np.bincount(inv, weights=wt, minlength=k)
+        s1 = np.bincount(inv, weights=wd, minlength=k)
+        s2 = np.bincount(inv, weights=wd2, minlength=k)
+        g = GroupingRates(tuple(cols), cell_labels(sc, cols, present, shape), np.bincount(inv, weights=n, minlength=k),
+                          gw, np.bincount(inv, weights=w2, minlength=k))
+        g.mean = centre + s1 / gw
+        g.sum_sq_dev = np.maximum(s2 - s1 * s1 / gw, 0.0)
+        br.groupings.append(g)
+    return br
 
 
 def missing_from_counts(counts: dict, *, columns: Sequence[str], text_columns: Sequence[str],
@@ -292,12 +340,17 @@ def _audit_with(main, runner_of, *, data, name, names, counted, target, sens, we
     from ..audit._base import CHECKS, AuditContext
     from ..data import Dataset
     from ..report import Report
-    from ._audit import audit_counts
+    from ._audit import audit_counts, target_profile
     from ._sample import stratified_sample
 
     results = {}
     info: dict = {"engine": name}
     opts = {k: v for k, v in opts.items() if k != "batch_size"}  # the SQL scans take the rest
+    sampled = [c for c in names if c not in COUNT_CHECKS and c != "shift"]
+    # a numeric target with more than 20 values: counted in bins with centred sums, never stratified by value
+    profile = target_profile(main, target) if counted or sampled or "shift" in names else None
+    if profile is not None:
+        info["target"] = {"continuous": True, "n": profile["n"], "quantiles": profile["quantiles"]}
     if counted:
         types = main.schema()
         ignore = set(dataset_kwargs.get("ignore") or [])
@@ -307,9 +360,11 @@ def _audit_with(main, runner_of, *, data, name, names, counted, target, sens, we
         counts, cinfo = audit_counts(data if name == "duckdb" else main, engine=name, target=target,
                                      sensitive=sens, weights=weights,
                                      columns=checked if "missing_values" in counted else [],
+                                     target_centre=None if profile is None else profile["centre"],
                                      **(opts if name == "duckdb" else {}))
         info["counts"] = {k: v for k, v in cinfo.items() if k != "bounds"}
-        measures = measures_from_counts(counts, target=target, sensitive=sens, weighted=weights is not None)
+        measures = measures_from_counts(counts, target=target, sensitive=sens, weighted=weights is not None,
+                                        profile=profile)
         if "missing_values" in counted:
             measures["missing_values"] = missing_from_counts(counts, columns=checked, text_columns=text,
                                                              sensitive=sens, weighted=weights is not None)
@@ -335,9 +390,8 @@ def _audit_with(main, runner_of, *, data, name, names, counted, target, sens, we
             res.summary["sample"] = stated
             results[res.name] = res
 
-    sampled = [c for c in names if c not in COUNT_CHECKS and c != "shift"]
     if sampled or ("shift" in names and compare is None):
-        sample, stated = draw(data, [*sens, target])
+        sample, stated = draw(data, [*sens] if profile is not None else [*sens, target])
         info["sample"] = stated
         ds = Dataset.from_data(sample, target=target, sensitive=sens, weights=weights, **dataset_kwargs)
         ds.source = f"stratified sample of {stated['n_sample']} of {stated['n_rows']} rows"

@@ -203,9 +203,17 @@ def _key(v):
     return v
 
 
+def _bin_sql(col: str, lo: float, hi: float, bins: int) -> str:
+    """The equal-width bin of ``col`` (NULL stays NULL), in numpy's double arithmetic (``bin_index``)."""
+    if hi > lo:
+        return (f"CASE WHEN {q(col)} IS NULL THEN NULL ELSE CAST(LEAST(GREATEST(floor(({q(col)} - {lit(lo)}) "
+                f"* {lit(bins / (hi - lo))}), 0.0), {lit(bins - 1)}) AS BIGINT) END")
+    return f"CASE WHEN {q(col)} IS NULL THEN NULL ELSE 0 END"
+
+
 def audit_counts(source: Source, *, target: str, sensitive: list[str], weights: str | None, columns, bins: int,
                  memory_limit: str | None = None, threads: int | None = None, temp_directory: str | None = None,
-                 con: Any = None):
+                 con: Any = None, target_centre: float | None = None):
     """The audit's count tables in three SQL scans: bounds, cells + missing, histograms (grouping sets)."""
     from ._partials import CountTable
     from ._specs import _spec
@@ -217,29 +225,37 @@ def audit_counts(source: Source, *, target: str, sensitive: list[str], weights: 
                                                              "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
                                                              "FLOAT", "DOUBLE", "REAL", "DECIMAL"))
                      for c, t in types.items()}
-    spec = _spec(list(types), numeric_types, target, sensitive, weights, columns, bins, source.label)
+    spec = _spec(list(types), numeric_types, target, sensitive, weights, columns, bins, source.label, target_centre)
     w = q(weights) if weights else "1.0"
     sens = ", ".join(q(c) for c in sensitive)
-    # 1. bounds of the numeric columns
+    # 1. bounds of the numeric columns (and of a continuous target)
     bounds = {}
-    if spec.numeric:
-        row = con.sql("SELECT " + ", ".join(f"MIN({q(c)}), MAX({q(c)})" for c in spec.numeric)
+    bounded = list(dict.fromkeys(list(spec.numeric) + ([target] if target_centre is not None else [])))
+    if bounded:
+        row = con.sql("SELECT " + ", ".join(f"MIN({q(c)}), MAX({q(c)})" for c in bounded)
                       + f" FROM {rel}").fetchall()[0]
-        for i, c in enumerate(spec.numeric):
+        for i, c in enumerate(bounded):
             lo, hi = row[2 * i], row[2 * i + 1]
             bounds[c] = (0.0, 0.0) if lo is None else (float(lo), float(hi))
     # 2. cells and missing values per group, one scan
     miss = [f"COUNT(*) FILTER (WHERE {q(c)} IS NULL), SUM({w}) FILTER (WHERE {q(c)} IS NULL)" for c in spec.columns]
     anyc = " OR ".join(f"{q(c)} IS NULL" for c in spec.columns) or "FALSE"
     miss.append(f"COUNT(*) FILTER (WHERE {anyc}), SUM({w}) FILTER (WHERE {anyc})")  # rows with any missing
-    sql = (f"SELECT {sens}, {q(target)}, COUNT(*), SUM({w}), SUM({w} * {w})"
+    tkey, extra, fields = q(target), [], ("n", "weight", "weight2")
+    if target_centre is not None:  # a continuous target: its bin, and the centred sums
+        tkey = _bin_sql(target, *bounds[target], bins)
+        d = f"(CAST({q(target)} AS DOUBLE) - {lit(target_centre)})"
+        extra, fields = [f"SUM({w} * {d})", f"SUM({w} * {d} * {d})"], fields + ("wd", "wd2")
+    X = len(extra)
+    sql = (f"SELECT {sens}, {tkey} AS _t, COUNT(*), SUM({w}), SUM({w} * {w})" + "".join(", " + e for e in extra)
            + "".join(", " + m for m in miss) + f" FROM {rel} GROUP BY ALL")
     rows = con.sql(sql).fetchall()
     S = len(sensitive)
     keys = [tuple(_key(v) for v in r[:S + 1]) for r in rows]
     cells = CountTable.from_keys((*sensitive, target), keys,
-                                 np.array([[float(r[S + 1]), float(r[S + 2] or 0.0), float(r[S + 3] or 0.0)]
-                                           for r in rows]).reshape(-1, 3), ("n", "weight", "weight2"))
+                                 np.array([[float(r[S + 1])] + [float(r[S + 2 + j] or 0.0) for j in range(2 + X)]
+                                           for r in rows]).reshape(-1, len(fields)), fields)
+    rows = [r[:S + 4] + r[S + 4 + X:] for r in rows]  # the missing-value columns follow at S + 4 again
     mk, mv = [], []
     for r in rows:
         for j, c in enumerate(spec.columns):
@@ -259,13 +275,7 @@ def audit_counts(source: Source, *, target: str, sensitive: list[str], weights: 
         exprs = []
         for c in spec.columns:
             if c in spec.numeric:
-                lo, hi = bounds[c]
-                if hi > lo:
-                    e = (f"CASE WHEN {q(c)} IS NULL THEN NULL ELSE CAST(LEAST(GREATEST(floor(({q(c)} - {lit(lo)}) "
-                         f"* {lit(bins / (hi - lo))}), 0.0), {lit(bins - 1)}) AS BIGINT) END")
-                else:
-                    e = f"CASE WHEN {q(c)} IS NULL THEN NULL ELSE 0 END"
-                exprs.append(f"CAST({e} AS VARCHAR)")
+                exprs.append(f"CAST({_bin_sql(c, *bounds[c], bins)} AS VARCHAR)")
             else:
                 exprs.append(f"CAST({q(c)} AS VARCHAR)")
         inner = ", ".join(f"{e} AS _h{j}" for j, e in enumerate(exprs))
@@ -285,7 +295,7 @@ def audit_counts(source: Source, *, target: str, sensitive: list[str], weights: 
             hv.append([float(r[2 * J]), float(r[2 * J + 1] or 0.0)])
     hist = CountTable.from_keys(("column", "bin"), hk, np.array(hv).reshape(-1, 2), ("n", "weight"))
     return {"cells": cells, "missing": missing, "rows_missing": rows_missing, "histograms": hist}, {"engine": "duckdb", "bounds": bounds,
-                                                                      "scans": 3 if spec.numeric else 2}
+                                                                      "scans": 3 if bounded else 2}
 
 
 # ---------------------------------------------------------------------------- stratified sample

@@ -18,6 +18,9 @@ class AuditSpec:
     numeric: tuple[str, ...] = ()
     bins: int = 10
     bounds: dict = field(default_factory=dict)  # numeric column -> (min, max)
+    #: A continuous numeric target: the centre its per-cell sums are taken around (None: the target's values
+    #: are counted as classes). Its bins use ``bounds[target]``.
+    target_centre: float | None = None
 
     @property
     def read(self) -> list[str]:
@@ -33,12 +36,12 @@ def quotas(counts: np.ndarray, n: int, min_per_stratum: int) -> np.ndarray:
     return np.minimum(counts, np.maximum(prop, min_per_stratum))
 
 
-def _spec(have, numeric_types, target, sens, weights, columns, bins, where) -> AuditSpec:
+def _spec(have, numeric_types, target, sens, weights, columns, bins, where, target_centre=None) -> AuditSpec:
     check_columns(list(have), [target, *sens] + ([weights] if weights else []) + list(columns or []), where)
     if columns is None:
         columns = [c for c in have if c not in {target, weights, *sens}]
     numeric = tuple(c for c in columns if numeric_types.get(c))
     return AuditSpec(target=target, sensitive=tuple(sens), weights=weights, columns=tuple(columns),
-                     numeric=numeric, bins=int(bins))
+                     numeric=numeric, bins=int(bins), target_centre=target_centre)
 
 
