@@ -7,8 +7,8 @@ step), or a PyTorch method of
 :class:`~unskew.train.PortableClassifier`); ``retrain`` folds labelled
 production rows (the failure queue's, or all) and reviewed relabels and
 removals into the training table, evaluates the candidate and the current
-model per group on held-back recent labelled production rows and per tag on
-challenge sets (files, named store sets, and the review store's sets linked to
+model per group on held-back recent labelled production rows and per tag (and
+per group) on challenge sets (files, named store sets, and the review store's sets linked to
 the model), and registers the candidate as a new version only when no
 worst-off group loses. Models are saved with skops, never pickle.
 """
@@ -414,12 +414,21 @@ def _challenge_frame(source: Any, label: str, feats: list[str]) -> pd.DataFrame:
     return frame
 
 
-def _run_challenge(frame: pd.DataFrame, model, current, feats, base, label: str) -> tuple[Any, Any]:
-    """Per-tag results of both models on one challenge set (:func:`unskew.metrics.run_challenge_set`)."""
-    from ..metrics._challenge import run_challenge_set
+def _run_challenge(frame: pd.DataFrame, model, current, feats, base, label: str,
+                   sensitive: Sequence[str] = ()) -> tuple[Any, Any]:
+    """Per-tag results of both models on one challenge set (:func:`unskew.metrics.run_challenge_set`).
+
+    When the cases hold every sensitive column, each case's group is one more tag (``group sex=F``), so
+    the worst tag is also the worst group of the set."""
+    from ..metrics._challenge import UNTAGGED, _split_tags, run_challenge_set
 
     X = _typed_like(frame, base, feats, label, strict=True)
     cases = frame[[c for c in ("id", "expected", "tags") if c in frame.columns]].copy()
+    if sensitive and all(c in frame.columns for c in sensitive):
+        given = cases["tags"] if "tags" in cases.columns else [None] * len(cases)
+        own = [[t for t in _split_tags(v) if t != UNTAGGED] if v is not None else [] for v in given]
+        cases["tags"] = [tags + [f"group {g}"] for tags, g in zip(own, group_names(frame, list(sensitive)),
+                                                                  strict=True)]
     out = []
     for m in (model, current):
         cases["prediction"] = _predict_current(m, X, feats) if m is current else predict_frame(m, X)[0]
@@ -447,7 +456,9 @@ def retrain(monitor, name: str, train: Any, *, method: str = "baseline", decisio
     queue (``production="queue"``, the default) or all earlier labelled
     production rows (``production="all"``), after review ``decisions``.
     Candidate and current model are then evaluated per group (the sensitive
-    intersections) on the held-back rows, and per tag on every challenge set.
+    intersections) on the held-back rows, and per tag on every challenge set
+    (with the case's group as one more tag when the cases hold the sensitive
+    columns).
 
     The gate: the candidate is registered as a new version only when
 
@@ -582,7 +593,7 @@ def retrain(monitor, name: str, train: Any, *, method: str = "baseline", decisio
                         "info" if held_ok else "warn", subject="held-back rows")]
     ch_tables, ch_summary, ch_ok = [], [], True
     for label, frame in sets:
-        rc, ro = _run_challenge(frame, candidate, current, feats, base, label)
+        rc, ro = _run_challenge(frame, candidate, current, feats, base, label, sensitive)
         tc, pc = _worst_tag(rc)
         to, po = _worst_tag(ro)
         ok = pc >= po
