@@ -91,3 +91,23 @@ def test_model_checks_sample_by_groups_only(numeric_dir):
                 engine_options={"sample_size": 500}).to_dict()
     sample = rep["parameters"]["engine"]["sample"]
     assert sample["n_rows"] == len(frame) and sample["strata"] == frame.groupby(["sex", "race"], dropna=False).ngroups
+
+
+@pytest.mark.parametrize("target", ["y", "value"])
+def test_rows_without_target_are_excluded_and_reported_as_pandas_does(table, dask_client, tmp_path, target):
+    t = table.astype({"y": float}) if target == "y" else table.drop(columns=["y"])
+    t.loc[::50, target] = np.nan
+    path = tmp_path / "t.parquet"
+    t.to_parquet(path, row_group_size=500)
+    kw = {**KW, "target": target, "weights": "w"}
+    p = audit(t, **kw).to_dict()
+    expected = json.loads(json.dumps(_checks(p)))
+    for engine, opts in (("duckdb", {}), ("dask", {"dask_client": dask_client})):
+        e = audit(str(path), engine=engine, engine_options=opts, **kw).to_dict()
+        assert e["dataset"]["excluded_rows"] == p["dataset"]["excluded_rows"] == {"target is missing": 60}
+        assert e["dataset"]["n_rows"] == p["dataset"]["n_rows"] == len(t) - 60
+        got = json.loads(json.dumps(_checks(e)))
+        if target == "y":  # counts only: equal to the last digit
+            assert json.dumps(got, sort_keys=True) == json.dumps(expected, sort_keys=True), engine
+        else:
+            assert_close(got, expected, engine)

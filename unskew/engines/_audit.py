@@ -15,6 +15,10 @@
     missing rows and their weight per column x group.
 ``rows_missing``
     rows with at least one missing value among ``columns``, and their weight, per group.
+
+Rows with a missing target are counted in ``cells`` only (their target key is
+the missing marker) and left out of the other tables, as the data layer
+excludes them before any check.
 ``histograms``
     rows and weight per column x bin: numeric columns on ``bins`` equal-width
     bins between the column's minimum and maximum (found in a first pass, so
@@ -83,6 +87,10 @@ def audit_partial(frame: pd.DataFrame, spec: AuditSpec) -> dict[str, CountTable]
         sums += ["_wd", "_wd2"]
     cells = CountTable.from_frame(keyed, by=sens + [spec.target], sums=sums)
     out["cells"] = CountTable(names=cells.names, keys=cells.keys, values=cells.values, fields=_fields(spec))
+    has_target = frame[spec.target].notna().to_numpy()
+    if not has_target.all():  # rows without a target are excluded from the rest, as the data layer does
+        frame, w = frame.loc[has_target].reset_index(drop=True), w[has_target]
+        n = len(frame)
     groups = encode_groups(frame[sens], n)
     gc, gkeys, G = groups.codes, groups.keys, len(groups.keys)
 

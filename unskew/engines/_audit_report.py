@@ -21,10 +21,10 @@ quantiles, the median as centre); the cells then count its bins and carry
 centred sums for the group means and variances, and the sample is
 stratified by the groups only.
 
-Known differences: rows with a missing target are left out of the
-target/representation/base-rate counts (as the pandas path excludes them)
-but still counted by missing values; ``na_values`` is refused (the engines'
-readers would not apply the markers).
+Rows with a missing target are excluded and reported as the data layer
+does (``dataset.excluded_rows``; they are counted in the cells under the
+missing marker only). ``na_values`` is refused (the engines' readers would
+not apply the markers).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from ..audit._common import cell_codes, cell_labels, groupings, too_large_groupings
-from ..data._groups import attribute_codes, value_name
+from ..data._groups import MISSING, attribute_codes, value_name
 from ..exceptions import UnskewInputError
 
 #: Engines the audit runs on.
@@ -61,6 +61,20 @@ def _codes(cells: pd.DataFrame, sensitive: Sequence[str]) -> dict:
     return out
 
 
+def _with_target(cells: pd.DataFrame, target: str) -> pd.DataFrame:
+    """The cells of rows whose target is present (the others carry the missing marker as their target key)."""
+    t = cells[target]
+    return cells[t.notna() & (t.astype(object) != MISSING)].reset_index(drop=True)
+
+
+def excluded_rows(counts: dict) -> dict:
+    """``{"target is missing": rows}`` as the data layer reports it (empty when every row has a target)."""
+    cells = counts["cells"].frame()
+    t = cells[counts["cells"].names[-1]]
+    k = int(cells.loc[t.isna() | (t.astype(object) == MISSING), "n"].sum())
+    return {"target is missing": k} if k else {}
+
+
 def measures_from_counts(counts: dict, *, target: str, sensitive: Sequence[str], weighted: bool,
                          profile: dict | None = None) -> dict:
     """The measurement dataclasses of the count-based checks, from :func:`audit_counts` tables.
@@ -76,8 +90,7 @@ def measures_from_counts(counts: dict, *, target: str, sensitive: Sequence[str],
     from ..audit._base_rates import BaseRateCounts, GroupingRates
     from ..audit._target import TargetCounts
 
-    cells = counts["cells"].frame()
-    cells = cells[cells[target].notna()].reset_index(drop=True)
+    cells = _with_target(counts["cells"].frame(), target)
     sens = list(sensitive)
     n = cells["n"].to_numpy(np.float64)
     wt = cells["weight"].to_numpy(np.float64) if weighted else n
@@ -200,7 +213,7 @@ def missing_from_counts(counts: dict, *, columns: Sequence[str], text_columns: S
 
     cols = list(columns)
     sens = list(sensitive)
-    cells = counts["cells"].frame()
+    cells = _with_target(counts["cells"].frame(), counts["cells"].names[-1])
     per = cells.groupby(sens, sort=False, dropna=False)[["n", "weight", "weight2"]].sum().reset_index()
     n = per["n"].to_numpy(np.float64)
     wt = per["weight"].to_numpy(np.float64) if weighted else n
@@ -218,11 +231,12 @@ def missing_from_counts(counts: dict, *, columns: Sequence[str], text_columns: S
         hit = h[h["bin"].astype(str).str.strip().str.lower().isin(DISGUISED_MISSING)]
         if len(hit):
             disguised[c] = {str(k): int(v) for k, v in zip(hit["bin"], hit["n"], strict=True) if v > 0}
+    excluded = excluded_rows(counts)
     m = MissingCounts(
         n_rows=int(n.sum()), weighted=weighted, weight_total=float(wt.sum()), weight_sq_total=float(w2.sum()),
         columns=cols, missing_rows=col_rows, missing_weight=col_w,
         n_rows_with_missing=int(rm[:, 0].sum()) if len(rm) else 0, n_missing_cells=int(col_rows.sum()),
-        excluded={}, n_rows_read=int(n.sum()), disguised=disguised)
+        excluded=excluded, n_rows_read=int(n.sum()) + sum(excluded.values()), disguised=disguised)
     idx = np.flatnonzero(col_rows > 0)
     m.group_columns = [cols[j] for j in idx]
     if sens and len(idx):
@@ -345,6 +359,7 @@ def _audit_with(main, runner_of, *, data, name, names, counted, target, sens, we
 
     results = {}
     info: dict = {"engine": name}
+    excluded: dict = {}
     opts = {k: v for k, v in opts.items() if k != "batch_size"}  # the SQL scans take the rest
     sampled = [c for c in names if c not in COUNT_CHECKS and c != "shift"]
     # a numeric target with more than 20 values: counted in bins with centred sums, never stratified by value
@@ -363,6 +378,7 @@ def _audit_with(main, runner_of, *, data, name, names, counted, target, sens, we
                                      target_centre=None if profile is None else profile["centre"],
                                      **(opts if name == "duckdb" else {}))
         info["counts"] = {k: v for k, v in cinfo.items() if k != "bounds"}
+        excluded = excluded_rows(counts)
         measures = measures_from_counts(counts, target=target, sensitive=sens, weighted=weights is not None,
                                         profile=profile)
         if "missing_values" in counted:
@@ -424,9 +440,10 @@ def _audit_with(main, runner_of, *, data, name, names, counted, target, sens, we
                 ks_max = {**CHECKS["shift"].default_thresholds, **thresholds.get("shift", {})}["ks_max_rows"]
                 res.summary["subsampling"]["ks_rows_per_table"] = int(min(max(len(ds), len(cmp_ds)), ks_max))
     ordered = [results[c] for c in names if c in results]
+    n_read = int((info.get("counts") or info.get("sample")
+                  or info.get("shift_samples", {}).get("data", {})).get("n_rows", 0))
     described = {"source": str(data) if not isinstance(data, pd.DataFrame) else "DataFrame",
-                 "n_rows": int((info.get("counts") or info.get("sample")
-                                or info.get("shift_samples", {}).get("data", {})).get("n_rows", 0)),
+                 "n_rows_read": n_read, "n_rows": n_read - sum(excluded.values()), "excluded_rows": excluded,
                  "target": target, "sensitive": sens, "weights": weights, "engine": name}
     return Report(kind="audit", checks=ordered, dataset=described,
                   parameters={"random_state": random_state, "checks": [r.name for r in ordered],

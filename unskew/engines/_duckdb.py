@@ -256,6 +256,7 @@ def audit_counts(source: Source, *, target: str, sensitive: list[str], weights: 
                                  np.array([[float(r[S + 1])] + [float(r[S + 2 + j] or 0.0) for j in range(2 + X)]
                                            for r in rows]).reshape(-1, len(fields)), fields)
     rows = [r[:S + 4] + r[S + 4 + X:] for r in rows]  # the missing-value columns follow at S + 4 again
+    rows = [r for r in rows if r[S] is not None]  # rows without a target: counted in the cells only
     mk, mv = [], []
     for r in rows:
         for j, c in enumerate(spec.columns):
@@ -282,8 +283,8 @@ def audit_counts(source: Source, *, target: str, sensitive: list[str], weights: 
         sets = ", ".join(f"(_h{j})" for j in range(len(exprs)))
         sel = ", ".join(f"_h{j}" for j in range(len(exprs)))
         flags = ", ".join(f"GROUPING(_h{j})" for j in range(len(exprs)))
-        hsql = (f"SELECT {sel}, {flags}, COUNT(*), SUM(_w) FROM (SELECT {inner}, {w} AS _w FROM {rel}) "
-                f"GROUP BY GROUPING SETS ({sets})")
+        hsql = (f"SELECT {sel}, {flags}, COUNT(*), SUM(_w) FROM (SELECT {inner}, {w} AS _w FROM {rel} "
+                f"WHERE {q(target)} IS NOT NULL) GROUP BY GROUPING SETS ({sets})")
         J = len(exprs)
         for r in con.sql(hsql).fetchall():
             j = next(k for k in range(J) if r[J + k] == 0)
