@@ -129,3 +129,22 @@ def test_histograms_exact_when_the_sample_is_smaller(pair):
         assert s["features"][c].get("reference_median") == f.get("reference_median"), c
     assert s["groupings"] == p["groupings"] and s["target"] == p["target"]
     assert s["domain_classifier"]["rows_per_table"] < 3000
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "dask"])
+def test_rows_without_target_are_left_out_of_both_tables(engine, request, tmp_path):
+    t, o = _tables()
+    t, o = t.astype({"y": float}), o.astype({"y": float})
+    t.loc[::40, "y"] = np.nan
+    o.loc[::30, "y"] = np.nan
+    t.to_parquet(tmp_path / "a.parquet", row_group_size=500)
+    o.to_parquet(tmp_path / "b.parquet", row_group_size=500)
+    opts = {"sample_size": 10_000}
+    if engine == "dask":
+        opts["dask_client"] = request.getfixturevalue("dask_client")
+    kw = dict(target="y", sensitive="sex,race", checks=["shift"], thresholds=NO_DOMAIN)
+    p = audit(t, compare=o, **kw).to_dict()["checks"][0]
+    e = audit(str(tmp_path / "a.parquet"), compare=str(tmp_path / "b.parquet"), engine=engine, engine_options=opts,
+              **kw).to_dict()["checks"][0]
+    assert p["summary"]["reference_rows"] == len(t) - 75 and p["summary"]["comparison_rows"] == len(o) - 100
+    _same_check(p, e)

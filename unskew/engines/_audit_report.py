@@ -329,7 +329,13 @@ def audit_on_engine(
 def _shift_counts(ref_runner, cmp_runner, ds, cmp_ds, thresholds: dict):
     """The shift check's exact counts of both whole tables (feature kinds from the reference sample)."""
     from ..audit._shift import ShiftCheck, shift_kinds
+    from ._mapreduce import RowsWith
     from ._shift import shift_counts
+
+    if ds.target:  # rows without a target are excluded from both tables, as the data layer excludes them
+        ref_runner = RowsWith(ref_runner, ds.target)
+        if ds.target in cmp_runner.schema():
+            cmp_runner = RowsWith(cmp_runner, ds.target)
 
     feats, _ = shift_kinds(ds)
     n_bins = int({**ShiftCheck.default_thresholds, **thresholds}["n_bins"])

@@ -112,6 +112,39 @@ class Runner:
         self.close()
 
 
+def _rows_with(frame: pd.DataFrame, ids: np.ndarray, fn: PartialFn, column: str) -> Any:
+    keep = frame[column].notna().to_numpy()
+    if keep.all():
+        return fn(frame, ids)
+    return fn(frame.loc[keep].reset_index(drop=True), np.asarray(ids)[keep])
+
+
+class RowsWith(Runner):
+    """Another runner's pieces, keeping only the rows where ``column`` is present.
+
+    The data layer excludes rows whose target is missing before any check; a
+    driver that measures whole tables for a check (the shift counts) wraps
+    its runners in this so that it counts the rows the pandas path counts.
+    The wrapped runner stays open (its owner closes it).
+    """
+
+    def __init__(self, inner: Runner, column: str):
+        self.inner, self.column = inner, column
+        self.name, self.label = inner.name, inner.label
+
+    def schema(self) -> dict[str, str]:
+        return self.inner.schema()
+
+    def map_reduce(self, fn: PartialFn, columns: Sequence[str], reduce: ReduceFn) -> Any:
+        from functools import partial
+
+        cols = list(dict.fromkeys([*columns, self.column]))
+        return self.inner.map_reduce(partial(_rows_with, fn=fn, column=self.column), cols, reduce)
+
+    def info(self) -> dict:
+        return self.inner.info()
+
+
 class PandasRunner(Runner):
     """A DataFrame in one piece, Parquet in record batches of ``batch_size`` rows, CSV in chunks."""
 
