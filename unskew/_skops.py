@@ -3,8 +3,9 @@
 Every entry is plain data (no code runs when it is rebuilt): numpy dtypes,
 scikit-learn's gradient-boosting tree predictor, and the three unskew classes a
 model saved by ``unskew train`` may hold: the table encoder, the correlation
-remover (coefficients and category lists) and the portable PyTorch classifier (which keeps its weights as numpy arrays and rebuilds the
-network from unskew's own code). Anything else in a file is refused unless
+remover (coefficients and category lists) and the portable PyTorch classifier
+(which keeps its weights as numpy arrays and rebuilds the network from
+unskew's own code). Anything else in a file is refused unless
 the caller trusts the file.
 """
 

@@ -51,6 +51,9 @@ def test_profile_quantiles_are_exact_and_classes_are_not_profiled(numeric_dir):
         prof = target_profile(r, "value")
         assert target_profile(r, "race") is None  # 3 values: counted as classes
         assert target_profile(r, "sex") is None  # text
+        # the distinct-value probe: pushed down to SQL on DuckDB, a map-reduce elsewhere; capped at cap + 1
+        assert r.distinct_values("race", 20) == {0, 1, 2} == runner("pandas", frame).distinct_values("race", 20)
+        assert len(r.distinct_values("value", 5)) == 6 == len(runner("pandas", frame).distinct_values("value", 5))
     q = frame["value"].quantile([0, 0.25, 0.5, 0.75, 1]).tolist()
     assert list(prof["quantiles"].values()) == q
     assert prof["centre"] == q[2] and prof["n"] == len(frame)

@@ -15,15 +15,15 @@
     missing rows and their weight per column x group.
 ``rows_missing``
     rows with at least one missing value among ``columns``, and their weight, per group.
-
-Rows with a missing target are counted in ``cells`` only (their target key is
-the missing marker) and left out of the other tables, as the data layer
-excludes them before any check.
 ``histograms``
     rows and weight per column x bin: numeric columns on ``bins`` equal-width
     bins between the column's minimum and maximum (found in a first pass, so
     every partition bins alike), other columns per value; missing values are
     left out (they are counted in ``missing``).
+
+Rows with a missing target are counted in ``cells`` only (their target key is
+the missing marker) and left out of the other tables, as the data layer
+excludes them before any check.
 
 The pandas engine measures record batches with :func:`audit_partial`; the
 DuckDB engine runs three SQL scans (bounds, cells + missing, histograms as
@@ -79,9 +79,9 @@ def audit_partial(frame: pd.DataFrame, spec: AuditSpec) -> dict[str, CountTable]
         y = frame[spec.target].to_numpy(np.float64, na_value=np.nan)
         ok = ~np.isnan(y)
         lo, hi = spec.bounds[spec.target]
-        tbin = pd.array(np.zeros(n, np.int64), dtype="Int64")  # integer bins, as DuckDB's; missing stays missing
-        tbin[ok] = _bins(y[ok], lo, hi, spec.bins).astype(np.int64)
-        tbin[~ok] = pd.NA
+        codes = np.zeros(n, np.int64)
+        codes[ok] = _bins(y[ok], lo, hi, spec.bins)
+        tbin = pd.arrays.IntegerArray(codes, ~ok)  # integer bins, as DuckDB's; a missing target stays missing
         d = np.where(ok, y - spec.target_centre, 0.0)
         keyed = keyed.assign(**{spec.target: tbin, "_wd": w * d, "_wd2": w * d * d})
         sums += ["_wd", "_wd2"]
@@ -310,23 +310,11 @@ def mapped_counts(r, *, target: str, sensitive: Sequence[str], weights: str | No
     return counts, {**r.info(), "bounds": bounds, "passes": 2 if bounded else 1}
 
 
-def _distinct_partial(frame: pd.DataFrame, row_ids: np.ndarray, column: str, cap: int) -> set:
-    """Up to ``cap + 1`` distinct non-missing values of ``column`` in one piece."""
-    v = pd.unique(frame[column].dropna().to_numpy())
-    return set(v[: cap + 1].tolist())
-
-
-def _merge_distinct(parts: list[set], cap: int) -> set:
-    out: set = set()
-    for p in parts:
-        out |= p
-        if len(out) > cap:
-            break
-    return set(list(out)[: cap + 1])
-
-
 def target_profile(r, target: str) -> dict | None:
-    """How the count-based checks treat ``target`` on an engine, in one pass (plus the order statistics).
+    """How the count-based checks treat ``target`` on an engine.
+
+    One :meth:`Runner.distinct_values` query tells a target with classes (pushed down to SQL on DuckDB);
+    a continuous one then takes a count pass and the order-statistics passes.
 
     ``None`` when the checks count its values as classes (a non-numeric target, or a numeric one with at
     most 20 distinct values, the pandas checks' rule). For a continuous numeric target: ``n`` (finite
@@ -343,15 +331,12 @@ def target_profile(r, target: str) -> dict | None:
     """
     from ..audit._base_rates import MAX_CLASSES_AS_CATEGORIES as cap
     from ..audit._shift import lerp_quantiles, quantile_ranks
-    from ._shift import _count_partial, _lookup, _merge_counts, map_together, order_statistics
+    from ._shift import _count_partial, _lookup, _merge_counts, order_statistics
 
-    if r.schema().get(target) != "numeric":
+    if r.schema().get(target) != "numeric" or len(r.distinct_values(target, cap)) <= cap:
         return None
-    distinct, counts = map_together(r, [
-        (partial(_distinct_partial, column=target, cap=cap), partial(_merge_distinct, cap=cap)),
-        (partial(_count_partial, kinds={target: "numeric"}), _merge_counts)], [target])
-    if len(distinct or ()) <= cap or not counts or target not in counts:
-        return None
+    # more than 20 distinct values: at least 19 of them finite, so the count pass finds the column
+    counts = r.map_reduce(partial(_count_partial, kinds={target: "numeric"}), [target], _merge_counts)
     n = int(counts[target][0])
     qs = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
     values, _ = order_statistics(r, {target: ("numeric", quantile_ranks(n, qs))}, counts=counts)

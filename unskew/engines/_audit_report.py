@@ -61,17 +61,20 @@ def _codes(cells: pd.DataFrame, sensitive: Sequence[str]) -> dict:
     return out
 
 
-def _with_target(cells: pd.DataFrame, target: str) -> pd.DataFrame:
-    """The cells of rows whose target is present (the others carry the missing marker as their target key)."""
+def _no_target(cells: pd.DataFrame, target: str) -> pd.Series:
+    """Cells of rows without a target: their target key is the missing marker."""
     t = cells[target]
-    return cells[t.notna() & (t.astype(object) != MISSING)].reset_index(drop=True)
+    return t.isna() | (t.astype(object) == MISSING)
+
+
+def _with_target(cells: pd.DataFrame, target: str) -> pd.DataFrame:
+    return cells[~_no_target(cells, target)].reset_index(drop=True)
 
 
 def excluded_rows(counts: dict) -> dict:
     """``{"target is missing": rows}`` as the data layer reports it (empty when every row has a target)."""
     cells = counts["cells"].frame()
-    t = cells[counts["cells"].names[-1]]
-    k = int(cells.loc[t.isna() | (t.astype(object) == MISSING), "n"].sum())
+    k = int(cells.loc[_no_target(cells, counts["cells"].names[-1]), "n"].sum())
     return {"target is missing": k} if k else {}
 
 

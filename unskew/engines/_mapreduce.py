@@ -83,6 +83,19 @@ def reduce_tree(parts: Sequence, reduce: ReduceFn, split_every: int = 8) -> Any:
     return level[0]
 
 
+def _distinct_partial(frame: pd.DataFrame, ids: np.ndarray, column: str, cap: int) -> set:
+    return set(pd.unique(frame[column].dropna().to_numpy())[: cap + 1].tolist())
+
+
+def _merge_distinct(parts: list[set], cap: int) -> set:
+    out: set = set()
+    for p in parts:
+        out |= p
+        if len(out) > cap:
+            break
+    return set(list(out)[: cap + 1])
+
+
 class Runner:
     """The protocol: ``schema()``, ``map_reduce(fn, columns, reduce)``, ``close()``; ``label`` names the input."""
 
@@ -95,6 +108,14 @@ class Runner:
 
     def map_reduce(self, fn: PartialFn, columns: Sequence[str], reduce: ReduceFn) -> Any:  # pragma: no cover
         raise NotImplementedError
+
+    def distinct_values(self, column: str, cap: int) -> set:
+        """At most ``cap + 1`` distinct non-missing values of ``column``: enough to tell whether it has more
+        than ``cap`` (one pass; engines that can push it down override this)."""
+        from functools import partial
+
+        return self.map_reduce(partial(_distinct_partial, column=column, cap=cap), [column],
+                               partial(_merge_distinct, cap=cap)) or set()
 
     def info(self) -> dict:
         return {"engine": self.name}

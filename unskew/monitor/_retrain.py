@@ -8,8 +8,8 @@ step), or a PyTorch method of
 production rows (the failure queue's, or all) and reviewed relabels and
 removals into the training table, evaluates the candidate and the current
 model per group on held-back recent labelled production rows and per tag (and
-per group) on challenge sets (files, named store sets, and the review store's sets linked to
-the model), and registers the candidate as a new version only when no
+per group) on challenge sets (files, named store sets, and the review store's
+sets linked to the model), and registers the candidate as a new version only when no
 worst-off group loses. Models are saved with skops, never pickle.
 """
 
@@ -65,7 +65,7 @@ def _pipeline(frame: pd.DataFrame, features: Sequence[str], learner: str, seed: 
 
 
 def _decorrelated_pipeline(frame: pd.DataFrame, features: list[str], sensitive: list[str], seed: int):
-    """``correlation_remover`` as a model: the fitted :class:`CorrelationRemover` is the pipeline's first
+    """``correlation_remover`` as an unfitted model, and the numeric features it rewrites: the fitted :class:`CorrelationRemover` is the pipeline's first
     step, so the saved model removes the sensitive attribute's linear information from the numeric
     features of every row it predicts (the sensitive columns must be in the rows, as they are in
     monitored traffic); the other features pass through to the shared encoding and the learner."""
@@ -95,8 +95,7 @@ def _decorrelated_pipeline(frame: pd.DataFrame, features: list[str], sensitive: 
     learner = _pipeline(frame, numeric + rest, "logistic", seed)
     model = Pipeline([("decorrelate", decorrelate), *learner.steps])
     model.feature_names_in_list_ = inputs  # the input columns, read back by predict_frame
-    model.decorrelated_ = numeric
-    return model
+    return model, numeric
 
 
 def _as_str_frame(frame: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
@@ -178,10 +177,9 @@ def train_table(table: Any, *, target: str, method: str = "baseline", sensitive:
         if not sensitive:
             raise UnskewInputError(f"--method {method} balances groups: give --sensitive.")
         if spec.kind == "transform":
-            model = _decorrelated_pipeline(frame, feats, list(sensitive), seed)
+            model, info["decorrelated"] = _decorrelated_pipeline(frame, feats, list(sensitive), seed)
             model.fit(_as_str_frame(frame, model.feature_names_in_list_), _fit_labels(frame[target]))
             info["rows_fitted"] = len(frame)
-            info["decorrelated"] = list(model.decorrelated_)
             return model, info
         res = mitigate_table(frame[list(dict.fromkeys(feats + list(sensitive) + [target]))],
                              target=target, sensitive=list(sensitive), method=key, random_state=seed)
@@ -426,7 +424,7 @@ def _run_challenge(frame: pd.DataFrame, model, current, feats, base, label: str,
     cases = frame[[c for c in ("id", "expected", "tags") if c in frame.columns]].copy()
     if sensitive and all(c in frame.columns for c in sensitive):
         given = cases["tags"] if "tags" in cases.columns else [None] * len(cases)
-        own = [[t for t in _split_tags(v) if t != UNTAGGED] if v is not None else [] for v in given]
+        own = [[t for t in _split_tags(v) if t != UNTAGGED] for v in given]
         cases["tags"] = [tags + [f"group {g}"] for tags, g in zip(own, group_names(frame, list(sensitive)),
                                                                   strict=True)]
     out = []
