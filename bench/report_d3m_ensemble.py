@@ -2,7 +2,8 @@
 
 Reads the D3M ensemble records (``bench/results/d3m_ensemble_runs.jsonl``, written by
 ``bench_worst_group.py --methods d3m_ensemble,auto_d3m_ensemble --cache ...``) and the suite's
-records (``bench/results/worst_group_runs.jsonl``); for every dataset prints test worst-group /
+records (``bench/results/worst_group_runs.jsonl``) and the group-removal reference
+(``bench/results/removal_reference_runs.jsonl``); for every dataset prints test worst-group /
 average accuracy for ERM, JTT, Group DRO and the previous single-run D3M (mean ± sd over the
 seeds present, and the seed-0 value), and the new rows for the seeds that were run.
 
@@ -19,6 +20,8 @@ import numpy as np
 RESULTS = Path(__file__).parent / "results"
 BASELINES = ["erm", "jtt", "group_dro", "d3m", "d3m_10pct", "auto_d3m"]
 NEW = ["d3m_ensemble", "d3m_ensemble_10pct", "auto_d3m_ensemble", "auto_d3m_ensemble_own_partition"]
+#: The reference for the 10% budget (``bench_worst_group.py --methods group_removal_10pct``).
+REFERENCE = ["group_removal_10pct"]
 DATASETS = ["cmnist", "waterbirds", "celeba", "adult", "compas"]
 
 
@@ -39,11 +42,13 @@ def cell(rows, key="test_worst_group_accuracy"):
 def main():
     old = [r for r in load("worst_group_runs.jsonl") if not r.get("quick")]
     new = [r for r in load("d3m_ensemble_runs.jsonl") if not r.get("quick")]
+    ref = [r for r in load("removal_reference_runs.jsonl") if not r.get("quick")]
     print("| dataset | method | seeds | test WGA (all seeds) | test WGA seed 0 | test acc seed 0 | removed seed 0 | models |")
     print("|---|---|---|---|---|---|---|---|")
     for ds in DATASETS:
-        for m in BASELINES + NEW:
-            rows = [r for r in (new if m in NEW else old) if r["dataset"] == ds and r["method"] == m]
+        for m in BASELINES + NEW + REFERENCE:
+            source = new if m in NEW else ref if m in REFERENCE else old
+            rows = [r for r in source if r["dataset"] == ds and r["method"] == m]
             if not rows:
                 continue
             s0 = [r for r in rows if r["seed"] == 0]
@@ -51,6 +56,44 @@ def main():
             models = s0[0].get("n_models") or "" if s0 else ""
             print(f"| {ds} | {m} | {len(rows)} | {cell(rows)} | {cell(s0)} | "
                   f"{cell(s0, 'test_accuracy')} | {removed} | {models} |")
+    removal_curve(ref)
+
+
+def _rank(c):
+    """The reference's choice: best validation worst-group accuracy, then accuracy, then fewer removed."""
+    return (-c["val_worst_group_accuracy"], -c["val_accuracy"], c["k"])
+
+
+def _n_train(r):
+    """Training rows of a reference record (stored since the first runs; else from its chosen removal)."""
+    if "n_train" in r:
+        return r["n_train"]
+    chosen = min(r["candidates"], key=_rank)
+    return chosen["k"] / r["fraction_removed"]
+
+
+def removal_curve(ref, caps=(0.05, 0.1, 0.2, 0.3, 0.5, 0.7)):
+    """Group-level removal reference by budget: the validation-best candidate removing at most ``cap``."""
+    rows = [r for r in ref if r["method"] == "group_removal_any"]
+    if not rows:
+        return
+    print()
+    print("| dataset | seeds | " + " | ".join(f"<= {100 * c:g}%" for c in caps) + " |")
+    print("|---|---|" + "---|" * len(caps))
+    for ds in DATASETS:
+        sub = [r for r in rows if r["dataset"] == ds]
+        if not sub:
+            continue
+        cells = []
+        for cap in caps:
+            picks = []
+            for r in sub:
+                ok = [c for c in r["candidates"] if c["k"] <= cap * _n_train(r) + 0.5]
+                picks.append(min(ok, key=_rank))
+            v = np.array([c["test_worst_group_accuracy"] for c in picks]) * 100
+            k = np.mean([c["k"] / _n_train(r) for c, r in zip(picks, sub, strict=True)]) * 100
+            cells.append(f"{v.mean():.1f} ± {v.std(ddof=1):.1f} ({k:.0f}%)" if len(v) > 1 else f"{v[0]:.1f} ({k:.0f}%)")
+        print(f"| {ds} | {len(sub)} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
