@@ -236,7 +236,7 @@ def run_group_removal(dataset: str, method: str, seed: int, data, quick: bool) -
     for size in range(1, spec["max_groups"] + 1):
         candidates += [(c, b) for c in combinations([int(g) for g in groups], size) for b in spec["budgets"]]
     t0 = time.perf_counter()
-    tried, seen = [], set()
+    tried, seen, n_classes = [], set(), len(np.unique(tr.y))
     for subset, budget in candidates:
         quota = _split_quota(int(round(budget * n)), [len(order[g]) for g in subset])
         if (subset, tuple(quota)) in seen:  # a small group already removed whole at a smaller budget
@@ -245,7 +245,7 @@ def run_group_removal(dataset: str, method: str, seed: int, data, quick: bool) -
         keep = np.ones(n, dtype=bool)
         for g, q in zip(subset, quota, strict=True):
             keep[order[g][:q]] = False
-        if len(np.unique(tr.y[keep])) < len(np.unique(tr.y)):
+        if len(np.unique(tr.y[keep])) < n_classes:
             continue  # a removal that takes a whole class away is not a candidate
         est = METHODS[name](**params, random_state=seed, keep_checkpoints=False)
         est.fit(tr.X[keep], tr.y[keep], X_val=va.X, y_val=va.y, groups_val=va.g)
@@ -253,17 +253,21 @@ def run_group_removal(dataset: str, method: str, seed: int, data, quick: bool) -
         tried.append({"groups": [data.group_names[g] for g in subset], "k": int((~keep).sum()),
                       "val_worst_group_accuracy": val["worst_group_accuracy"], "val_accuracy": val["accuracy"],
                       "test_worst_group_accuracy": test["worst_group_accuracy"], "test_accuracy": test["accuracy"],
-                      "_model": est})
+                      "_val": val, "_test": test, "_best_epoch": est.best_epoch_})
     seconds = time.perf_counter() - t0
-    best = sorted(tried, key=lambda t: (-t["val_worst_group_accuracy"], -t["val_accuracy"], t["k"]))[0]
-    model = best["_model"]
+    best = min(tried, key=removal_rank)
     row = {"dataset": dataset, "method": method, "seed": seed, "quick": quick, "seconds": seconds,
-           "best_epoch": model.best_epoch_, "epochs_run": None, "group_requirement": "train",
+           "best_epoch": best["_best_epoch"], "epochs_run": None, "group_requirement": "train",
            "fraction_removed": best["k"] / n, "n_train": n, "removed_from": best["groups"], "n_candidates": len(tried),
-           "candidates": [{k: v for k, v in t.items() if k != "_model"} for t in tried]}
-    row.update({f"test_{k_}": v for k_, v in evaluate(model.predict(data.test.X), data.test).items()})
-    row.update({f"val_{k_}": v for k_, v in evaluate(model.predict(va.X), va).items()})
+           "candidates": [{k: v for k, v in t.items() if not k.startswith("_")} for t in tried]}
+    row.update({f"test_{k_}": v for k_, v in best["_test"].items()})
+    row.update({f"val_{k_}": v for k_, v in best["_val"].items()})
     return row
+
+
+def removal_rank(candidate: dict) -> tuple:
+    """The reference's choice among candidates: best validation worst-group accuracy, then accuracy, then fewer removed."""
+    return (-candidate["val_worst_group_accuracy"], -candidate["val_accuracy"], candidate["k"])
 
 
 def _split_quota(total: int, sizes: list[int]) -> list[int]:

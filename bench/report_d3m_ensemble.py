@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from bench_worst_group import removal_rank
 
 RESULTS = Path(__file__).parent / "results"
 BASELINES = ["erm", "jtt", "group_dro", "d3m", "d3m_10pct", "auto_d3m"]
@@ -59,19 +60,6 @@ def main():
     removal_curve(ref)
 
 
-def _rank(c):
-    """The reference's choice: best validation worst-group accuracy, then accuracy, then fewer removed."""
-    return (-c["val_worst_group_accuracy"], -c["val_accuracy"], c["k"])
-
-
-def _n_train(r):
-    """Training rows of a reference record (stored since the first runs; else from its chosen removal)."""
-    if "n_train" in r:
-        return r["n_train"]
-    chosen = min(r["candidates"], key=_rank)
-    return chosen["k"] / r["fraction_removed"]
-
-
 def removal_curve(ref, caps=(0.05, 0.1, 0.2, 0.3, 0.5, 0.7)):
     """Group-level removal reference by budget: the validation-best candidate removing at most ``cap``."""
     rows = [r for r in ref if r["method"] == "group_removal_any"]
@@ -88,10 +76,10 @@ def removal_curve(ref, caps=(0.05, 0.1, 0.2, 0.3, 0.5, 0.7)):
         for cap in caps:
             picks = []
             for r in sub:
-                ok = [c for c in r["candidates"] if c["k"] <= cap * _n_train(r) + 0.5]
-                picks.append(min(ok, key=_rank))
+                ok = [c for c in r["candidates"] if c["k"] <= cap * r["n_train"] + 0.5]
+                picks.append(min(ok, key=removal_rank))
             v = np.array([c["test_worst_group_accuracy"] for c in picks]) * 100
-            k = np.mean([c["k"] / _n_train(r) for c, r in zip(picks, sub, strict=True)]) * 100
+            k = np.mean([c["k"] / r["n_train"] for c, r in zip(picks, sub, strict=True)]) * 100
             cells.append(f"{v.mean():.1f} ± {v.std(ddof=1):.1f} ({k:.0f}%)" if len(v) > 1 else f"{v[0]:.1f} ({k:.0f}%)")
         print(f"| {ds} | {len(sub)} | " + " | ".join(cells) + " |")
 
