@@ -44,7 +44,8 @@ def test_debias_cli_bad_input_exits_2(tmp_path):
 def test_debias_cli_option_errors_come_from_the_library(tmp_path):
     pd.DataFrame({"x": [1, 2, 3, 4], "y": [0, 1, 0, 1]}).to_csv(tmp_path / "d.csv", index=False)
     for opt, val, text in [("--removal", "all", "--removal must be one of auto, negative, k, sweep"),
-                           ("--val-fraction", "1.5", "--val-fraction must be between 0 and 1")]:
+                           ("--val-fraction", "1.5", "--val-fraction must be between 0 and 1"),
+                           ("--selection", "holdout", "--selection must be one of checked, crossfit, in_sample")]:
         r = _run("debias", str(tmp_path / "d.csv"), "--target", "y", opt, val)
         assert r.returncode == 2 and text in r.stderr and "Traceback" not in r.stderr + r.stdout
     src = open(__import__("unskew.cli._debias", fromlist=["x"]).__file__).read()

@@ -38,7 +38,10 @@ def test_d3m_removes_majority_examples_and_raises_worst_group_accuracy():
     removed_groups = g[d3m.removed_]
     # what it removes comes from the majority groups (label agrees with the spurious feature)
     assert np.isin(removed_groups, [0, 3]).mean() > 0.9
-    assert set(d3m.sweep_.columns) >= {"k", "val_worst_group_accuracy"}
+    assert d3m.selection_ == "checked"  # k chosen on all validation rows, with a held-out estimate beside it
+    assert set(d3m.sweep_.columns) == {"k", "fraction_removed", "val_worst_group_accuracy", "val_accuracy"}
+    assert d3m.held_out_worst_group_accuracy_ > d3m.held_out_worst_group_accuracy_base_
+    assert d3m.candidate_k_ == len(d3m.removed_)
     table = d3m.removal_table()
     assert list(table["row"]) == list(d3m.removed_)
     assert (np.diff(table["score"]) >= 0).all()
@@ -61,25 +64,33 @@ def _all_negative(seed):
     return part(300, 0.0, 0.5), part(2000, 0.6, 0.0)
 
 
-def test_default_never_lowers_validation_worst_group_accuracy_when_every_score_is_negative():
+@pytest.mark.parametrize("selection", ["checked", "crossfit", "in_sample"])
+def test_default_never_lowers_validation_worst_group_accuracy_when_every_score_is_negative(selection):
     traps = 0
+    column = "held_out_worst_group_accuracy" if selection == "crossfit" else "val_worst_group_accuracy"
     for seed in (0, 2, 3, 4, 5, 6):
         (X, y, _), (Xv, yv, gv) = _all_negative(seed)
-        d = D3M(C=0.1).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+        d = D3M(C=0.1, selection=selection).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
         assert (d.scores_ < 0).all()  # the premise: the paper's rule would remove everything
+        assert d.selection_ == selection
         base, after = _wga(d.base_estimator_, Xv, yv, gv), _wga(d, Xv, yv, gv)
         assert d.val_worst_group_accuracy_base_ == pytest.approx(base)
         assert d.val_worst_group_accuracy_ == pytest.approx(after)
         assert len(d.removed_) <= 0.2 * len(y) and d.sweep_["k"].max() <= 0.2 * len(y)
+        reference = d.sweep_.loc[d.sweep_["k"] == 0, column].iloc[0]
         if d.removal_applied_:
             assert len(d.removed_) > 0 and after > base
+            chosen = d.sweep_.loc[d.sweep_["k"] == len(d.removed_), column].iloc[0]
+            assert chosen > reference  # and on the held-out halves too, with crossfit
+            if selection == "checked":
+                assert d.held_out_worst_group_accuracy_ > d.held_out_worst_group_accuracy_base_
         else:
             assert len(d.removed_) == 0 and d.estimator_ is d.base_estimator_ and after == base
         # the grid holds removals that would lower it: the guard is doing the work
-        traps += bool((d.sweep_["val_worst_group_accuracy"] < base).any())
+        traps += bool((d.sweep_[column] < reference).any())
     assert traps >= 3
     (X, y, _), (Xv, yv, gv) = _all_negative(3)
-    d = D3M(C=0.1).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    d = D3M(C=0.1, selection=selection).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
     assert not d.removal_applied_  # seed 3: no candidate beats the base model
     with pytest.raises(UnskewInputError, match="every example of a class"):
         D3M(C=0.1, removal="negative").fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
@@ -185,11 +196,101 @@ def test_sweep_fits_each_k_once_and_keeps_the_chosen_model(monkeypatch):
         return original(self, X, y, sample_weight, val)
 
     monkeypatch.setattr(D3M, "_fit_model", counting)
-    d = D3M(removal="sweep", k_grid=[0, 0.05, 0.1, 0.2]).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    d = D3M(removal="sweep", k_grid=[0, 0.05, 0.1, 0.2], selection="in_sample").fit(
+        X, y, X_val=Xv, y_val=yv, groups_val=gv)
     # base model (also the k=0 candidate) + three retrains; the chosen model is not refitted
     assert calls == [800, 760, 720, 640]
     refit = original(d, X[d.keep_], y[d.keep_])
     np.testing.assert_allclose(d.estimator_.theta_, refit.theta_)
+    # crossfit: two retrains per k > 0 (one per half; k=0 is the base model for the logistic
+    # default), then the chosen removal by the scores of all validation rows
+    calls.clear()
+    d = D3M(removal="sweep", k_grid=[0, 0.05, 0.1, 0.2], selection="crossfit").fit(
+        X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    k = len(d.removed_)
+    assert calls == [800, 760, 760, 720, 720, 640, 640] + ([800 - k] if k else [])
+    # checked (the default): the in-sample sweep, then the chosen k once per half
+    calls.clear()
+    d = D3M(removal="sweep", k_grid=[0, 0.05, 0.1, 0.2]).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    k = len(d.removed_)
+    assert k > 0 and calls == [800, 760, 720, 640, 800 - k, 800 - k]
+
+
+def test_checked_default_vetoes_a_removal_whose_held_out_estimate_does_not_gain(monkeypatch):
+    import pandas as pd
+
+    from unskew.mitigate.d3m import removal_verdict
+
+    rng = np.random.default_rng(6)
+    X, y, _ = _spurious(800, 0.95, rng)
+    Xv, yv, gv = _spurious(300, 0.5, rng)
+    free = D3M(k_grid=[0, 0.05, 0.1]).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    assert free.removal_applied_ and free.candidate_k_ > 0  # on its own, the removal passes both checks
+
+    def flat(self, X, y, X_val, y_val, gv, val, folds, orders, sample_weight, ks):
+        # a held-out estimate that says the removal does not help
+        return 0, pd.DataFrame({"k": ks, "fraction_removed": [k / len(y) for k in ks],
+                                "held_out_worst_group_accuracy": 0.5, "held_out_accuracy": 0.8})
+
+    monkeypatch.setattr(D3M, "_crossfit_sweep", flat)
+    d = D3M(k_grid=[0, 0.05, 0.1]).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    assert not d.removal_applied_ and len(d.removed_) == 0 and d.estimator_ is d.base_estimator_
+    assert d.candidate_k_ == free.candidate_k_  # chosen on all validation rows, then vetoed
+    _, fields, lines = removal_verdict(d, len(y), 0.8, 0.8)
+    assert fields["held_out_worst_group_accuracy_candidate"] == 0.5
+    text = " ".join(t for t, _ in lines)
+    assert f"removed {free.candidate_k_} rows; its held-out estimate was 0.500 against 0.500" in text
+
+
+def test_crossfit_halves_are_stratified_and_the_estimate_is_held_out():
+    from unskew.mitigate.d3m._d3m import _LogisticModel, _worst_group_accuracy
+
+    rng = np.random.default_rng(12)
+    X, y, _ = _spurious(1000, 0.95, rng)
+    Xv, yv, gv = _spurious(301, 0.5, rng)
+    d = D3M(k_grid=[0, 0.05, 0.1], selection="crossfit").fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    first, second = d._crossfit_folds(d.val_groups_)
+    assert not (first & second).any() and (first | second).all()
+    for g in np.unique(gv):  # each group split in half (the odd row to the second half)
+        n = (gv == g).sum()
+        assert (first & (gv == g)).sum() == n // 2
+    # the held-out estimate, recomputed by hand for one candidate
+    losses = {i: v for i, v in enumerate(d.group_losses_.values())}
+    k, wgas = 100, []
+    for fold in (first, second):
+        order = np.argsort(group_alignment_scores(d.attributions_, d.val_groups_, losses, columns=fold)[0],
+                           kind="stable")
+        keep = np.ones(len(y), dtype=bool)
+        keep[order[:k]] = False
+        m = _LogisticModel().fit(X[keep], y[keep])
+        wgas.append(_worst_group_accuracy(yv[~fold], m.predict(Xv[~fold]), d.val_groups_[~fold]))
+    row = d.sweep_.set_index("k").loc[k]
+    assert row["held_out_worst_group_accuracy"] == pytest.approx(np.mean(wgas))
+    assert d.held_out_worst_group_accuracy_base_ == pytest.approx(d.sweep_.set_index("k").loc[0, "held_out_worst_group_accuracy"])
+    assert d.held_out_worst_group_accuracy_ == pytest.approx(
+        d.sweep_.set_index("k").loc[len(d.removed_), "held_out_worst_group_accuracy"])
+    # the scores from one half use that half's columns only
+    s_first = group_alignment_scores(d.attributions_, d.val_groups_, losses, columns=first)[0]
+    dense = d.attributions_.dense()
+    np.testing.assert_allclose(s_first, group_alignment_scores(dense[:, first], d.val_groups_[first], losses)[0])
+
+
+def test_crossfit_falls_back_to_in_sample_when_a_group_has_one_validation_row():
+    from unskew.mitigate.d3m import removal_verdict
+
+    rng = np.random.default_rng(13)
+    X, y, _ = _spurious(600, 0.9, rng)
+    Xv, yv, gv = _spurious(200, 0.5, rng)
+    gv = gv.copy()
+    gv[0] = 7  # a group of one
+    d = D3M(k_grid=[0, 0.05]).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    assert d.selection_ == "in_sample" and d.held_out_worst_group_accuracy_ is None
+    assert "val_worst_group_accuracy" in d.sweep_.columns
+    _, fields, lines = removal_verdict(d, len(y), 0.8, 0.8)
+    assert fields["selection"] == "in_sample"
+    assert any("at least 2 validation rows" in text for text, _ in lines)
+    with pytest.raises(UnskewInputError, match="selection must be one of checked, crossfit, in_sample"):
+        D3M(selection="holdout").fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
 
 
 def test_trak_checkpoints_are_spaced_up_to_the_selected_epoch():

@@ -66,6 +66,12 @@ def test_report_warns_on_large_or_costly_removals_and_says_when_nothing_was_remo
     assert res.report["d3m"].status == ("warn" if big or costly else "pass")
     text = " ".join(f.message for f in res.report["d3m"].findings)
     assert "10% warning threshold" in text and "3-point warning threshold" in text
+    # the default judges each candidate on held-out validation rows, and says so
+    assert s["selection"] == "checked" and res.report.to_dict()["parameters"]["selection"] == "checked"
+    assert s["held_out_worst_group_accuracy_chosen"] > s["held_out_worst_group_accuracy_base"] or s["n_removed"] == 0
+    assert "Held-out validation worst-group accuracy (each half" in text
+    inside = debias(df, target="y", sensitive="site", selection="in_sample").report["d3m"].summary
+    assert inside["selection"] == "in_sample" and inside["held_out_worst_group_accuracy_chosen"] is None
     # the paper's rule on a linear model removes a lot: warn
     neg = debias(df, target="y", sensitive="site", removal="negative")
     ns = neg.report["d3m"].summary
@@ -113,6 +119,7 @@ def test_d3m_methods_are_a_registry():
 
 @pytest.mark.parametrize(("kwargs", "match"), [
     ({"removal": "all"}, "--removal must be one of auto, negative, k, sweep"),
+    ({"selection": "holdout"}, "--selection must be one of checked, crossfit, in_sample"),
     ({"removal": "k"}, "--removal k needs --k"),
     ({"removal": "k", "k": -1}, "--removal k needs --k"),
     ({"val_fraction": 1.5}, "--val-fraction must be between 0 and 1"),

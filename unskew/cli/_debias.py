@@ -25,6 +25,10 @@ def debias(
     k: int = typer.Option(None, "--k", help="How many to remove with --removal k."),
     max_fraction: float = typer.Option(None, "--max-fraction", help="Most rows removed, as a share of training rows "
                                        "(default 0.2 for auto, no cap otherwise)."),
+    selection: str = typer.Option("checked", "--selection", help=(
+        "How auto/sweep choose and check the removal: checked (default: chosen on all validation rows, applied "
+        "only if a held-out estimate, each half of the validation rows judging the other half's choice, also "
+        "gains), crossfit (chosen on that held-out estimate) or in_sample (all validation rows only).")),
     val_fraction: float = typer.Option(0.3, "--val-fraction", help="Share of rows held out for validation."),
     split: str = typer.Option(None, "--split", help="Column with train/val labels instead of a random split."),
     out: Path = typer.Option(None, "--out", help="Write the cleaned table here (CSV or Parquet)."),
@@ -47,13 +51,13 @@ def debias(
         table_format(removed_out, "--removed")
     with console.status("Fitting, attributing and removing..."):
         res = run_debias(data, target=target, sensitive=sensitive, method=method, removal=removal, k=k, max_fraction=max_fraction,
-                         val_fraction=val_fraction, split=split, random_state=seed,
+                         selection=selection, val_fraction=val_fraction, split=split, random_state=seed,
                          ignore=split_list(ignore), na_values=split_list(na_values))
     print_report(res.report)
     s = res.report["d3m"].summary
     console.print(f"removed {s['n_removed']} of {s['n_train']} training rows ({s['fraction_removed']:.1%})"
                   + ("" if s.get("removal_applied", True) else
-                     ": no removal raised validation worst-group accuracy above the base model's"))
+                     ": no removal beat the base model on validation worst-group accuracy (see the findings)"))
     if out:
         print_written("cleaned table", f"{write_table(res.cleaned, out, '--out')} ({len(res.cleaned)} rows)")
     if removed_out:

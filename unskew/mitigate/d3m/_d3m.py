@@ -40,6 +40,8 @@ from ...metrics import worst_group
 
 #: Removal rules of :class:`D3M` (the first is the default).
 REMOVAL_RULES = ("auto", "negative", "k", "sweep")
+#: How ``auto`` and ``sweep`` choose and check the removal (the first is the default).
+SELECTION_RULES = ("checked", "crossfit", "in_sample")
 #: Relative TRAK ridges Auto-D3M chooses from on validation data (PyTorch estimators, trak_lambda=None).
 AUTO_TRAK_LAMBDA_GRID = (0.0, 1.0, 10.0)
 #: Default cap on the share removed by ``removal="auto"``.
@@ -67,7 +69,7 @@ def _column_means(S, mask):
     return S.column_means(mask) if isinstance(S, LowRank) else S[:, mask].mean(axis=1)
 
 
-def group_alignment_scores(S, val_groups, group_losses) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def group_alignment_scores(S, val_groups, group_losses, columns=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Group alignment scores from an attribution matrix.
 
     Parameters
@@ -77,6 +79,9 @@ def group_alignment_scores(S, val_groups, group_losses) -> tuple[np.ndarray, np.
         Integer group id of each validation example.
     group_losses : ndarray of shape (n_groups,)
         Mean validation loss per group (index = group id).
+    columns : boolean array of shape (n_val,), optional
+        Use only these validation examples (a cross-fitting fold); groups
+        with no example among them are left out.
 
     Returns
     -------
@@ -86,8 +91,9 @@ def group_alignment_scores(S, val_groups, group_losses) -> tuple[np.ndarray, np.
     group_ids : ndarray (n_groups,)
     """
     val_groups = np.asarray(val_groups)
-    ids = np.unique(val_groups)
-    per_group = np.stack([_column_means(S, val_groups == g) for g in ids], axis=1)
+    use = np.ones(len(val_groups), dtype=bool) if columns is None else np.asarray(columns, dtype=bool)
+    ids = np.unique(val_groups[use])
+    per_group = np.stack([_column_means(S, (val_groups == g) & use) for g in ids], axis=1)
     losses = np.asarray([group_losses[int(g)] for g in ids], dtype=float)
     if losses.sum() <= 0:
         losses = np.ones_like(losses)
@@ -186,6 +192,24 @@ class D3M(BaseEstimator, ClassifierMixin):
         Removal budget: never remove more than this share of the training
         set (caps every rule, and limits the sweep's grid). ``None`` means
         0.2 for ``auto`` and no cap otherwise.
+    selection : {"checked", "crossfit", "in_sample"}, default="checked"
+        How ``auto`` and ``sweep`` choose ``k`` and check it. The scores are
+        computed from the validation rows themselves, so a removal's accuracy
+        on those rows is optimistic. The *held-out estimate* of a ``k``
+        splits the validation rows into two halves (stratified by group):
+        the scores from one half choose the removal, the model retrained
+        without it is judged on the other half, and the two directions are
+        averaged. ``checked`` chooses ``k`` on all validation rows (less
+        noisy), then computes the held-out estimate of that ``k`` and of
+        removing nothing; ``auto`` applies the removal only if both measures
+        gain (4 extra retrainings, 2 for the logistic default).
+        ``crossfit`` chooses ``k`` on the held-out estimate itself (two
+        retrainings per candidate; noisier with small validation groups, see
+        ``docs/d3m.md``) and, for ``auto``, also requires the final model
+        to beat the base model on all validation rows. ``in_sample`` uses all
+        validation rows only. ``checked`` and ``crossfit`` fall back to
+        ``in_sample`` (``selection_``) when a validation group has fewer
+        than 2 rows.
     proj_dim : int, default=512
         TRAK projection dimension (PyTorch estimators only).
     n_checkpoints : int or None, default=5
@@ -251,7 +275,24 @@ class D3M(BaseEstimator, ClassifierMixin):
     base_estimator_, estimator_ :
         The model before and after removal.
     sweep_ : DataFrame or None
-        ``k`` against validation worst-group and average accuracy.
+        ``k`` against validation worst-group and average accuracy: columns
+        ``held_out_worst_group_accuracy`` and ``held_out_accuracy`` (the
+        held-out estimates) with ``selection_="crossfit"``,
+        ``val_worst_group_accuracy`` and ``val_accuracy`` (all validation
+        rows) otherwise.
+    selection_ : str or None
+        How ``k`` was chosen (``None`` for the ``negative`` and ``k`` rules).
+    held_out_worst_group_accuracy_base_, held_out_worst_group_accuracy_ : float or None
+        Held-out estimate of validation worst-group accuracy for removing
+        nothing and for the removal returned (``None`` with
+        ``selection_="in_sample"``). Unlike ``val_worst_group_accuracy_``,
+        these are not measured on the rows that chose the removal.
+    candidate_k_ : int or None
+        The ``k`` the sweep chose before the no-gain checks (``None`` for
+        the ``negative`` and ``k`` rules).
+    held_out_worst_group_accuracy_candidate_ : float or None
+        With ``checked``: the held-out estimate of ``candidate_k_``, whether
+        or not it was applied.
     removal_applied_ : bool
         False when ``auto`` found no ``k`` whose validation worst-group
         accuracy beats the base model's, so nothing was removed.
@@ -270,7 +311,7 @@ class D3M(BaseEstimator, ClassifierMixin):
     """
 
     def __init__(self, estimator=None, *, C: float = 1.0, removal: str = "auto", k: int | None = None,
-                 k_grid=None, max_fraction: float | None = None, proj_dim: int = 512,
+                 k_grid=None, max_fraction: float | None = None, selection: str = "checked", proj_dim: int = 512,
                  n_checkpoints: int | None = 5, trak_lambda: float | None = None, cache_dir=None,
                  n_models: int | None = 5, subset_fraction: float = 0.5, n_jobs: int | None = None,
                  random_state: int | None = None):
@@ -280,6 +321,7 @@ class D3M(BaseEstimator, ClassifierMixin):
         self.k = k
         self.k_grid = k_grid
         self.max_fraction = max_fraction
+        self.selection = selection
         self.proj_dim = proj_dim
         self.n_checkpoints = n_checkpoints
         self.trak_lambda = trak_lambda
@@ -366,6 +408,8 @@ class D3M(BaseEstimator, ClassifierMixin):
             raise UnskewInputError("X and y (and X_val and y_val) must have the same number of rows.")
         if self.removal not in REMOVAL_RULES:
             raise UnskewInputError(f"removal must be one of {', '.join(REMOVAL_RULES)}, not {self.removal!r}.")
+        if self.selection not in SELECTION_RULES:
+            raise UnskewInputError(f"selection must be one of {', '.join(SELECTION_RULES)}, not {self.selection!r}.")
         if self.max_fraction is not None and not 0 < self.max_fraction < 1:
             raise UnskewInputError(f"max_fraction must be between 0 and 1 (a share of the training rows); "
                                    f"got {self.max_fraction!r}.")
@@ -439,13 +483,30 @@ class D3M(BaseEstimator, ClassifierMixin):
         # model was selected without pseudo-groups, so it is not a k=0 candidate there
         base = None if self.auto_ else self.base_estimator_
         model = None
+        selection, folds, held = None, None, None
         if self.removal == "negative":
             n_remove = int((scores < 0).sum())
         elif self.removal == "k":
             n_remove = int(self.k)
         else:  # auto or sweep; the grid already respects the cap
-            n_remove, model, sweep = self._sweep(X, y, X_val, y_val, gv, order, sample_weight, val, base)
-        out["sweep_"] = sweep
+            folds = self._crossfit_folds(gv) if self.selection != "in_sample" else None
+            selection = "in_sample" if folds is None else self.selection
+            orders = None if folds is None else [
+                np.argsort(group_alignment_scores(S, gv, losses, columns=f)[0], kind="stable") for f in folds]
+            if selection == "crossfit":
+                n_remove, sweep = self._crossfit_sweep(X, y, X_val, y_val, gv, val, folds, orders, sample_weight,
+                                                       self._grid(len(y)))
+                held = dict(zip(sweep["k"], sweep["held_out_worst_group_accuracy"], strict=True))
+            else:
+                n_remove, model, sweep = self._sweep(X, y, X_val, y_val, gv, order, sample_weight, val, base)
+                if selection == "checked":  # the held-out estimate of the chosen k and of removing nothing
+                    _, check = self._crossfit_sweep(X, y, X_val, y_val, gv, val, folds, orders, sample_weight,
+                                                    sorted({0, n_remove}))
+                    held = dict(zip(check["k"], check["held_out_worst_group_accuracy"], strict=True))
+        out["sweep_"], out["selection_"] = sweep, selection
+        out["candidate_k_"] = None if sweep is None else int(n_remove)
+        out["held_out_worst_group_accuracy_candidate_"] = (
+            float(held[n_remove]) if selection == "checked" and n_remove in held else None)
         cap = self._cap()
         if cap is not None:
             n_remove = min(n_remove, int(round(cap * len(y))))
@@ -453,12 +514,14 @@ class D3M(BaseEstimator, ClassifierMixin):
         out["val_worst_group_accuracy_base_"] = base_wga
         applied = True
         if self.removal == "auto" and n_remove > 0:
-            chosen = sweep.loc[sweep["k"] == n_remove, "val_worst_group_accuracy"].iloc[0]
-            if not chosen > base_wga:  # no gain on validation: remove nothing
+            # no gain on all validation rows (unless crossfit chose k) or on the held-out halves: remove nothing
+            gain = held is None or held[n_remove] > held[0]
+            if selection != "crossfit":
+                gain = gain and sweep.loc[sweep["k"] == n_remove, "val_worst_group_accuracy"].iloc[0] > base_wga
+            if not gain:
                 n_remove, model, applied = 0, self.base_estimator_, False
         elif self.removal == "auto":
             model, applied = self.base_estimator_, False
-        out["removal_applied_"] = applied
         removed = order[:n_remove]
         keep = np.ones(len(y), dtype=bool)
         keep[removed] = False
@@ -470,8 +533,18 @@ class D3M(BaseEstimator, ClassifierMixin):
         if model is None:
             sw = None if sample_weight is None else np.asarray(sample_weight)[keep]
             model = self._fit_model(_take(X, keep), y[keep], sw, val=val)
+        wga = _worst_group_accuracy(y_val, model.predict(X_val), gv)
+        if self.removal == "auto" and applied and selection == "crossfit" and not wga > base_wga:
+            # the held-out halves gained, but the removal from all validation rows does not: keep the base model
+            model, wga, applied = self.base_estimator_, base_wga, False
+            removed, keep = order[:0], np.ones(len(y), dtype=bool)
+            out["removed_"], out["keep_"] = removed, keep
+        out["removal_applied_"] = applied
+        out["held_out_worst_group_accuracy_base_"] = None if held is None else float(held[0])
+        out["held_out_worst_group_accuracy_"] = (None if held is None else
+                                                 float(held.get(len(out["removed_"]), np.nan)))
         out["estimator_"] = model
-        out["val_worst_group_accuracy_"] = _worst_group_accuracy(y_val, model.predict(X_val), gv)
+        out["val_worst_group_accuracy_"] = wga
         return out
 
     def _seed(self, est) -> int:
@@ -485,13 +558,68 @@ class D3M(BaseEstimator, ClassifierMixin):
             return float(self.max_fraction)
         return AUTO_MAX_FRACTION if self.removal == "auto" else None
 
+    def _grid(self, n: int) -> list[int]:
+        """The candidate numbers of rows to remove (0 always included), within the cap."""
+        grid = self.k_grid if self.k_grid is not None else DEFAULT_GRID
+        ks = sorted({int(round(k * n)) if k < 1 else int(k) for k in grid} | {0})
+        cap = self._cap()
+        return ks if cap is None else [k for k in ks if k <= int(round(cap * n))]
+
+    def _crossfit_folds(self, gv) -> list[np.ndarray] | None:
+        """Two complementary halves of the validation rows, stratified by group (None if a group has < 2 rows)."""
+        gv = np.asarray(gv)
+        ids, counts = np.unique(gv, return_counts=True)
+        if counts.min() < 2:
+            return None
+        rng = np.random.default_rng(self._seed(self.estimator) if self.estimator is not None else
+                                    (0 if self.random_state is None else int(self.random_state)))
+        first = np.zeros(len(gv), dtype=bool)
+        for g in ids:
+            rows = rng.permutation(np.flatnonzero(gv == g))
+            first[rows[: len(rows) // 2]] = True
+        return [first, ~first]
+
+    def _crossfit_sweep(self, X, y, X_val, y_val, gv, val, folds, orders, sample_weight, ks):
+        """Held-out estimates: for each ``k`` and each half, remove by that half's scores, judge on the other.
+
+        Returns the best ``k`` (held-out worst-group accuracy, then held-out
+        accuracy, then the smaller ``k``) and the table.
+        """
+        rows, best = [], None
+        for k in ks:
+            wgas, accs = [], []
+            for fold, order in zip(folds, orders, strict=True):
+                keep = np.ones(len(y), dtype=bool)
+                keep[order[:k]] = False
+                if len(np.unique(y[keep])) < len(self.classes_):
+                    break
+                if k == 0 and self.estimator is None:  # the logistic refit is the base model exactly
+                    m = self.base_estimator_
+                else:  # a torch model selects its epoch on the scoring half only
+                    sw = None if sample_weight is None else np.asarray(sample_weight)[keep]
+                    fold_val = tuple(None if v is None else _take(v, fold) if hasattr(v, "iloc") else
+                                     np.asarray(v)[fold] for v in val)
+                    m = self._fit_model(_take(X, keep), y[keep], sw, val=fold_val)
+                other = ~fold
+                pred = m.predict(_take(X_val, other))
+                wgas.append(_worst_group_accuracy(y_val[other], pred, gv[other]))
+                accs.append(float(np.mean(pred == y_val[other])))
+            else:
+                row = {"k": k, "fraction_removed": k / len(y),
+                       "held_out_worst_group_accuracy": float(np.mean(wgas)),
+                       "held_out_accuracy": float(np.mean(accs))}
+                rows.append(row)
+                rank = (row["held_out_worst_group_accuracy"], row["held_out_accuracy"], -k)
+                if best is None or rank > best[0]:
+                    best = (rank, k)
+        if best is None:
+            raise UnskewInputError(f"Every k in the sweep grid {ks} would remove all examples of a class; "
+                                   f"use a k_grid with smaller values.")
+        return best[1], pd.DataFrame(rows)
+
     def _sweep(self, X, y, X_val, y_val, gv, order, sample_weight, val, base):
         """Retrain for each ``k`` in the grid; return the best ``k``, its model (kept, not refitted) and the table."""
-        grid = self.k_grid if self.k_grid is not None else DEFAULT_GRID
-        ks = sorted({int(round(k * len(y))) if k < 1 else int(k) for k in grid} | {0})
-        cap = self._cap()
-        if cap is not None:
-            ks = [k for k in ks if k <= int(round(cap * len(y)))]
+        ks = self._grid(len(y))
         rows, best = [], None
         for k in ks:
             keep = np.ones(len(y), dtype=bool)
@@ -598,13 +726,37 @@ def removal_verdict(est: D3M, n_train: int, acc_before: float, acc_after: float)
         "val_worst_group_accuracy_base": float(est.val_worst_group_accuracy_base_),
         "val_worst_group_accuracy_chosen": float(est.val_worst_group_accuracy_),
         "max_fraction": est._cap(),
+        "selection": est.selection_,
+        "held_out_worst_group_accuracy_base": est.held_out_worst_group_accuracy_base_,
+        "held_out_worst_group_accuracy_chosen": est.held_out_worst_group_accuracy_,
+        "held_out_worst_group_accuracy_candidate": est.held_out_worst_group_accuracy_candidate_,
     }
     lines = []
+    held = est.held_out_worst_group_accuracy_base_ is not None
     if not est.removal_applied_:
+        measure = {"crossfit": "its held-out estimate above removing nothing's",
+                   "checked": "validation worst-group accuracy above the base model's both on all validation "
+                              "rows and in its held-out estimate"}.get(est.selection_,
+                                                                      "validation worst-group accuracy above the "
+                                                                      "base model's")
+        lines.append((f"No removal applied: no candidate up to {est._cap():.0%} of the training rows raised "
+                      f"{measure}; nothing was removed.", "info"))
+        if est.selection_ == "checked" and est.candidate_k_:
+            lines.append((
+                f"The best candidate on all validation rows removed {est.candidate_k_} rows; its held-out estimate "
+                f"was {est.held_out_worst_group_accuracy_candidate_:.3f} against "
+                f"{est.held_out_worst_group_accuracy_base_:.3f} for removing nothing.", "info"))
+    if held:
         lines.append((
-            f"No removal applied: no candidate up to {est._cap():.0%} of the training rows raised validation "
-            f"worst-group accuracy above the base model's ({est.val_worst_group_accuracy_base_:.3f}); "
-            f"nothing was removed.", "info"))
+            f"Held-out validation worst-group accuracy (each half of the validation rows judging the removal "
+            f"chosen by the other half's scores) {est.held_out_worst_group_accuracy_base_:.3f} -> "
+            f"{est.held_out_worst_group_accuracy_:.3f}; on all validation rows, which chose the removal and so "
+            f"flatter it, {est.val_worst_group_accuracy_base_:.3f} -> {est.val_worst_group_accuracy_:.3f}.",
+            "info"))
+    elif est.selection in ("checked", "crossfit") and est.selection_ == "in_sample":
+        lines.append(("The removal was chosen and checked on the same validation rows that scored it (a held-out "
+                      "check needs at least 2 validation rows in every group), so its validation gain is "
+                      "optimistic.", "info"))
     lines.append((f"Removed {frac:.1%} of the training rows ({'more' if too_many else 'not more'} than the "
                   f"{WARN_FRACTION:.0%} warning threshold).", "warn" if too_many else "info"))
     lines.append((f"Validation accuracy {acc_before:.3f} -> {acc_after:.3f}: a cost of {100 * cost:.1f} points "
