@@ -106,6 +106,8 @@ D3M_SPECS = {
                              "selection": "checked"},
     "d3m_ensemble_checked_10pct": {"n_models": D3M_ENSEMBLE_MODELS, "proj_dim": 512, "removal": "auto",
                                    "selection": "checked", "max_fraction": 0.1},
+    "auto_d3m_ensemble_checked": {"n_models": D3M_ENSEMBLE_MODELS, "proj_dim": 512, "removal": "auto",
+                                  "selection": "checked"},
 }
 DERIVED = {"d3m_10pct": "d3m", "d3m_ensemble_10pct": "d3m_ensemble",
            "d3m_ensemble_crossfit_10pct": "d3m_ensemble_crossfit"}
