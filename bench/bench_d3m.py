@@ -106,7 +106,7 @@ def run(name, seed, data_home, C):
         d = D3M(C=C, **kw).fit(Xtr, ytr, X_val=Xva, y_val=yva, groups_val=groups)
         acc, wga = scores(d.predict(Xte), yte, gte)
         rows.append((label, acc, wga, len(d.removed_) / len(ytr), time.perf_counter() - t0))
-        if d.selection_ in ("checked", "crossfit") and ESTIMATES is not None:  # validation's word against the test's
+        if d.selection_ in ("checked", "crossfit"):  # validation's word against the test's
             ESTIMATES.append((name, label, d.held_out_worst_group_accuracy_, d.val_worst_group_accuracy_, wga))
     if ROBUST:
         from unskew.train import GroupDROClassifier, JTTClassifier
@@ -129,7 +129,7 @@ ROBUST_EPOCHS = 10
 #: Labels of the D3M rows to run (empty: all).
 ONLY: set = set()
 #: (dataset, row, held-out estimate, validation WGA on all rows, test WGA) of the held-out-checked rows.
-ESTIMATES: list | None = []
+ESTIMATES: list = []
 
 
 def main():

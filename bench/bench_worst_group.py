@@ -232,7 +232,7 @@ def run_d3m(dataset: str, method: str, seed: int, data, quick: bool) -> list[dic
         held10 = (float(d3m.sweep_.loc[d3m.sweep_["k"] == k10, wga_col].iloc[0]) if crossfit else None)
         variants.append((f"{method}_10pct", model10, k10, seconds + extra, held10))
     rows = []
-    for label, model, k, secs, *held in variants:
+    for label, model, k, secs, held in variants:
         row = {"dataset": dataset, "method": label, "seed": seed, "quick": quick, "seconds": secs,
                "best_epoch": model.best_epoch_, "epochs_run": None,
                "group_requirement": "none" if auto else "validation",
@@ -240,7 +240,7 @@ def run_d3m(dataset: str, method: str, seed: int, data, quick: bool) -> list[dic
                "n_models": spec.get("n_models"), "removal_rule": spec["removal"],
                "ensemble_member_seconds": [m["fit_seconds"] + m["trak_seconds"]
                                            for m in getattr(d3m, "ensemble_members_", [])],
-               "selection": d3m.selection_, "held_out_worst_group_accuracy": held[0] if held else None,
+               "selection": d3m.selection_, "held_out_worst_group_accuracy": held,
                "candidate_k": d3m.candidate_k_,
                "held_out_worst_group_accuracy_candidate": d3m.held_out_worst_group_accuracy_candidate_,
                "held_out_worst_group_accuracy_base": d3m.held_out_worst_group_accuracy_base_,

@@ -78,11 +78,18 @@ def estimate_vs_test(new):
                 continue
             held = [r.get("held_out_worst_group_accuracy") for r in rows]
             held = "-" if None in held else f"{100 * np.mean(held):.1f}"
-            # vetoed: the sweep's choice failed the held-out check, so nothing was removed
-            vetoed = sum(1 for r in rows if r.get("candidate_k") and r["fraction_removed"] == 0)
+            vetoed = sum(map(_vetoed, rows))
             print(f"| {ds} | {m} | {len(rows)} | {100 * np.mean([r['fraction_removed'] for r in rows]):.1f}% | "
                   f"{vetoed} | {100 * np.mean([r['val_worst_group_accuracy'] for r in rows]):.1f} | {held} | "
                   f"{cell(rows)} |")
+
+
+def _vetoed(r) -> bool:
+    """A ``checked`` run whose candidate gained on all validation rows but failed the held-out check."""
+    if r.get("selection") != "checked" or not r.get("candidate_k") or r["fraction_removed"] > 0:
+        return False
+    val = {c["k"]: c["val_worst_group_accuracy"] for c in r["sweep"]}  # k = 0 is the base model
+    return val[r["candidate_k"]] > val[0]
 
 
 def removal_curve(ref, caps=(0.05, 0.1, 0.2, 0.3, 0.5, 0.7)):

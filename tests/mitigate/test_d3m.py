@@ -293,6 +293,33 @@ def test_crossfit_falls_back_to_in_sample_when_a_group_has_one_validation_row():
         D3M(selection="holdout").fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
 
 
+def test_checked_default_with_a_torch_model_selects_each_half_model_on_its_own_half(monkeypatch):
+    pytest.importorskip("torch")
+    from unskew.train import ERMClassifier
+
+    rng = np.random.default_rng(5)
+    X, y, _ = _spurious(400, 0.95, rng)
+    Xv, yv, gv = _spurious(120, 0.5, rng)
+    seen = []
+    original = D3M._fit_model
+
+    def recording(self, X, y, sample_weight=None, val=None):
+        seen.append((len(y), None if val is None else len(val[0])))
+        return original(self, X, y, sample_weight, val)
+
+    monkeypatch.setattr(D3M, "_fit_model", recording)
+    est = ERMClassifier(model="logistic", max_epochs=2, batch_size=64, lr=0.05, random_state=0)
+    d = D3M(est, k_grid=[0, 0.1], proj_dim=16, n_models=None).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    assert d.selection_ == "checked" and d.held_out_worst_group_accuracy_base_ is not None
+    # base and the sweep's k=40 on all 120 validation rows; then k=0 and the chosen k once per half,
+    # each model selecting its epoch on its own half (the two halves together: all 120 rows)
+    k = d.candidate_k_
+    assert seen[:2] == [(400, 120), (360, 120)]
+    checks = seen[2:]
+    assert [n for n, _ in checks] == [400, 400] + ([400 - k, 400 - k] if k else [])
+    assert all(a + b == 120 and abs(a - b) <= 4 for (_, a), (_, b) in zip(checks[::2], checks[1::2], strict=True))
+
+
 def test_trak_checkpoints_are_spaced_up_to_the_selected_epoch():
     class Fitted:
         checkpoints_ = list(range(10))

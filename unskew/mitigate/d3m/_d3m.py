@@ -483,7 +483,7 @@ class D3M(BaseEstimator, ClassifierMixin):
         # model was selected without pseudo-groups, so it is not a k=0 candidate there
         base = None if self.auto_ else self.base_estimator_
         model = None
-        selection, folds, held = None, None, None
+        selection, held = None, None
         if self.removal == "negative":
             n_remove = int((scores < 0).sum())
         elif self.removal == "k":
@@ -537,12 +537,10 @@ class D3M(BaseEstimator, ClassifierMixin):
         if self.removal == "auto" and applied and selection == "crossfit" and not wga > base_wga:
             # the held-out halves gained, but the removal from all validation rows does not: keep the base model
             model, wga, applied = self.base_estimator_, base_wga, False
-            removed, keep = order[:0], np.ones(len(y), dtype=bool)
-            out["removed_"], out["keep_"] = removed, keep
+            out["removed_"], out["keep_"] = order[:0], np.ones(len(y), dtype=bool)
         out["removal_applied_"] = applied
         out["held_out_worst_group_accuracy_base_"] = None if held is None else float(held[0])
-        out["held_out_worst_group_accuracy_"] = (None if held is None else
-                                                 float(held.get(len(out["removed_"]), np.nan)))
+        out["held_out_worst_group_accuracy_"] = None if held is None else float(held[len(out["removed_"])])
         out["estimator_"] = model
         out["val_worst_group_accuracy_"] = wga
         return out
@@ -571,8 +569,7 @@ class D3M(BaseEstimator, ClassifierMixin):
         ids, counts = np.unique(gv, return_counts=True)
         if counts.min() < 2:
             return None
-        rng = np.random.default_rng(self._seed(self.estimator) if self.estimator is not None else
-                                    (0 if self.random_state is None else int(self.random_state)))
+        rng = np.random.default_rng(self._seed(self.estimator))
         first = np.zeros(len(gv), dtype=bool)
         for g in ids:
             rows = rng.permutation(np.flatnonzero(gv == g))
@@ -585,20 +582,21 @@ class D3M(BaseEstimator, ClassifierMixin):
         Returns the best ``k`` (held-out worst-group accuracy, then held-out
         accuracy, then the smaller ``k``) and the table.
         """
+        # a torch model selects its epoch on the scoring half only
+        fold_vals = [tuple(None if v is None else _take(v if hasattr(v, "iloc") else np.asarray(v), fold)
+                           for v in val) for fold in folds]
         rows, best = [], None
         for k in ks:
             wgas, accs = [], []
-            for fold, order in zip(folds, orders, strict=True):
+            for fold, order, fold_val in zip(folds, orders, fold_vals, strict=True):
                 keep = np.ones(len(y), dtype=bool)
                 keep[order[:k]] = False
                 if len(np.unique(y[keep])) < len(self.classes_):
                     break
                 if k == 0 and self.estimator is None:  # the logistic refit is the base model exactly
                     m = self.base_estimator_
-                else:  # a torch model selects its epoch on the scoring half only
+                else:
                     sw = None if sample_weight is None else np.asarray(sample_weight)[keep]
-                    fold_val = tuple(None if v is None else _take(v, fold) if hasattr(v, "iloc") else
-                                     np.asarray(v)[fold] for v in val)
                     m = self._fit_model(_take(X, keep), y[keep], sw, val=fold_val)
                 other = ~fold
                 pred = m.predict(_take(X_val, other))
