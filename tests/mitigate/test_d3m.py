@@ -431,3 +431,26 @@ def test_the_cap_itself_is_a_candidate_when_its_row_count_rounds_up():
     d = D3M(k_grid=[0, 0.1, 0.2]).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
     assert list(d.sweep_["k"]) == [0, 105, 210]
     assert len(d.removed_) <= 210
+
+
+def test_a_removal_at_the_edge_of_what_was_allowed_is_flagged_and_reported():
+    from unskew.mitigate.d3m._d3m import removal_verdict
+
+    rng = np.random.default_rng(4)
+    X, y, _ = _spurious(1000, 0.95, rng)
+    Xv, yv, gv = _spurious(300, 0.5, rng)
+    # a 2% cap on strongly spurious data: every larger share would help more, so the cap binds
+    tight = D3M(max_fraction=0.02).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    assert tight.removal_applied_ and len(tight.removed_) == tight.sweep_["k"].max() == 20
+    assert tight.removal_at_limit_
+    _, fields, lines = removal_verdict(tight, len(y), 0.9, 0.9)
+    assert fields["removal_at_limit"] is True
+    assert any("largest candidate tried under the 2% cap" in text for text, _ in lines)
+    # the flag says exactly whether the chosen k is the sweep's largest
+    wide = D3M(removal="sweep", k_grid=[0, 0.01, 0.02, 0.05, 0.1, 0.3, 0.6]).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    assert wide.removal_at_limit_ == (len(wide.removed_) == wide.sweep_["k"].max() > 0)
+    _, fields, lines = removal_verdict(wide, len(y), 0.9, 0.9)
+    assert fields["removal_at_limit"] == wide.removal_at_limit_
+    assert any("largest candidate" in text for text, _ in lines) == wide.removal_at_limit_
+    # rules without a sweep never are
+    assert not D3M(removal="k", k=20).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv).removal_at_limit_

@@ -70,6 +70,8 @@ def test_report_warns_on_large_or_costly_removals_and_says_when_nothing_was_remo
     assert s["selection"] == "checked" and res.report.to_dict()["parameters"]["selection"] == "checked"
     assert s["held_out_worst_group_accuracy_chosen"] > s["held_out_worst_group_accuracy_base"] or s["n_removed"] == 0
     assert "Held-out validation worst-group accuracy (each half" in text
+    assert s["removal_at_limit"] is res.estimator.removal_at_limit_
+    assert ("largest candidate tried under the 20% cap" in text) == s["removal_at_limit"]
     inside = debias(df, target="y", sensitive="site", selection="in_sample").report["d3m"].summary
     assert inside["selection"] == "in_sample" and inside["held_out_worst_group_accuracy_chosen"] is None
     # the paper's rule on a linear model removes a lot: warn

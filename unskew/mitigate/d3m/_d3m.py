@@ -296,6 +296,12 @@ class D3M(BaseEstimator, ClassifierMixin):
     removal_applied_ : bool
         False when ``auto`` found no ``k`` whose validation worst-group
         accuracy beats the base model's, so nothing was removed.
+    removal_at_limit_ : bool
+        True when the removal applied by ``auto`` or ``sweep`` is the largest
+        candidate tried (the cap, ``max_fraction``, or the end of ``k_grid``):
+        the best choice lies at the edge of what was allowed, so a larger
+        budget might gain more. On CelebA attributes Auto-D3M's sweep is still
+        rising at the 20% cap (``docs/d3m.md``).
     val_worst_group_accuracy_base_, val_worst_group_accuracy_ : float
         Validation worst-group accuracy (over ``val_groups_``) of the base
         model and of the returned model.
@@ -539,6 +545,9 @@ class D3M(BaseEstimator, ClassifierMixin):
             model, wga, applied = self.base_estimator_, base_wga, False
             out["removed_"], out["keep_"] = order[:0], np.ones(len(y), dtype=bool)
         out["removal_applied_"] = applied
+        # the best candidate is the largest the grid (within the cap) allowed: more might do better
+        out["removal_at_limit_"] = bool(applied and sweep is not None and len(out["removed_"]) > 0
+                                        and len(out["removed_"]) == int(sweep["k"].max()))
         out["held_out_worst_group_accuracy_base_"] = None if held is None else float(held[0])
         out["held_out_worst_group_accuracy_"] = None if held is None else float(held[len(out["removed_"])])
         out["estimator_"] = model
@@ -728,6 +737,7 @@ def removal_verdict(est: D3M, n_train: int, acc_before: float, acc_after: float)
         "held_out_worst_group_accuracy_base": est.held_out_worst_group_accuracy_base_,
         "held_out_worst_group_accuracy_chosen": est.held_out_worst_group_accuracy_,
         "held_out_worst_group_accuracy_candidate": est.held_out_worst_group_accuracy_candidate_,
+        "removal_at_limit": bool(est.removal_at_limit_),
     }
     lines = []
     held = est.held_out_worst_group_accuracy_base_ is not None
@@ -755,6 +765,12 @@ def removal_verdict(est: D3M, n_train: int, acc_before: float, acc_after: float)
         lines.append(("The removal was chosen and checked on the same validation rows that scored it (a held-out "
                       "check needs at least 2 validation rows in every group), so its validation gain is "
                       "optimistic.", "info"))
+    if est.removal_at_limit_:
+        cap = est._cap()
+        under = "" if cap is None else f" under the {cap:.0%} cap (max_fraction, --max-fraction)"
+        lines.append((f"The removal chosen ({len(est.removed_)} rows) is the largest candidate tried{under}, and it "
+                      f"was the best one: removing more might raise validation worst-group accuracy further, at the "
+                      f"cost of more rows removed.", "info"))
     lines.append((f"Removed {frac:.1%} of the training rows ({'more' if too_many else 'not more'} than the "
                   f"{WARN_FRACTION:.0%} warning threshold).", "warn" if too_many else "info"))
     lines.append((f"Validation accuracy {acc_before:.3f} -> {acc_after:.3f}: a cost of {100 * cost:.1f} points "
