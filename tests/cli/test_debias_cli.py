@@ -31,6 +31,14 @@ def test_debias_cli_writes_outputs(tmp_path):
     assert len(clean) + len(removed) == n
     rep = json.loads((tmp_path / "r.json").read_text())
     assert rep["checks"][0]["summary"]["n_removed"] == len(removed)
+    assert rep["parameters"]["rounds"] == 1 and "round" not in removed.columns
+    # in rounds: the budget in chunks, each re-scored; the removed table says which round chose each row
+    r = _run("debias", str(tmp_path / "d.csv"), "--target", "y", "--sensitive", "grp", "--removal", "k", "--k", "60",
+             "--rounds", "3", "--removed", str(tmp_path / "rm3.csv"), "--json", str(tmp_path / "r3.json"))
+    assert r.returncode == 0, r.stderr
+    rm3 = pd.read_csv(tmp_path / "rm3.csv")
+    assert list(rm3["round"]) == [1] * 20 + [2] * 20 + [3] * 20
+    assert json.loads((tmp_path / "r3.json").read_text())["parameters"]["rounds"] == 3
 
 
 def test_debias_cli_bad_input_exits_2(tmp_path):
@@ -45,8 +53,10 @@ def test_debias_cli_option_errors_come_from_the_library(tmp_path):
     pd.DataFrame({"x": [1, 2, 3, 4], "y": [0, 1, 0, 1]}).to_csv(tmp_path / "d.csv", index=False)
     for opt, val, text in [("--removal", "all", "--removal must be one of auto, negative, k, sweep"),
                            ("--val-fraction", "1.5", "--val-fraction must be between 0 and 1"),
-                           ("--selection", "holdout", "--selection must be one of checked, crossfit, in_sample")]:
-        r = _run("debias", str(tmp_path / "d.csv"), "--target", "y", opt, val)
+                           ("--selection", "holdout", "--selection must be one of checked, crossfit, in_sample"),
+                           ("--rounds", "0", "--rounds must be a whole number, 1 or more"),
+                           ("--rounds", "2 --removal negative", "--removal negative has no budget")]:
+        r = _run("debias", str(tmp_path / "d.csv"), "--target", "y", opt, *val.split())
         assert r.returncode == 2 and text in r.stderr and "Traceback" not in r.stderr + r.stdout
     src = open(__import__("unskew.cli._debias", fromlist=["x"]).__file__).read()
     assert "fail_input" not in src and "val_fraction <" not in src

@@ -454,3 +454,66 @@ def test_a_removal_at_the_edge_of_what_was_allowed_is_flagged_and_reported():
     assert any("largest candidate" in text for text, _ in lines) == wide.removal_at_limit_
     # rules without a sweep never are
     assert not D3M(removal="k", k=20).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv).removal_at_limit_
+
+
+def test_rounds_remove_the_budget_in_chunks_rescoring_what_is_left():
+    rng = np.random.default_rng(7)
+    X, y, g = _spurious(1200, 0.95, rng)
+    Xv, yv, gv = _spurious(300, 0.5, rng)
+    d = D3M(removal="k", k=90, rounds=3).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    assert len(d.removed_) == 90 and len(set(d.removed_)) == 90
+    assert list(d.removal_round_) == [1] * 30 + [2] * 30 + [3] * 30
+    assert list(d.rounds_["n_train"]) == [1200, 1170, 1140] and list(d.rounds_["n_removed"]) == [30, 30, 30]
+    # round 1 is the one-shot ranking; round 2 is D3M run afresh on what round 1 left
+    assert set(d.removed_[:30]) == set(np.argsort(d.scores_, kind="stable")[:30])
+    left = np.setdiff1d(np.arange(1200), d.removed_[:30])
+    again = D3M(removal="k", k=30).fit(X[left], y[left], X_val=Xv, y_val=yv, groups_val=gv)
+    assert set(d.removed_[30:60]) == set(left[again.removed_])
+    np.testing.assert_allclose(np.sort(d.removal_scores_[30:60]), np.sort(again.scores_[again.removed_]))
+    table = d.removal_table()
+    assert list(table.columns[:3]) == ["row", "score", "round"] and list(table["round"]) == list(d.removal_round_)
+    # the one-shot removal of the same size takes other rows
+    once = D3M(removal="k", k=90).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    assert once.rounds_ is None and "round" not in once.removal_table().columns
+    assert set(once.removed_) != set(d.removed_)
+    np.testing.assert_allclose(once.removal_scores_, once.scores_[once.removed_])
+
+
+def test_rounds_with_the_default_rule_choose_k_along_the_iterative_order():
+    rng = np.random.default_rng(1)
+    X, y, g = _spurious(1000, 0.9, rng)
+    Xv, yv, gv = _spurious(300, 0.5, rng)
+    d = D3M(rounds=2, max_fraction=0.1).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    assert d.selection_ == "checked" and list(d.rounds_["n_removed"]) == [50, 50]
+    assert d.removal_applied_ and d.val_worst_group_accuracy_ > d.val_worst_group_accuracy_base_
+    assert d.held_out_worst_group_accuracy_ > d.held_out_worst_group_accuracy_base_
+    assert np.isin(g[d.removed_], [0, 3]).mean() > 0.9
+    # Auto-D3M (pseudo-groups) takes rounds too
+    a = D3M(rounds=2, removal="k", k=40).fit(X, y, X_val=Xv, y_val=yv)
+    assert a.auto_ and list(a.removal_round_) == [1] * 20 + [2] * 20
+
+
+def test_rounds_are_checked():
+    rng = np.random.default_rng(1)
+    X, y, _ = _spurious(300, 0.9, rng)
+    Xv, yv, gv = _spurious(100, 0.5, rng)
+    for bad in (0, 1.5, True, "2"):
+        with pytest.raises(UnskewInputError, match="rounds must be a positive integer"):
+            D3M(rounds=bad).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    with pytest.raises(UnskewInputError, match="removal='negative' has no budget"):
+        D3M(rounds=2, removal="negative").fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+
+
+def test_rounds_with_a_torch_ensemble_reattribute_and_keep_the_first_rounds_members():
+    pytest.importorskip("torch")
+    from unskew.train import ERMClassifier
+
+    rng = np.random.default_rng(5)
+    X, y, g = _spurious(400, 0.95, rng)
+    Xv, yv, gv = _spurious(150, 0.5, rng)
+    est = ERMClassifier(model="mlp", hidden_sizes=(16,), max_epochs=2, batch_size=64, lr=0.01, random_state=3)
+    d = D3M(est, removal="k", k=40, rounds=2, proj_dim=16, n_models=2, n_jobs=1).fit(
+        X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    assert list(d.rounds_["n_train"]) == [400, 380] and d.rounds_["seconds"].iloc[1] > 0
+    assert [m["n_train"] for m in d.ensemble_members_] == [200, 200]  # round 1's members, on halves of all 400
+    assert len(set(d.removed_)) == 40 and np.isin(g[d.removed_], [0, 3]).mean() > 0.7

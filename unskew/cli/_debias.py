@@ -29,6 +29,9 @@ def debias(
         "How auto/sweep choose and check the removal: checked (default: chosen on all validation rows, applied "
         "only if a held-out estimate, each half of the validation rows judging the other half's choice, also "
         "gains), crossfit (chosen on that held-out estimate) or in_sample (all validation rows only).")),
+    rounds: int = typer.Option(1, "--rounds", help=(
+        "Take the removal budget in this many chunks, retraining and re-scoring what is left before each "
+        "(1, the default, scores once as the paper does).")),
     val_fraction: float = typer.Option(0.3, "--val-fraction", help="Share of rows held out for validation."),
     split: str = typer.Option(None, "--split", help="Column with train/val labels instead of a random split."),
     out: Path = typer.Option(None, "--out", help="Write the cleaned table here (CSV or Parquet)."),
@@ -51,7 +54,7 @@ def debias(
         table_format(removed_out, "--removed")
     with console.status("Fitting, attributing and removing..."):
         res = run_debias(data, target=target, sensitive=sensitive, method=method, removal=removal, k=k, max_fraction=max_fraction,
-                         selection=selection, val_fraction=val_fraction, split=split, random_state=seed,
+                         selection=selection, rounds=rounds, val_fraction=val_fraction, split=split, random_state=seed,
                          ignore=split_list(ignore), na_values=split_list(na_values))
     print_report(res.report)
     s = res.report["d3m"].summary

@@ -29,6 +29,7 @@ example), and those pseudo-groups replace the real ones.
 from __future__ import annotations
 
 import inspect
+import time
 
 import numpy as np
 import pandas as pd
@@ -154,6 +155,11 @@ def _take(X, mask):
     return X.iloc[np.flatnonzero(mask)] if hasattr(X, "iloc") else X[mask]
 
 
+def _fold_val(val, fold):
+    """The ``(X_val, y_val, groups_val)`` rows of one held-out half (what its models select their epoch on)."""
+    return tuple(None if v is None else _take(v if hasattr(v, "iloc") else np.asarray(v), fold) for v in val)
+
+
 def _worst_group_accuracy(y, pred, groups) -> float:
     # the one worst-group accuracy (unskew.metrics.worst_group); issue 12
     if len(y) == 0:
@@ -245,6 +251,20 @@ class D3M(BaseEstimator, ClassifierMixin):
         Share of the training set each ensemble member sees.
     n_jobs : int or None, default=None
         Processes that train ensemble members (``None``: half the cores; in-process on 2 cores or fewer).
+    rounds : int, default=1
+        ``1`` scores every training example once, as the paper does. With
+        ``rounds=r > 1`` the removal budget (the largest ``k`` the rule may
+        choose: the grid's within the cap for ``auto`` and ``sweep``, ``k``
+        for ``removal="k"``) is taken in ``r`` equal chunks: after each, the
+        model is retrained on what is left, attributed again, and the next
+        chunk is the lowest-scoring of the remaining examples. ``k`` is then
+        chosen along that removal order as usual (and the held-out halves
+        build their own orders the same way). A deviation from the paper:
+        the examples that hurt the weak groups change once the worst of
+        them are gone, and one attribution of the full set does not see it.
+        Costs ``r - 1`` extra trainings and attributions (three times that
+        with the held-out check). Not with ``removal="negative"``, which has
+        no budget to split. Measured in ``docs/d3m.md``.
     random_state : int or None, default=None
         Seeds the ensemble members and their subsets (``None``: the
         estimator's own ``random_state``, else 0).
@@ -270,7 +290,14 @@ class D3M(BaseEstimator, ClassifierMixin):
     group_losses_ : dict
         Mean validation loss of the base model per group.
     removed_ : ndarray of int
-        Indices of removed training examples, most harmful first.
+        Indices of removed training examples, most harmful first (in the
+        order they were chosen, round by round, with ``rounds > 1``).
+    removal_scores_, removal_round_ : ndarray
+        For each removed example, its score in the round that chose it and
+        that round (1-based); with ``rounds=1`` the scores are ``scores_``.
+    rounds_ : DataFrame or None
+        With ``rounds > 1``: per round, the training rows it scored, how many
+        it removed and the seconds its retraining and attribution took.
     keep_ : ndarray of bool
     base_estimator_, estimator_ :
         The model before and after removal.
@@ -320,7 +347,7 @@ class D3M(BaseEstimator, ClassifierMixin):
                  k_grid=None, max_fraction: float | None = None, selection: str = "checked", proj_dim: int = 512,
                  n_checkpoints: int | None = 5, trak_lambda: float | None = None, cache_dir=None,
                  n_models: int | None = 5, subset_fraction: float = 0.5, n_jobs: int | None = None,
-                 random_state: int | None = None):
+                 rounds: int = 1, random_state: int | None = None):
         self.estimator = estimator
         self.C = C
         self.removal = removal
@@ -335,6 +362,7 @@ class D3M(BaseEstimator, ClassifierMixin):
         self.n_models = n_models
         self.subset_fraction = subset_fraction
         self.n_jobs = n_jobs
+        self.rounds = rounds
         self.random_state = random_state
 
     # ------------------------------------------------------------- model glue
@@ -428,6 +456,12 @@ class D3M(BaseEstimator, ClassifierMixin):
         if self.n_models is not None and not (isinstance(self.n_models, (int, np.integer)) and self.n_models >= 1):
             raise UnskewInputError(f"n_models must be a positive integer (or None for checkpoints of one run); "
                                    f"got {self.n_models!r}.")
+        if isinstance(self.rounds, bool) or not isinstance(self.rounds, (int, np.integer)) or self.rounds < 1:
+            raise UnskewInputError(f"rounds must be a positive integer (1: score once, as the paper does); "
+                                   f"got {self.rounds!r}.")
+        if self.rounds > 1 and self.removal == "negative":
+            raise UnskewInputError("rounds > 1 splits a removal budget into chunks; removal='negative' has no "
+                                   "budget. Use removal='auto', 'sweep' or 'k' with rounds.")
         if self.trak_lambda is not None and not self.trak_lambda >= 0:
             raise UnskewInputError(f"trak_lambda must be a non-negative number or None; got {self.trak_lambda!r}.")
         self.trak_lambda_ = 0.0 if self.trak_lambda is None else float(self.trak_lambda)
@@ -439,7 +473,10 @@ class D3M(BaseEstimator, ClassifierMixin):
         Ss = self._attribute(self.base_estimator_, X, y, X_val, y_val, val=(X_val, y_val, groups_val),
                              lambdas=lambdas if select else None)
         Ss = Ss if select else [Ss]
-        states = [self._remove(S, X, y, X_val, y_val, groups_val, sample_weight) for S in Ss]
+        states = []
+        for lam, S in zip(lambdas, Ss, strict=True):
+            self.trak_lambda_ = float(lam)  # later rounds attribute with this candidate's ridge
+            states.append(self._remove(S, X, y, X_val, y_val, groups_val, sample_weight))
         # Each ridge gives its own pseudo-groups. Near-random partitions are easy to satisfy, so a
         # candidate is judged on every candidate's partition: its worst pseudo-group accuracy over
         # all of them (ties: validation accuracy, then the smaller ridge, earlier in the grid).
@@ -473,18 +510,18 @@ class D3M(BaseEstimator, ClassifierMixin):
             gv = codes
             names = dict(enumerate(uniques))
         out["val_groups_"] = gv
-        proba = self.base_estimator_.predict_proba(X_val)
-        col = np.searchsorted(self.classes_, y_val)
-        nll = -np.log(np.clip(proba[np.arange(len(y_val)), col], 1e-12, 1))
-        losses = {int(g): float(nll[gv == g].mean()) for g in np.unique(gv)}
+        losses = self._group_losses(self.base_estimator_, X_val, y_val, gv)
         out["group_losses_"] = {names[g]: v for g, v in losses.items()}
         scores, per_group, ids = group_alignment_scores(S, gv, losses)
         out["scores_"] = scores
         out["group_attribution_"] = pd.DataFrame(per_group, columns=[names[g] for g in ids])
-        order = np.argsort(scores, kind="stable")
         sweep = None
         # the retrained torch models select their epoch on the (pseudo-)groups
         val = (X_val, y_val, gv if self.auto_ else groups_val)
+        budget = self._budget(len(y))
+        order, chosen_scores, chosen_round, rounds_log = self._removal_order(
+            scores, X, y, X_val, y_val, gv, val, sample_weight, budget)
+        out["rounds_"] = rounds_log
         # with real groups, removing nothing retrains the base model exactly; Auto-D3M's base
         # model was selected without pseudo-groups, so it is not a k=0 candidate there
         base = None if self.auto_ else self.base_estimator_
@@ -498,7 +535,8 @@ class D3M(BaseEstimator, ClassifierMixin):
             folds = self._crossfit_folds(gv) if self.selection != "in_sample" else None
             selection = "in_sample" if folds is None else self.selection
             orders = None if folds is None else [
-                np.argsort(group_alignment_scores(S, gv, losses, columns=f)[0], kind="stable") for f in folds]
+                self._removal_order(group_alignment_scores(S, gv, losses, columns=f)[0], X, y, X_val, y_val, gv,
+                                    _fold_val(val, f), sample_weight, budget, columns=f)[0] for f in folds]
             if selection == "crossfit":
                 n_remove, sweep = self._crossfit_sweep(X, y, X_val, y_val, gv, val, folds, orders, sample_weight,
                                                        self._grid(len(y)))
@@ -532,6 +570,7 @@ class D3M(BaseEstimator, ClassifierMixin):
         keep = np.ones(len(y), dtype=bool)
         keep[removed] = False
         out["removed_"], out["keep_"] = removed, keep
+        out["removal_scores_"], out["removal_round_"] = chosen_scores[:n_remove], chosen_round[:n_remove]
         if len(np.unique(y[keep])) < len(self.classes_):
             raise UnskewInputError("D3M would remove every example of a class; use removal='k' with a smaller k.")
         if model is None and n_remove == 0:
@@ -544,6 +583,7 @@ class D3M(BaseEstimator, ClassifierMixin):
             # the held-out halves gained, but the removal from all validation rows does not: keep the base model
             model, wga, applied = self.base_estimator_, base_wga, False
             out["removed_"], out["keep_"] = order[:0], np.ones(len(y), dtype=bool)
+            out["removal_scores_"], out["removal_round_"] = chosen_scores[:0], chosen_round[:0]
         out["removal_applied_"] = applied
         # the best candidate is the largest the grid (within the cap) allowed: more might do better
         out["removal_at_limit_"] = bool(applied and sweep is not None and len(out["removed_"]) > 0
@@ -553,6 +593,71 @@ class D3M(BaseEstimator, ClassifierMixin):
         out["estimator_"] = model
         out["val_worst_group_accuracy_"] = wga
         return out
+
+    def _group_losses(self, model, X_val, y_val, gv, columns=None) -> dict:
+        """Mean validation cross-entropy of ``model`` per group (over the ``columns`` rows if given)."""
+        use = np.ones(len(y_val), dtype=bool) if columns is None else np.asarray(columns, dtype=bool)
+        proba = model.predict_proba(_take(X_val, use))
+        col = np.searchsorted(self.classes_, y_val[use])
+        nll = -np.log(np.clip(proba[np.arange(len(col)), col], 1e-12, 1))
+        g = np.asarray(gv)[use]
+        return {int(k): float(nll[g == k].mean()) for k in np.unique(g)}
+
+    def _budget(self, n: int) -> int:
+        """The most rows the removal rule may take (what ``rounds`` splits into chunks)."""
+        if self.removal == "negative":
+            return n
+        if self.removal == "k":
+            cap = self._cap()
+            return int(self.k) if cap is None else min(int(self.k), int(round(cap * n)))
+        return max(self._grid(n))
+
+    def _removal_order(self, scores, X, y, X_val, y_val, gv, val, sample_weight, budget, columns=None):
+        """Training rows in the order they are removed, with each one's score and round when chosen.
+
+        One round: the lowest scores first. With ``rounds > 1`` the first
+        ``budget`` rows are chosen in equal chunks, the model retrained on
+        what is left and attributed again before each chunk after the first
+        (scores from the ``columns`` validation rows only, for a held-out
+        half); the rows after the budget, never removed, follow in round-1
+        order.
+        """
+        order = np.argsort(scores, kind="stable")
+        if self.rounds == 1 or budget <= 0:
+            return order, scores[order], np.ones(len(order), dtype=int), None
+        members = getattr(self, "ensemble_members_", None)  # later rounds' ensembles do not replace it
+        keep = np.ones(len(y), dtype=bool)
+        picked, picked_scores, picked_round, log = [], [], [], []
+        sizes = [len(c) for c in np.array_split(np.arange(budget), self.rounds)]
+        for r, size in enumerate(sizes):
+            if size == 0:
+                continue
+            rows = np.flatnonzero(keep)
+            seconds = 0.0
+            if r == 0:
+                round_scores = scores
+            else:
+                t0 = time.perf_counter()
+                sw = None if sample_weight is None else np.asarray(sample_weight)[keep]
+                Xk = _take(X, keep)
+                model = self._fit_model(Xk, y[keep], sw, val=val)
+                S = self._attribute(model, Xk, y[keep], X_val, y_val, val=val)
+                losses = self._group_losses(model, X_val, y_val, gv, columns)
+                round_scores = group_alignment_scores(S, gv, losses, columns=columns)[0]
+                seconds = time.perf_counter() - t0
+            best = np.argsort(round_scores, kind="stable")[:size]
+            keep[rows[best]] = False
+            picked.append(rows[best])
+            picked_scores.append(round_scores[best])
+            picked_round.append(np.full(len(best), r + 1))
+            log.append({"round": r + 1, "n_train": len(rows), "n_removed": len(best), "seconds": seconds})
+        if members is not None:
+            self.ensemble_members_ = members
+        removed = np.concatenate(picked)
+        rest = order[keep[order]]
+        return (np.concatenate([removed, rest]), np.concatenate([*picked_scores, scores[rest]]),
+                np.concatenate([*picked_round, np.zeros(len(rest), dtype=int)]),
+                None if columns is not None else pd.DataFrame(log))
 
     def _seed(self, est) -> int:
         if self.random_state is not None:
@@ -592,8 +697,7 @@ class D3M(BaseEstimator, ClassifierMixin):
         accuracy, then the smaller ``k``) and the table.
         """
         # a torch model selects its epoch on the scoring half only
-        fold_vals = [tuple(None if v is None else _take(v if hasattr(v, "iloc") else np.asarray(v), fold)
-                           for v in val) for fold in folds]
+        fold_vals = [_fold_val(val, fold) for fold in folds]
         rows, best = [], None
         for k in ks:
             wgas, accs = [], []
@@ -662,18 +766,22 @@ class D3M(BaseEstimator, ClassifierMixin):
     def removal_table(self, frame: pd.DataFrame | None = None) -> pd.DataFrame:
         """The removed examples for a reviewer, most harmful first.
 
-        Columns: ``row`` (training index), ``score``, ``hurts_most`` (the
-        validation group it lowers most) and its mean attribution to that group,
-        then the example's own columns from ``frame`` if given.
+        Columns: ``row`` (training index), ``score`` (in the round that chose
+        it), ``round`` (only with ``rounds > 1``), ``hurts_most`` (the
+        validation group it lowers most, from the first round's attributions)
+        and its mean attribution to that group, then the example's own columns
+        from ``frame`` if given.
         """
         idx = self.removed_
         ga = self.group_attribution_.iloc[idx]
         table = pd.DataFrame({
             "row": idx,
-            "score": self.scores_[idx],
+            "score": self.removal_scores_,
             "hurts_most": ga.idxmin(axis=1).to_numpy(),
             "attribution_to_that_group": ga.min(axis=1).to_numpy(),
         })
+        if self.rounds > 1:
+            table.insert(2, "round", self.removal_round_)
         if frame is not None:
             table = pd.concat([table.reset_index(drop=True), frame.iloc[idx].reset_index(drop=True)], axis=1)
         return table
