@@ -328,7 +328,7 @@ class D3M(BaseEstimator, ClassifierMixin):
         candidate tried (the cap, ``max_fraction``, or the end of ``k_grid``):
         the best choice lies at the edge of what was allowed, so a larger
         budget might gain more. On CelebA attributes Auto-D3M's sweep is still
-        rising at the 20% cap (``docs/d3m.md``).
+        rising at the 20% cap on 4 of 5 seeds (``docs/d3m.md``).
     val_worst_group_accuracy_base_, val_worst_group_accuracy_ : float
         Validation worst-group accuracy (over ``val_groups_``) of the base
         model and of the returned model.
