@@ -604,9 +604,7 @@ class D3M(BaseEstimator, ClassifierMixin):
         return {int(k): float(nll[g == k].mean()) for k in np.unique(g)}
 
     def _budget(self, n: int) -> int:
-        """The most rows the removal rule may take (what ``rounds`` splits into chunks)."""
-        if self.removal == "negative":
-            return n
+        """The most rows the removal rule may take (what ``rounds`` splits into chunks; ``negative`` has none)."""
         if self.removal == "k":
             cap = self._cap()
             return int(self.k) if cap is None else min(int(self.k), int(round(cap * n)))
