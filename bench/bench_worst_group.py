@@ -275,11 +275,8 @@ def run_group_removal(dataset: str, method: str, seed: int, data, quick: bool) -
     """The removal reference (``REMOVAL_REFERENCE``): best group-level random removal within the budget."""
     from itertools import combinations
 
-    from unskew.train import METHODS
-
     spec = REMOVAL_REFERENCE[method]
-    name, params = params_for(dataset, "erm", data, quick)
-    tr, va = data.train, data.val
+    tr = data.train
     n, groups = len(tr.y), np.unique(tr.g)
     rng = np.random.default_rng(seed)
     order = {int(g): rng.permutation(np.flatnonzero(tr.g == g)) for g in groups}
@@ -298,19 +295,34 @@ def run_group_removal(dataset: str, method: str, seed: int, data, quick: bool) -
             keep[order[g][:q]] = False
         if len(np.unique(tr.y[keep])) < n_classes:
             continue  # a removal that takes a whole class away is not a candidate
-        est = METHODS[name](**params, random_state=seed, keep_checkpoints=False)
-        est.fit(tr.X[keep], tr.y[keep], X_val=va.X, y_val=va.y, groups_val=va.g)
-        val, test = evaluate(est.predict(va.X), va), evaluate(est.predict(data.test.X), data.test)
-        tried.append({"groups": [data.group_names[g] for g in subset], "k": int((~keep).sum()),
-                      "val_worst_group_accuracy": val["worst_group_accuracy"], "val_accuracy": val["accuracy"],
-                      "test_worst_group_accuracy": test["worst_group_accuracy"], "test_accuracy": test["accuracy"],
-                      "_val": val, "_test": test, "_best_epoch": est.best_epoch_})
-    seconds = time.perf_counter() - t0
+        tried.append(_retrain_without(dataset, seed, data, quick, keep,
+                                      groups=[data.group_names[g] for g in subset]))
     best = min(tried, key=removal_rank)
+    return _reference_row(dataset, method, seed, quick, time.perf_counter() - t0, best, tried, n,
+                          removed_from=best["groups"], n_candidates=len(tried))
+
+
+def _retrain_without(dataset: str, seed: int, data, quick: bool, keep, **info) -> dict:
+    """A removal reference's candidate: ERM retrained on the ``keep`` rows, with its validation and test figures."""
+    from unskew.train import METHODS
+
+    name, params = params_for(dataset, "erm", data, quick)
+    tr, va = data.train, data.val
+    est = METHODS[name](**params, random_state=seed, keep_checkpoints=False)
+    est.fit(tr.X[keep], tr.y[keep], X_val=va.X, y_val=va.y, groups_val=va.g)
+    val, test = evaluate(est.predict(va.X), va), evaluate(est.predict(data.test.X), data.test)
+    return {**info, "k": int((~keep).sum()),
+            "val_worst_group_accuracy": val["worst_group_accuracy"], "val_accuracy": val["accuracy"],
+            "test_worst_group_accuracy": test["worst_group_accuracy"], "test_accuracy": test["accuracy"],
+            "_val": val, "_test": test, "_best_epoch": est.best_epoch_}
+
+
+def _reference_row(dataset, method, seed, quick, seconds, best, candidates, n, **extra) -> dict:
+    """The record of a removal reference: its chosen candidate's figures and every candidate's."""
     row = {"dataset": dataset, "method": method, "seed": seed, "quick": quick, "seconds": seconds,
            "best_epoch": best["_best_epoch"], "epochs_run": None, "group_requirement": "train",
-           "fraction_removed": best["k"] / n, "n_train": n, "removed_from": best["groups"], "n_candidates": len(tried),
-           "candidates": [{k: v for k, v in t.items() if not k.startswith("_")} for t in tried]}
+           "fraction_removed": best["k"] / n, "n_train": n, **extra,
+           "candidates": [{k: v for k, v in t.items() if not k.startswith("_")} for t in candidates]}
     row.update({f"test_{k_}": v for k_, v in best["_test"].items()})
     row.update({f"val_{k_}": v for k_, v in best["_val"].items()})
     return row
@@ -318,10 +330,8 @@ def run_group_removal(dataset: str, method: str, seed: int, data, quick: bool) -
 
 def run_dro_removal(dataset: str, method: str, seed: int, data, quick: bool) -> list[dict]:
     """The example-level reference (``DRO_REMOVAL_REFERENCE``): remove what Group DRO gives up on, retrain ERM."""
-    from unskew.train import METHODS
-
     budgets = DRO_REMOVAL_REFERENCE[method]["budgets"]
-    tr, va = data.train, data.val
+    tr = data.train
     n, classes = len(tr.y), np.unique(tr.y)
     t0 = time.perf_counter()
     dro, _ = fit_method(dataset, "group_dro", seed, data, quick)
@@ -329,7 +339,6 @@ def run_dro_removal(dataset: str, method: str, seed: int, data, quick: bool) -> 
     own = proba[np.arange(n), np.searchsorted(dro.classes_, tr.y)]
     order = np.argsort(own, kind="stable")  # least consistent with Group DRO first
     n_wrong = int(np.sum(dro.predict(tr.X) != tr.y))
-    name, params = params_for(dataset, "erm", data, quick)
     tried = []
     for budget in (0.0, *budgets):
         k = n_wrong if budget == "all" else int(round(budget * n))
@@ -337,31 +346,17 @@ def run_dro_removal(dataset: str, method: str, seed: int, data, quick: bool) -> 
         keep[order[:k]] = False
         if len(np.unique(tr.y[keep])) < len(classes):
             continue
-        est = METHODS[name](**params, random_state=seed, keep_checkpoints=False)
-        est.fit(tr.X[keep], tr.y[keep], X_val=va.X, y_val=va.y, groups_val=va.g)
-        val, test = evaluate(est.predict(va.X), va), evaluate(est.predict(data.test.X), data.test)
         by_group = np.bincount(tr.g[~keep], minlength=len(data.group_names)).tolist()
-        tried.append({"budget": budget, "k": k, "removed_by_group": by_group,
-                      "val_worst_group_accuracy": val["worst_group_accuracy"], "val_accuracy": val["accuracy"],
-                      "test_worst_group_accuracy": test["worst_group_accuracy"], "test_accuracy": test["accuracy"],
-                      "_val": val, "_test": test, "_best_epoch": est.best_epoch_})
+        tried.append(_retrain_without(dataset, seed, data, quick, keep, budget=budget, removed_by_group=by_group))
     seconds = time.perf_counter() - t0
     dro_test = evaluate(dro.predict(data.test.X), data.test)["worst_group_accuracy"]
-    rows = []
     # the wider reference also yields the <= 10% one from the same candidates (as D3M's 10% rows do)
-    labels = [method] + (["dro_removal_10pct"] if method == "dro_removal_any" else [])
-    for label in labels:
-        pool = tried if label == method else [t for t in tried if t["k"] <= int(round(0.1 * n))]
-        best = min(pool, key=removal_rank)
-        row = {"dataset": dataset, "method": label, "seed": seed, "quick": quick, "seconds": seconds,
-               "best_epoch": best["_best_epoch"], "epochs_run": None, "group_requirement": "train",
-               "fraction_removed": best["k"] / n, "n_train": n, "n_dro_misclassified": n_wrong,
-               "dro_test_worst_group_accuracy": dro_test,
-               "candidates": [{k: v for k, v in t.items() if not k.startswith("_")} for t in pool]}
-        row.update({f"test_{k_}": v for k_, v in best["_test"].items()})
-        row.update({f"val_{k_}": v for k_, v in best["_val"].items()})
-        rows.append(row)
-    return rows
+    pools = {method: tried}
+    if method == "dro_removal_any":
+        pools["dro_removal_10pct"] = [t for t in tried if t["k"] <= int(round(0.1 * n))]
+    return [_reference_row(dataset, label, seed, quick, seconds, min(pool, key=removal_rank), pool, n,
+                           n_dro_misclassified=n_wrong, dro_test_worst_group_accuracy=dro_test)
+            for label, pool in pools.items()]
 
 
 def removal_rank(candidate: dict) -> tuple:

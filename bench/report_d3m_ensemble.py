@@ -63,6 +63,44 @@ def main():
                   f"{cell(s0, 'test_accuracy')} | {removed} | {models} |")
     removal_curve(ref)
     estimate_vs_test(new)
+    dro_reference(ref)
+    rounds(new, load("d3m_rounds_runs.jsonl"))
+
+
+def dro_reference(ref):
+    """The Group-DRO-informed removal reference (``--methods dro_removal_any``): chosen, and per budget."""
+    print()
+    print("| dataset | Group DRO (same run) | <= 10% (removed) | any budget (removed) | mean test WGA per budget |")
+    print("|---|---|---|---|---|")
+    for ds in DATASETS:
+        wide = [r for r in ref if r["dataset"] == ds and r["method"] == "dro_removal_any"]
+        if not wide:
+            continue
+        ten = [r for r in ref if r["dataset"] == ds and r["method"] == "dro_removal_10pct"]
+        per = {}
+        for r in wide:
+            for c in r["candidates"]:
+                per.setdefault(c["budget"], []).append(100 * c["test_worst_group_accuracy"])
+        curve = " / ".join(f"{b}: {np.mean(v):.1f}" for b, v in per.items())
+        share = lambda rows: f"{100 * np.mean([r['fraction_removed'] for r in rows]):.1f}%"  # noqa: E731
+        print(f"| {ds} | {cell(wide, 'dro_test_worst_group_accuracy')} | {cell(ten)} ({share(ten)}) | "
+              f"{cell(wide)} ({share(wide)}) | {curve} |")
+
+
+def rounds(new, fixed):
+    """D3M in rounds: at a fixed 10% (``bench_d3m_rounds.py``) and under the default rule (the ``*_rounds4`` spec)."""
+    print()
+    print("| dataset | setting | rounds | seeds | test WGA | seconds |")
+    print("|---|---|---|---|---|---|")
+    for ds in DATASETS:
+        for r_ in sorted({r["rounds"] for r in fixed if r["dataset"] == ds}):
+            rows = [r for r in fixed if r["dataset"] == ds and r["rounds"] == r_]
+            print(f"| {ds} | fixed 10% | {r_} | {len(rows)} | {cell(rows)} | {np.mean([r['seconds'] for r in rows]):.0f} |")
+        for m, r_ in (("d3m_ensemble_checked_10pct", 1), ("d3m_ensemble_checked_10pct_rounds4", 4)):
+            rows = [r for r in new if r["dataset"] == ds and r["method"] == m]
+            if rows and any(r["dataset"] == ds for r in new if r["method"].endswith("_rounds4")):
+                print(f"| {ds} | default rule <= 10% | {r_} | {len(rows)} | {cell(rows)} | "
+                      f"{np.mean([r['seconds'] for r in rows]):.0f} |")
 
 
 def estimate_vs_test(new):
