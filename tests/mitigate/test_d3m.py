@@ -282,8 +282,8 @@ def test_crossfit_falls_back_to_in_sample_when_a_group_has_one_validation_row():
     X, y, _ = _spurious(600, 0.9, rng)
     Xv, yv, gv = _spurious(200, 0.5, rng)
     gv = gv.copy()
-    gv[0] = 7  # a group of one
-    d = D3M(k_grid=[0, 0.05]).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    gv[0] = 7  # a group of one, kept by min_group_size=1
+    d = D3M(k_grid=[0, 0.05], min_group_size=1).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
     assert d.selection_ == "in_sample" and d.held_out_worst_group_accuracy_ is None
     assert "val_worst_group_accuracy" in d.sweep_.columns
     _, fields, lines = removal_verdict(d, len(y), 0.8, 0.8)
@@ -291,6 +291,65 @@ def test_crossfit_falls_back_to_in_sample_when_a_group_has_one_validation_row():
     assert any("at least 2 validation rows" in text for text, _ in lines)
     with pytest.raises(UnskewInputError, match="selection must be one of checked, crossfit, in_sample"):
         D3M(selection="holdout").fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+
+
+def test_validation_groups_below_min_group_size_are_left_out_and_reported():
+    from unskew.mitigate.d3m import removal_verdict
+
+    rng = np.random.default_rng(13)
+    X, y, _ = _spurious(600, 0.9, rng)
+    Xv, yv, gv = _spurious(200, 0.5, rng)
+    gv = gv.astype(object)
+    gv[:3] = "tiny"  # 3 rows: its held-out halves would be 1 row each
+    d = D3M(k_grid=[0, 0.05]).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    assert d.min_group_size == 20 and d.groups_excluded_ == {"tiny": 3}
+    # the default held-out check runs on the groups that are left; the tiny group's rows are not scored
+    assert d.selection_ == "checked" and d.held_out_worst_group_accuracy_base_ is not None
+    assert len(d.val_groups_) == len(yv) - 3
+    same = D3M(k_grid=[0, 0.05]).fit(X, y, X_val=Xv[3:], y_val=yv[3:], groups_val=gv[3:])
+    np.testing.assert_allclose(d.scores_, same.scores_)
+    assert list(d.removed_) == list(same.removed_)
+    _, fields, lines = removal_verdict(d, len(y), 0.8, 0.8)
+    assert fields["groups_excluded"] == {"tiny": 3} and fields["min_group_size"] == 20
+    assert any(sev == "warn" and "tiny (3 rows)" in text and "--min-group-size" in text for text, sev in lines)
+    # 1 keeps every group (and the group of 3 is measured again)
+    every = D3M(k_grid=[0, 0.05], min_group_size=1).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    assert every.groups_excluded_ == {} and len(every.val_groups_) == len(yv)
+    for bad in (0, 2.5, True):
+        with pytest.raises(UnskewInputError, match="min_group_size must be a positive integer"):
+            D3M(min_group_size=bad).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    with pytest.raises(UnskewInputError, match="Every validation group has fewer than min_group_size=500 rows"):
+        D3M(min_group_size=500).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+
+
+def test_verdict_says_when_the_held_out_check_could_not_tell_the_candidate_from_nothing():
+    from unskew.mitigate.d3m import removal_verdict
+
+    rng = np.random.default_rng(13)
+    X, y, _ = _spurious(600, 0.9, rng)
+    Xv, yv, gv = _spurious(200, 0.5, rng)
+    d = D3M(k_grid=[0, 0.05]).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    # a vetoed candidate whose held-out estimate ties removing nothing (both halves' tiny groups score 0)
+    d.removal_applied_, d.candidate_k_, d.removed_ = False, 30, d.removed_[:0]
+    d.held_out_worst_group_accuracy_candidate_ = d.held_out_worst_group_accuracy_base_ = 0.0
+    text = " ".join(t for t, _ in removal_verdict(d, len(y), 0.8, 0.8)[2])
+    assert "0.000 against 0.000 for removing nothing (a tie: the held-out halves could not tell" in text
+    d.held_out_worst_group_accuracy_candidate_ = 0.1
+    d.held_out_worst_group_accuracy_base_ = 0.2
+    text = " ".join(t for t, _ in removal_verdict(d, len(y), 0.8, 0.8)[2])
+    assert "0.100 against 0.200 for removing nothing." in text and "a tie" not in text
+
+
+def test_the_grids_own_10pct_candidate_is_not_more_than_10pct():
+    from unskew.mitigate.d3m import removal_verdict
+
+    rng = np.random.default_rng(13)
+    X, y, _ = _spurious(5049, 0.9, rng)  # 10% of 5049 rows is 504.9: the grid removes 505
+    Xv, yv, gv = _spurious(400, 0.5, rng)
+    d = D3M(removal="k", k=505).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    assert removal_verdict(d, len(y), 0.8, 0.8)[1]["fraction_removed_exceeds_10pct"] is False
+    d = D3M(removal="k", k=506).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    assert removal_verdict(d, len(y), 0.8, 0.8)[1]["fraction_removed_exceeds_10pct"] is True
 
 
 def test_checked_default_with_a_torch_model_selects_each_half_model_on_its_own_half(monkeypatch):
@@ -356,7 +415,7 @@ def test_trak_ridge_is_zero_for_d3m_and_chosen_on_validation_for_auto_d3m():
     from unskew.attribution import TRAK
 
     auto = D3M(est, removal="k", k=10, proj_dim=32, n_models=None).fit(X, y, X_val=Xv, y_val=yv)
-    plain = D3M(est, removal="k", k=10, proj_dim=32, n_models=None).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    plain = D3M(est, removal="k", k=10, proj_dim=32, n_models=None, min_group_size=1).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
     assert plain.trak_lambda_ == 0.0 and plain.ridge_selection_ is None
     sel = auto.ridge_selection_
     assert list(sel["trak_lambda"]) == list(AUTO_TRAK_LAMBDA_GRID)
@@ -380,7 +439,8 @@ def test_trak_ridge_is_zero_for_d3m_and_chosen_on_validation_for_auto_d3m():
         m.attribution_inputs(X), m.encode_labels(y), m.attribution_inputs(Xv), m.encode_labels(yv))
     np.testing.assert_allclose(auto.attributions_, expected, rtol=1e-5, atol=1e-7 * np.abs(expected).max())
     # a given ridge is used as is
-    ridge = D3M(est, removal="k", k=10, proj_dim=32, trak_lambda=10.0, n_models=None).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
+    ridge = D3M(est, removal="k", k=10, proj_dim=32, trak_lambda=10.0, n_models=None,
+                min_group_size=1).fit(X, y, X_val=Xv, y_val=yv, groups_val=gv)
     m = ridge.base_estimator_
     expected = TRAK(m.model_, ridge._checkpoints(m), proj_dim=32, lambda_scale=10.0).attribute(
         m.attribution_inputs(X), m.encode_labels(y), m.attribution_inputs(Xv), m.encode_labels(yv))

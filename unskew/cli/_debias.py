@@ -32,6 +32,9 @@ def debias(
     rounds: int = typer.Option(1, "--rounds", help=(
         "Take the removal budget in this many chunks, retraining and re-scoring what is left before each "
         "(1, the default, scores once as the paper does).")),
+    min_group_size: int = typer.Option(20, "--min-group-size", help=(
+        "Validation groups with fewer rows are left out of D3M's worst-group objective, and listed in the "
+        "report (1 keeps every group).")),
     val_fraction: float = typer.Option(0.3, "--val-fraction", help="Share of rows held out for validation."),
     split: str = typer.Option(None, "--split", help="Column with train/val labels instead of a random split."),
     out: Path = typer.Option(None, "--out", help="Write the cleaned table here (CSV or Parquet)."),
@@ -54,7 +57,8 @@ def debias(
         table_format(removed_out, "--removed")
     with console.status("Fitting, attributing and removing..."):
         res = run_debias(data, target=target, sensitive=sensitive, method=method, removal=removal, k=k, max_fraction=max_fraction,
-                         selection=selection, rounds=rounds, val_fraction=val_fraction, split=split, random_state=seed,
+                         selection=selection, rounds=rounds, min_group_size=min_group_size,
+                         val_fraction=val_fraction, split=split, random_state=seed,
                          ignore=split_list(ignore), na_values=split_list(na_values))
     print_report(res.report)
     s = res.report["d3m"].summary

@@ -47,6 +47,8 @@ SELECTION_RULES = ("checked", "crossfit", "in_sample")
 AUTO_TRAK_LAMBDA_GRID = (0.0, 1.0, 10.0)
 #: Default cap on the share removed by ``removal="auto"``.
 AUTO_MAX_FRACTION = 0.2
+#: Validation groups with fewer rows than this are left out of D3M's worst-group objective (``min_group_size``).
+MIN_GROUP_SIZE = 20
 #: Default grid of shares tried by ``auto`` and ``sweep`` (capped for ``auto``).
 DEFAULT_GRID = (0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3)
 
@@ -216,6 +218,15 @@ class D3M(BaseEstimator, ClassifierMixin):
         validation rows only. ``checked`` and ``crossfit`` fall back to
         ``in_sample`` (``selection_``) when a validation group has fewer
         than 2 rows.
+    min_group_size : int, default=20
+        Validation groups (``groups_val``) with fewer rows are left out of
+        everything D3M measures on validation data: scores, the choice of
+        ``k``, the checks and the retrained models' epoch selection
+        (``groups_excluded_`` lists them with their counts). A worst-group
+        accuracy over a handful of rows moves by a whole row's share and
+        chases noise; with 3 rows its held-out halves are 1 row each and
+        score 0 for every candidate, which tells nothing. ``1`` keeps every
+        group. Not used by Auto-D3M (no group labels).
     proj_dim : int, default=512
         TRAK projection dimension (PyTorch estimators only).
     n_checkpoints : int or None, default=5
@@ -332,6 +343,9 @@ class D3M(BaseEstimator, ClassifierMixin):
     val_worst_group_accuracy_base_, val_worst_group_accuracy_ : float
         Validation worst-group accuracy (over ``val_groups_``) of the base
         model and of the returned model.
+    groups_excluded_ : dict
+        Validation groups left out for having fewer than ``min_group_size``
+        rows, with their row counts (empty when none was, and for Auto-D3M).
     auto_ : bool
         Whether pseudo-groups were used.
     trak_lambda_ : float
@@ -347,7 +361,7 @@ class D3M(BaseEstimator, ClassifierMixin):
                  k_grid=None, max_fraction: float | None = None, selection: str = "checked", proj_dim: int = 512,
                  n_checkpoints: int | None = 5, trak_lambda: float | None = None, cache_dir=None,
                  n_models: int | None = 5, subset_fraction: float = 0.5, n_jobs: int | None = None,
-                 rounds: int = 1, random_state: int | None = None):
+                 rounds: int = 1, min_group_size: int = MIN_GROUP_SIZE, random_state: int | None = None):
         self.estimator = estimator
         self.C = C
         self.removal = removal
@@ -363,6 +377,7 @@ class D3M(BaseEstimator, ClassifierMixin):
         self.subset_fraction = subset_fraction
         self.n_jobs = n_jobs
         self.rounds = rounds
+        self.min_group_size = min_group_size
         self.random_state = random_state
 
     # ------------------------------------------------------------- model glue
@@ -465,6 +480,7 @@ class D3M(BaseEstimator, ClassifierMixin):
         if self.trak_lambda is not None and not self.trak_lambda >= 0:
             raise UnskewInputError(f"trak_lambda must be a non-negative number or None; got {self.trak_lambda!r}.")
         self.trak_lambda_ = 0.0 if self.trak_lambda is None else float(self.trak_lambda)
+        X_val, y_val, groups_val = self._eligible_val(X_val, y_val, groups_val)
         self.base_estimator_ = self._fit_model(X, y, sample_weight, val=(X_val, y_val, groups_val))
         # Auto-D3M with a PyTorch model and no ridge given: the relative TRAK ridge is chosen on
         # validation data, by the criterion that chooses k (worst pseudo-group accuracy after removal)
@@ -496,6 +512,31 @@ class D3M(BaseEstimator, ClassifierMixin):
         for name, value in best[2].items():
             setattr(self, name, value)
         return self
+
+    def _eligible_val(self, X_val, y_val, groups_val):
+        """The validation rows of groups with at least ``min_group_size`` rows (sets ``groups_excluded_``)."""
+        self.groups_excluded_ = {}
+        if isinstance(self.min_group_size, bool) or not isinstance(self.min_group_size, (int, np.integer)) \
+                or self.min_group_size < 1:
+            raise UnskewInputError(f"min_group_size must be a positive integer (1 keeps every validation group); "
+                                   f"got {self.min_group_size!r}.")
+        if groups_val is None:
+            return X_val, y_val, groups_val
+        labels = pd.Series(np.asarray(groups_val)).astype(str)
+        if len(labels) != len(y_val):
+            raise UnskewInputError(f"groups_val has {len(labels)} rows; X_val and y_val have {len(y_val)}.")
+        counts = labels.value_counts()
+        small = counts[counts < self.min_group_size].sort_index()
+        if len(small) == len(counts):
+            raise UnskewInputError(
+                f"Every validation group has fewer than min_group_size={self.min_group_size} rows (the largest has "
+                f"{int(counts.max())}); lower min_group_size (--min-group-size) or give validation more rows "
+                f"(--val-fraction).")
+        self.groups_excluded_ = {str(g): int(n) for g, n in small.items()}
+        if small.empty:
+            return X_val, y_val, groups_val
+        use = ~labels.isin(small.index).to_numpy()
+        return _take(X_val, use), y_val[use], _take(np.asarray(groups_val), use)
 
     def _remove(self, S, X, y, X_val, y_val, groups_val, sample_weight) -> dict:
         """Scores from one attribution matrix, the removal rule, and the retrained model (as attributes)."""
@@ -830,7 +871,8 @@ def removal_verdict(est: D3M, n_train: int, acc_before: float, acc_after: float)
     """
     frac = len(est.removed_) / n_train
     cost = float(acc_before - acc_after)
-    too_many, too_costly = frac > WARN_FRACTION, cost > WARN_ACCURACY_COST
+    # in rows, rounded as the grid rounds its shares: the grid's own 10% candidate is not "more than 10%"
+    too_many, too_costly = len(est.removed_) > round(WARN_FRACTION * n_train), cost > WARN_ACCURACY_COST
     fields = {
         "removal_applied": bool(est.removal_applied_),
         "fraction_removed_exceeds_10pct": bool(too_many),
@@ -844,8 +886,16 @@ def removal_verdict(est: D3M, n_train: int, acc_before: float, acc_after: float)
         "held_out_worst_group_accuracy_chosen": est.held_out_worst_group_accuracy_,
         "held_out_worst_group_accuracy_candidate": est.held_out_worst_group_accuracy_candidate_,
         "removal_at_limit": bool(est.removal_at_limit_),
+        "min_group_size": int(est.min_group_size),
+        "groups_excluded": dict(est.groups_excluded_),
     }
     lines = []
+    if est.groups_excluded_:
+        listed = ", ".join(f"{g} ({n} rows)" for g, n in est.groups_excluded_.items())
+        lines.append((f"Left out of D3M's validation groups (fewer than {est.min_group_size} validation rows, too "
+                      f"few to measure a worst-group accuracy): {listed}. Their rows do not score, choose or check "
+                      f"the removal; lower min_group_size (--min-group-size) to keep them, or give validation "
+                      f"more rows (--val-fraction).", "warn"))
     held = est.held_out_worst_group_accuracy_base_ is not None
     if not est.removal_applied_:
         measure = {"crossfit": "its held-out estimate above removing nothing's",
@@ -859,7 +909,11 @@ def removal_verdict(est: D3M, n_train: int, acc_before: float, acc_after: float)
             lines.append((
                 f"The best candidate on all validation rows removed {est.candidate_k_} rows; its held-out estimate "
                 f"was {est.held_out_worst_group_accuracy_candidate_:.3f} against "
-                f"{est.held_out_worst_group_accuracy_base_:.3f} for removing nothing.", "info"))
+                f"{est.held_out_worst_group_accuracy_base_:.3f} for removing nothing"
+                + (" (a tie: the held-out halves could not tell the two apart, as happens when a validation "
+                   "group's half has only a few rows; see min_group_size)."
+                   if est.held_out_worst_group_accuracy_candidate_ == est.held_out_worst_group_accuracy_base_
+                   else "."), "info"))
     if held:
         lines.append((
             f"Held-out validation worst-group accuracy (each half of the validation rows judging the removal "
