@@ -303,7 +303,7 @@ def test_d3m_accepts_a_train_estimator(problem):
     from unskew.mitigate.d3m import D3M
 
     (X, y, _, _), (Xv, yv, gv, _), _ = problem
-    d3m = D3M(estimator=ERMClassifier(**FAST), removal="k", k=10, proj_dim=16)
+    d3m = D3M(estimator=ERMClassifier(**FAST), removal="k", k=10, proj_dim=16, min_group_size=1)
     d3m.fit(X[:200], y[:200], X_val=Xv[:60], y_val=yv[:60], groups_val=gv[:60])
     assert d3m.attributions_.shape == (200, 60) and len(d3m.removed_) == 10
     assert isinstance(d3m.estimator_, ERMClassifier) and d3m.predict(Xv).shape == (len(Xv),)

@@ -338,8 +338,9 @@ class D3M(BaseEstimator, ClassifierMixin):
         True when the removal applied by ``auto`` or ``sweep`` is the largest
         candidate tried (the cap, ``max_fraction``, or the end of ``k_grid``):
         the best choice lies at the edge of what was allowed, so a larger
-        budget might gain more. On CelebA attributes Auto-D3M's sweep is still
-        rising at the 20% cap on 4 of 5 seeds (``docs/d3m.md``).
+        budget might gain more (a hint: on CelebA attributes Auto-D3M is at the
+        20% cap on 4 of 5 seeds, yet offered 40% it keeps the same removal,
+        while D3M gains 15 points; ``docs/benchmarks.md``).
     val_worst_group_accuracy_base_, val_worst_group_accuracy_ : float
         Validation worst-group accuracy (over ``val_groups_``) of the base
         model and of the returned model.
