@@ -118,6 +118,9 @@ D3M_SPECS = {
                                            "selection": "checked", "max_fraction": 0.1, "rounds": 4},
     "auto_d3m_ensemble_checked_40pct": {"n_models": D3M_ENSEMBLE_MODELS, "proj_dim": 512, "removal": "auto",
                                         "selection": "checked", "max_fraction": 0.4, "k_grid": D3M_WIDE_GRID},
+    # Auto-D3M with each per-class half split again by its own principal component (pseudo_depth=2)
+    "auto_d3m_ensemble_checked_depth2": {"n_models": D3M_ENSEMBLE_MODELS, "proj_dim": 512, "removal": "auto",
+                                         "selection": "checked", "pseudo_depth": 2},
 }
 DERIVED = {"d3m_10pct": "d3m", "d3m_ensemble_10pct": "d3m_ensemble",
            "d3m_ensemble_crossfit_10pct": "d3m_ensemble_crossfit"}

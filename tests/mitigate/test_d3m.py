@@ -137,6 +137,47 @@ def test_auto_d3m_pseudo_groups_follow_the_spurious_attribute():
     assert auto_pseudo_groups(d.attributions_, yv).shape == (600,)
 
 
+def test_pseudo_depth_two_splits_each_half_again_by_its_own_component():
+    rng = np.random.default_rng(4)
+
+    def cluster(n, centre):
+        return np.asarray(centre, float) + 0.05 * rng.normal(size=(n, 3))
+
+    # one class, validation rows (columns of S) in three clusters: a big one on +e1, and two on -e1
+    # that differ along e2; the first split separates the big one, only the second separates the two
+    rows = np.vstack([cluster(200, [3, 0, 0.5]), cluster(60, [-3, 2, 0]), cluster(60, [-3, -2, 0])])
+    truth = np.repeat([0, 1, 2], [200, 60, 60])
+    y = np.zeros(len(rows), dtype=int)
+    one, two = auto_pseudo_groups(rows.T, y), auto_pseudo_groups(rows.T, y, depth=2, min_split=40)
+    assert np.array_equal(auto_pseudo_groups(rows.T, y, depth=1), one)
+    assert len(np.unique(one[truth > 0])) == 1 and one[0] != one[-1]
+    assert np.array_equal(two // 2, one)  # nested: each depth-2 group lies inside a depth-1 group
+    assert two[truth == 1][0] != two[truth == 2][0]
+    for t in (1, 2):
+        assert len(np.unique(two[truth == t])) == 1
+    # a part under min_split rows is not split again
+    assert np.array_equal(auto_pseudo_groups(rows.T, y, depth=2, min_split=500), 2 * one)
+    # two classes: ids 4 * class + code
+    y2 = np.r_[y, np.ones(len(rows), dtype=int)]
+    ids = auto_pseudo_groups(np.hstack([rows.T, rows.T]), y2, depth=2, min_split=40)
+    assert set(ids[y2 == 0]) <= {0, 1, 2, 3} and set(ids[y2 == 1]) <= {4, 5, 6, 7}
+
+
+def test_auto_d3m_with_pseudo_depth_two_names_four_pseudo_groups_per_class():
+    rng = np.random.default_rng(2)
+    X, y, _ = _spurious(2000, 0.95, rng)
+    Xv, yv, _ = _spurious(600, 0.5, rng)
+    d = D3M(pseudo_depth=2).fit(X, y, X_val=Xv, y_val=yv)
+    assert d.auto_ and set(np.unique(d.val_groups_)) <= set(range(8))
+    assert len(np.unique(d.val_groups_)) > 4
+    assert np.array_equal(d.val_groups_, auto_pseudo_groups(d.attributions_, yv, depth=2, min_split=40))
+    assert all(name.split(" / pseudo-group ")[1] in {"0", "1", "2", "3"} for name in d.group_losses_)
+    assert {name.split(" / ")[0] for name in d.group_losses_} == {"class=0", "class=1"}
+    for bad in (0, 5, 1.5, True):
+        with pytest.raises(UnskewInputError, match="pseudo_depth must be a whole number from 1 to 4"):
+            D3M(pseudo_depth=bad).fit(X, y, X_val=Xv, y_val=yv)
+
+
 def test_low_rank_factors_give_the_same_scores_and_pseudo_groups_as_the_dense_matrix():
     from unskew.mitigate.d3m._d3m import LowRank
 

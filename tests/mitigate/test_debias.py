@@ -38,7 +38,12 @@ def test_debias_returns_cleaned_table_and_review_list():
 def test_auto_d3m_needs_no_groups_and_d3m_does():
     df = _table(seed=1)
     res = debias(df, target="y", method="auto-d3m", removal="sweep")
-    assert res.estimator.auto_
+    assert res.estimator.auto_ and res.report.to_dict()["parameters"]["pseudo_depth"] == 1
+    deep = debias(df, target="y", method="auto-d3m", pseudo_depth=2)
+    assert deep.report.to_dict()["parameters"]["pseudo_depth"] == 2
+    assert np.unique(deep.estimator.val_groups_).max() >= 4  # ids 4 * class + code
+    assert any(name.endswith("pseudo-group 3") or name.endswith("pseudo-group 2")
+               for name in deep.report["d3m"].summary["validation_group_losses"])
     with pytest.raises(UnskewInputError, match="needs validation groups"):
         debias(df, target="y", method="d3m")
     with pytest.raises(UnskewInputError, match="binary target"):
@@ -106,6 +111,10 @@ def test_cli_default_is_auto_and_rejects_bad_max_fraction(tmp_path):
     assert check["summary"]["removal_rule"] == "auto" and check["summary"]["fraction_removed"] <= 0.2
     bad = runner.invoke(app, ["debias", str(path), "--target", "y", "--sensitive", "site", "--max-fraction", "1.5"])
     assert bad.exit_code == 2 and "--max-fraction" in bad.output
+    deep = runner.invoke(app, ["debias", str(path), "--target", "y", "--method", "auto-d3m", "--pseudo-depth", "2",
+                               "--json", str(tmp_path / "deep.json")])
+    assert deep.exit_code == 0, deep.output
+    assert json.loads((tmp_path / "deep.json").read_text())["parameters"]["pseudo_depth"] == 2
     small = runner.invoke(app, ["debias", str(path), "--target", "y", "--sensitive", "site", "--min-group-size", "0"])
     assert small.exit_code == 2 and "--min-group-size" in small.output and "Traceback" not in small.output
 
@@ -130,6 +139,8 @@ def test_d3m_methods_are_a_registry():
     ({"val_fraction": 0}, "--val-fraction must be between 0 and 1"),
     ({"C": 0}, "C .* must be a positive number"),
     ({"min_group_size": 0}, "--min-group-size must be a whole number, 1 or more"),
+    ({"pseudo_depth": 0}, "--pseudo-depth must be a whole number from 1 to 4"),
+    ({"pseudo_depth": 2}, "--pseudo-depth splits Auto-D3M's pseudo-groups; use it with --method auto-d3m"),
 ])
 def test_debias_checks_options_before_reading_the_table(tmp_path, kwargs, match):
     # the file does not exist: an option error must come first

@@ -35,6 +35,9 @@ def debias(
     min_group_size: int = typer.Option(20, "--min-group-size", help=(
         "Validation groups with fewer rows are left out of D3M's worst-group objective, and listed in the "
         "report (1 keeps every group).")),
+    pseudo_depth: int = typer.Option(1, "--pseudo-depth", help=(
+        "Auto-D3M: split each class's validation rows this many times by their attributions' first principal "
+        "component (1, the default, as the paper: two pseudo-groups per class; 2 splits each half again).")),
     val_fraction: float = typer.Option(0.3, "--val-fraction", help="Share of rows held out for validation."),
     split: str = typer.Option(None, "--split", help="Column with train/val labels instead of a random split."),
     out: Path = typer.Option(None, "--out", help="Write the cleaned table here (CSV or Parquet)."),
@@ -58,7 +61,7 @@ def debias(
     with console.status("Fitting, attributing and removing..."):
         res = run_debias(data, target=target, sensitive=sensitive, method=method, removal=removal, k=k, max_fraction=max_fraction,
                          selection=selection, rounds=rounds, min_group_size=min_group_size,
-                         val_fraction=val_fraction, split=split, random_state=seed,
+                         pseudo_depth=pseudo_depth, val_fraction=val_fraction, split=split, random_state=seed,
                          ignore=split_list(ignore), na_values=split_list(na_values))
     print_report(res.report)
     s = res.report["d3m"].summary

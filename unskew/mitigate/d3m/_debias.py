@@ -34,7 +34,7 @@ METHODS.register(DebiasMethod("auto-d3m", False, "pseudo-groups, no group labels
 
 
 def _check_options(method, removal, k, C, val_fraction, max_fraction=None, selection="checked", rounds=1,
-                   min_group_size=MIN_GROUP_SIZE) -> str:
+                   min_group_size=MIN_GROUP_SIZE, pseudo_depth=1) -> str:
     """Validate debias' options before any table is read; returns the canonical method name."""
     method = METHODS.canonical(method)
     if removal not in REMOVAL_RULES:
@@ -50,6 +50,10 @@ def _check_options(method, removal, k, C, val_fraction, max_fraction=None, selec
     if isinstance(min_group_size, bool) or not isinstance(min_group_size, (int, np.integer)) or min_group_size < 1:
         raise UnskewInputError(f"--min-group-size must be a whole number, 1 or more (1 keeps every validation "
                                f"group); got {min_group_size!r}.")
+    if isinstance(pseudo_depth, bool) or not isinstance(pseudo_depth, (int, np.integer)) or not 1 <= pseudo_depth <= 4:
+        raise UnskewInputError(f"--pseudo-depth must be a whole number from 1 to 4; got {pseudo_depth!r}.")
+    if pseudo_depth > 1 and method != "auto-d3m":
+        raise UnskewInputError("--pseudo-depth splits Auto-D3M's pseudo-groups; use it with --method auto-d3m.")
     if rounds > 1 and removal == "negative":
         raise UnskewInputError("--rounds above 1 splits a removal budget into chunks; --removal negative has no "
                                "budget. Use --removal auto, sweep or k with --rounds.")
@@ -96,6 +100,7 @@ def debias(
     selection: str = "checked",
     rounds: int = 1,
     min_group_size: int = MIN_GROUP_SIZE,
+    pseudo_depth: int = 1,
     C: float = 1.0,
     val_fraction: float = 0.3,
     split: str | None = None,
@@ -122,11 +127,13 @@ def debias(
     retraining and re-scoring what is left before each (a deviation from the
     paper, measured in ``docs/d3m.md``). Validation groups with fewer than
     ``min_group_size`` rows (20) are left out of D3M's worst-group objective
-    and listed in the report. The report's
+    and listed in the report. ``pseudo_depth=2`` (Auto-D3M) splits each
+    per-class pseudo-group again by its own principal component. The report's
     status is ``warn`` when more than 10% of the training rows are removed or
     validation accuracy falls by more than 3 points.
     """
-    method = _check_options(method, removal, k, C, val_fraction, max_fraction, selection, rounds, min_group_size)
+    method = _check_options(method, removal, k, C, val_fraction, max_fraction, selection, rounds, min_group_size,
+                            pseudo_depth)
     ds = Dataset.from_data(data, target=target, sensitive=sensitive, split=split, **dataset_kwargs)
     if method == "d3m" and not ds.sensitive:
         raise UnskewInputError("D3M needs validation groups: pass --sensitive, or use --method auto-d3m.")
@@ -158,7 +165,7 @@ def debias(
     Xtr = enc.fit_transform(ds.frame.iloc[tr][features])
     Xva = enc.transform(ds.frame.iloc[va][features])
     est = D3M(C=C, removal=removal, k=k, max_fraction=max_fraction, selection=selection, rounds=rounds,
-              min_group_size=min_group_size, random_state=random_state)
+              min_group_size=min_group_size, pseudo_depth=pseudo_depth, random_state=random_state)
     est.fit(Xtr, y[tr], X_val=Xva, y_val=y[va], groups_val=None if method == "auto-d3m" else groups[va])
     removed_rows = tr[est.removed_]
     table = est.removal_table()
@@ -238,4 +245,4 @@ def _report(ds, est, method, tr, va, y, groups, Xva, removed, removal) -> Report
     ))
     return Report(kind="debias", checks=checks, dataset=ds.describe(),
                   parameters={"method": method, "removal": removal, "selection": est.selection,
-                              "rounds": est.rounds})
+                              "rounds": est.rounds, "pseudo_depth": est.pseudo_depth})
