@@ -121,6 +121,10 @@ D3M_SPECS = {
     # Auto-D3M with each per-class half split again by its own principal component (pseudo_depth=2)
     "auto_d3m_ensemble_checked_depth2": {"n_models": D3M_ENSEMBLE_MODELS, "proj_dim": 512, "removal": "auto",
                                          "selection": "checked", "pseudo_depth": 2},
+    # both at once: the finer pseudo-groups with the 40% budget (CelebA: does depth 2 keep gaining past 20%?)
+    "auto_d3m_ensemble_checked_depth2_40pct": {"n_models": D3M_ENSEMBLE_MODELS, "proj_dim": 512, "removal": "auto",
+                                               "selection": "checked", "pseudo_depth": 2, "max_fraction": 0.4,
+                                               "k_grid": D3M_WIDE_GRID},
 }
 DERIVED = {"d3m_10pct": "d3m", "d3m_ensemble_10pct": "d3m_ensemble",
            "d3m_ensemble_crossfit_10pct": "d3m_ensemble_crossfit"}

@@ -25,7 +25,7 @@ NEW = ["d3m_ensemble", "d3m_ensemble_10pct", "d3m_ensemble_crossfit", "d3m_ensem
        "d3m_ensemble_checked", "d3m_ensemble_checked_10pct",
        "auto_d3m_ensemble", "auto_d3m_ensemble_own_partition", "auto_d3m_ensemble_crossfit",
        "auto_d3m_ensemble_checked", "d3m_ensemble_checked_40pct", "auto_d3m_ensemble_checked_40pct",
-       "auto_d3m_ensemble_checked_depth2"]
+       "auto_d3m_ensemble_checked_depth2", "auto_d3m_ensemble_checked_depth2_40pct"]
 #: The reference for the 10% budget (``bench_worst_group.py --methods group_removal_10pct``).
 REFERENCE = ["group_removal_10pct"]
 DATASETS = ["cmnist", "waterbirds", "celeba", "adult", "compas"]
