@@ -270,7 +270,7 @@ def run_d3m(dataset: str, method: str, seed: int, data, quick: bool) -> list[dic
                "candidate_k": d3m.candidate_k_,
                "held_out_worst_group_accuracy_candidate": d3m.held_out_worst_group_accuracy_candidate_,
                "held_out_worst_group_accuracy_base": d3m.held_out_worst_group_accuracy_base_,
-               "sweep": d3m.sweep_.to_dict("records"),
+               "sweep": d3m.sweep_.to_dict("records"), "val_group_sizes": dict(d3m.group_sizes_),
                "ridge_selection": None if d3m.ridge_selection_ is None else d3m.ridge_selection_.to_dict("records")}
         row.update({f"test_{k_}": v for k_, v in evaluate(model.predict(data.test.X), data.test).items()})
         row.update({f"val_{k_}": v for k_, v in evaluate(model.predict(va.X), va).items()})

@@ -148,18 +148,22 @@ def test_pseudo_depth_two_splits_each_half_again_by_its_own_component():
     rows = np.vstack([cluster(200, [3, 0, 0.5]), cluster(60, [-3, 2, 0]), cluster(60, [-3, -2, 0])])
     truth = np.repeat([0, 1, 2], [200, 60, 60])
     y = np.zeros(len(rows), dtype=int)
-    one, two = auto_pseudo_groups(rows.T, y), auto_pseudo_groups(rows.T, y, depth=2, min_split=40)
+    one, two = auto_pseudo_groups(rows.T, y), auto_pseudo_groups(rows.T, y, depth=2, min_size=20)
     assert np.array_equal(auto_pseudo_groups(rows.T, y, depth=1), one)
     assert len(np.unique(one[truth > 0])) == 1 and one[0] != one[-1]
     assert np.array_equal(two // 2, one)  # nested: each depth-2 group lies inside a depth-1 group
     assert two[truth == 1][0] != two[truth == 2][0]
     for t in (1, 2):
         assert len(np.unique(two[truth == t])) == 1
-    # a part under min_split rows is not split again
-    assert np.array_equal(auto_pseudo_groups(rows.T, y, depth=2, min_split=500), 2 * one)
+    # a split that would leave a side under min_size rows is not made: the 60 / 60 half stays whole,
+    # and with min_size above the first split's smaller side (120 rows) the class stays whole
+    capped = auto_pseudo_groups(rows.T, y, depth=2, min_size=61)
+    assert np.array_equal(capped // 2, one) and len(np.unique(capped[truth > 0])) == 1
+    assert np.array_equal(auto_pseudo_groups(rows.T, y, depth=1, min_size=121), np.zeros(len(y), dtype=int))
+    assert np.array_equal(auto_pseudo_groups(rows.T, y, depth=1, min_size=120), one)
     # two classes: ids 4 * class + code
     y2 = np.r_[y, np.ones(len(rows), dtype=int)]
-    ids = auto_pseudo_groups(np.hstack([rows.T, rows.T]), y2, depth=2, min_split=40)
+    ids = auto_pseudo_groups(np.hstack([rows.T, rows.T]), y2, depth=2, min_size=20)
     assert set(ids[y2 == 0]) <= {0, 1, 2, 3} and set(ids[y2 == 1]) <= {4, 5, 6, 7}
 
 
@@ -170,7 +174,9 @@ def test_auto_d3m_with_pseudo_depth_two_names_four_pseudo_groups_per_class():
     d = D3M(pseudo_depth=2).fit(X, y, X_val=Xv, y_val=yv)
     assert d.auto_ and set(np.unique(d.val_groups_)) <= set(range(8))
     assert len(np.unique(d.val_groups_)) > 4
-    assert np.array_equal(d.val_groups_, auto_pseudo_groups(d.attributions_, yv, depth=2, min_split=40))
+    assert np.array_equal(d.val_groups_, auto_pseudo_groups(d.attributions_, yv, depth=2, min_size=20))
+    assert sum(d.group_sizes_.values()) == len(yv) and min(d.group_sizes_.values()) >= 20
+    assert set(d.group_sizes_) == set(d.group_losses_)
     assert all(name.split(" / pseudo-group ")[1] in {"0", "1", "2", "3"} for name in d.group_losses_)
     assert {name.split(" / ")[0] for name in d.group_losses_} == {"class=0", "class=1"}
     for bad in (0, 5, 1.5, True):
@@ -471,7 +477,7 @@ def test_trak_ridge_is_zero_for_d3m_and_chosen_on_validation_for_auto_d3m():
 
     pred = auto.estimator_.predict(Xv)
     Ss = auto._attribute(auto.base_estimator_, X, y, Xv, yv, val=(Xv, yv, None), lambdas=list(AUTO_TRAK_LAMBDA_GRID))
-    parts = [auto_pseudo_groups(S, yv) for S in Ss]
+    parts = [auto_pseudo_groups(S, yv, min_size=auto.min_group_size) for S in Ss]
     assert best["val_worst_group_accuracy_all_partitions"] == pytest.approx(
         min(_worst_group_accuracy(yv, pred, p) for p in parts))
     # and its attributions are TRAK with that ridge on the base model's checkpoints
@@ -623,3 +629,16 @@ def test_rounds_with_a_torch_ensemble_reattribute_and_keep_the_first_rounds_memb
     assert list(d.rounds_["n_train"]) == [400, 380] and d.rounds_["seconds"].iloc[1] > 0
     assert [m["n_train"] for m in d.ensemble_members_] == [200, 200]  # round 1's members, on halves of all 400
     assert len(set(d.removed_)) == 40 and np.isin(g[d.removed_], [0, 3]).mean() > 0.7
+
+
+def test_auto_d3m_leaves_a_class_whole_rather_than_make_a_tiny_pseudo_group():
+    rng = np.random.default_rng(7)
+    # one class's validation rows: 300 on one direction, 8 outliers on the opposite one; the paper's
+    # split puts the 8 in a pseudo-group of their own, too few rows to measure a worst-group accuracy
+    A = np.vstack([np.array([1.0, 0, 0]) + 0.05 * rng.normal(size=(300, 3)),
+                   np.array([-1.0, 0, 0]) + 0.05 * rng.normal(size=(8, 3))])
+    y = np.zeros(len(A), dtype=int)
+    paper = auto_pseudo_groups(A.T, y)
+    assert sorted(np.bincount(paper).tolist()) == [8, 300]
+    assert np.array_equal(auto_pseudo_groups(A.T, y, min_size=20), np.zeros(len(y), dtype=int))
+    assert np.array_equal(auto_pseudo_groups(A.T, y, min_size=8), paper)

@@ -44,6 +44,9 @@ def test_auto_d3m_needs_no_groups_and_d3m_does():
     assert np.unique(deep.estimator.val_groups_).max() >= 4  # ids 4 * class + code
     assert any(name.endswith("pseudo-group 3") or name.endswith("pseudo-group 2")
                for name in deep.report["d3m"].summary["validation_group_losses"])
+    sizes = deep.report["d3m"].summary["validation_group_sizes"]
+    assert set(sizes) == set(deep.report["d3m"].summary["validation_group_losses"])
+    assert sum(sizes.values()) == deep.report["d3m"].summary["n_validation"] and min(sizes.values()) >= 20
     with pytest.raises(UnskewInputError, match="needs validation groups"):
         debias(df, target="y", method="d3m")
     with pytest.raises(UnskewInputError, match="binary target"):

@@ -104,7 +104,7 @@ def group_alignment_scores(S, val_groups, group_losses, columns=None) -> tuple[n
     return scores, per_group, ids
 
 
-def auto_pseudo_groups(S, y_val, depth: int = 1, min_split: int = 2) -> np.ndarray:
+def auto_pseudo_groups(S, y_val, depth: int = 1, min_size: int = 1) -> np.ndarray:
     """Auto-D3M pseudo-groups: per class, the sign of the first principal component.
 
     Rows of ``S.T`` (one per validation example) are normalised to unit norm;
@@ -112,18 +112,24 @@ def auto_pseudo_groups(S, y_val, depth: int = 1, min_split: int = 2) -> np.ndarr
     split by the sign of their projection onto it, as in the reference
     implementation. With ``depth=d > 1`` each part is split again the same way,
     by its own first principal direction, ``d`` times in all (up to ``2**d``
-    pseudo-groups per class; a deviation from the paper); parts below
-    ``min_split`` rows are not split further. Group id =
-    ``2**depth * class_index + code``, where ``code`` reads the signs as bits
-    (depth 1: ``2 * class_index + (projection > 0)``).
+    pseudo-groups per class; a deviation from the paper). A split that would
+    leave either side with fewer than ``min_size`` rows is not made: the part
+    stays whole (``min_size=1``, the default, always splits, as the paper
+    does; D3M passes its ``min_group_size``, so that no pseudo-group is too
+    small to measure). Group id = ``2**depth * class_index + code``, where
+    ``code`` reads the signs as bits (depth 1: ``2 * class_index +
+    (projection > 0)``); a part left whole keeps the code of its lower half.
 
     Example
     -------
     >>> S = np.array([[1.0, 0.9, -1.0, -0.8], [0.1, 0.0, 0.2, 0.1]])
     >>> auto_pseudo_groups(S, [0, 0, 0, 0]).tolist()
     [1, 1, 0, 0]
+    >>> auto_pseudo_groups(S, [0, 0, 0, 0], min_size=3).tolist()  # a 2 / 2 split is not made
+    [0, 0, 0, 0]
     """
     y_val = np.asarray(y_val)
+    min_size = max(1, int(min_size))
     if isinstance(S, LowRank):
         # Rows of S.T are R @ L.T. With G = L.T L = C C.T (Cholesky), the rows
         # z_j = C.T r_j have the same norms and inner products, so PCA of the
@@ -135,18 +141,19 @@ def auto_pseudo_groups(S, y_val, depth: int = 1, min_split: int = 2) -> np.ndarr
         Z = S.T
     A = Z / (np.linalg.norm(Z, axis=1, keepdims=True) + 1e-12)
     code = np.zeros(len(y_val), dtype=int)
-    for level in range(depth):
-        smallest = 2 if level == 0 else max(2, int(min_split))  # the paper's split always runs
+    for _ in range(depth):
         parts = [np.flatnonzero((y_val == c) & (code == k)) for c in np.unique(y_val) for k in np.unique(code)]
         code = 2 * code
         for idx in parts:
-            if len(idx) < smallest:
+            if len(idx) < max(2, 2 * min_size):
                 continue
             rows = A[idx]
             proj = rows @ _first_principal_direction(rows - rows.mean(axis=0))
             if proj[np.argmax(np.abs(proj))] < 0:  # a sign convention that does not depend on the basis
                 proj = -proj
-            code[idx] += (proj > 0).astype(int)
+            upper = proj > 0
+            if min(int(upper.sum()), len(idx) - int(upper.sum())) >= min_size:
+                code[idx] += upper.astype(int)
     class_index = np.searchsorted(np.unique(y_val), y_val)
     return (2 ** depth) * class_index + code
 
@@ -240,9 +247,10 @@ class D3M(BaseEstimator, ClassifierMixin):
         accuracy over a handful of rows moves by a whole row's share and
         chases noise; with 3 rows its held-out halves are 1 row each and
         score 0 for every candidate, which tells nothing. ``1`` keeps every
-        group. Auto-D3M has no group labels; there it only stops
-        ``pseudo_depth`` from splitting a part below ``2 * min_group_size``
-        rows.
+        group. Auto-D3M has no group labels; there no class (or, with
+        ``pseudo_depth > 1``, no part) is split if a side would get fewer
+        than ``min_group_size`` rows: it stays one pseudo-group (the paper
+        always splits; ``1`` does too).
     pseudo_depth : int, default=1
         Auto-D3M: how many times each class's validation examples are split
         by the sign of their first principal component (see
@@ -326,6 +334,9 @@ class D3M(BaseEstimator, ClassifierMixin):
         Validation groups used (pseudo-groups for Auto-D3M).
     group_losses_ : dict
         Mean validation loss of the base model per group.
+    group_sizes_ : dict
+        Validation rows per group used (pseudo-groups for Auto-D3M), under
+        the same names as ``group_losses_``.
     removed_ : ndarray of int
         Indices of removed training examples, most harmful first (in the
         order they were chosen, round by round, with ``rounds > 1``).
@@ -576,7 +587,7 @@ class D3M(BaseEstimator, ClassifierMixin):
         out = {"attributions_": S}
         if self.auto_:
             per = 2 ** self.pseudo_depth
-            gv = auto_pseudo_groups(S, y_val, depth=self.pseudo_depth, min_split=2 * self.min_group_size)
+            gv = auto_pseudo_groups(S, y_val, depth=self.pseudo_depth, min_size=self.min_group_size)
             names = {g: f"class={self.classes_[g // per]} / pseudo-group {g % per}" for g in np.unique(gv)}
         else:
             codes, uniques = pd.factorize(pd.Series(np.asarray(groups_val)).astype(str), sort=True)
@@ -587,6 +598,7 @@ class D3M(BaseEstimator, ClassifierMixin):
         out["val_groups_"] = gv
         losses = self._group_losses(self.base_estimator_, X_val, y_val, gv)
         out["group_losses_"] = {names[g]: v for g, v in losses.items()}
+        out["group_sizes_"] = {names[g]: int(n) for g, n in zip(*np.unique(gv, return_counts=True), strict=True)}
         scores, per_group, ids = group_alignment_scores(S, gv, losses)
         out["scores_"] = scores
         out["group_attribution_"] = pd.DataFrame(per_group, columns=[names[g] for g in ids])

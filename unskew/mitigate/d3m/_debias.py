@@ -189,6 +189,7 @@ def _report(ds, est, method, tr, va, y, groups, Xva, removed, removal) -> Report
         "n_removed": int(len(est.removed_)),
         "fraction_removed": frac,
         "validation_group_losses": est.group_losses_,
+        "validation_group_sizes": est.group_sizes_,
     }
     findings = [Finding(f"Removed {len(est.removed_)} of {len(tr)} training examples ({frac:.1%}).",
                         severity="info", value=frac)]
