@@ -28,7 +28,7 @@ from bench_worst_group import D3M_SPECS, params_for
 RIDGES = (0.0, 1.0, 10.0)
 
 
-def _earlier_rule(S, y, depth: int) -> np.ndarray:
+def _earlier_rule(S, y, depth: int, min_group_size: int) -> np.ndarray:
     """The pseudo-groups before the guard, built from the paper's always-split partitions."""
     from unskew.mitigate.d3m import auto_pseudo_groups
 
@@ -37,24 +37,24 @@ def _earlier_rule(S, y, depth: int) -> np.ndarray:
     one, two = auto_pseudo_groups(S, y, depth=1, min_size=1), auto_pseudo_groups(S, y, depth=2, min_size=1)
     old = two.copy()
     for part, n in zip(*np.unique(one, return_counts=True), strict=True):
-        if n < 40:  # the earlier rule left parts under 2 x min_group_size whole at the second level
+        if n < 2 * min_group_size:  # the earlier rule's only limit, at the second level
             old[one == part] = 2 * part
     return old
 
 
-def sizes(d3m, data, seed: int) -> dict:
+def sizes(d3m, data) -> dict:
     from unskew.mitigate.d3m import auto_pseudo_groups
 
     tr, va = data.train, data.val
     t0 = time.perf_counter()
     base = d3m._fit_model(tr.X, tr.y, None, val=(va.X, va.y, None))
-    d3m.classes_, d3m.trak_lambda_ = np.unique(tr.y), 0.0
+    d3m.trak_lambda_ = 0.0  # read by _attribute; the candidate ridges below replace it
     Ss = d3m._attribute(base, tr.X, tr.y, va.X, va.y, val=(va.X, va.y, None), lambdas=list(RIDGES))
     out = {"seconds": round(time.perf_counter() - t0, 1), "n_val": int(len(va.y))}
     for lam, S in zip(RIDGES, Ss, strict=True):
         for depth in (1, 2):
             new = auto_pseudo_groups(S, va.y, depth=depth, min_size=d3m.min_group_size)
-            old = _earlier_rule(S, va.y, depth)
+            old = _earlier_rule(S, va.y, depth, d3m.min_group_size)
             out[f"ridge {lam:g}, depth {depth}"] = {
                 "sizes": np.bincount(new).tolist(), "earlier_sizes": np.bincount(old).tolist(),
                 "same": bool(np.array_equal(new, old))}
@@ -77,7 +77,7 @@ def main(argv=None) -> int:
         for seed in (int(s) for s in args.seeds.split(",")):
             name, params = params_for(ds, "erm", data, False)
             est = METHODS[name](**params, random_state=seed, keep_checkpoints=True)
-            rec = {"dataset": ds, "seed": seed, **sizes(D3M(est, **spec), data, seed)}
+            rec = {"dataset": ds, "seed": seed, **sizes(D3M(est, **spec), data)}
             records.append(rec)
             changed = [k for k, v in rec.items() if isinstance(v, dict) and not v["same"]]
             print(f"[{ds}] seed {seed} ({rec['seconds']} s, {rec['n_val']} validation rows): "

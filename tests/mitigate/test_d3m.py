@@ -642,3 +642,6 @@ def test_auto_d3m_leaves_a_class_whole_rather_than_make_a_tiny_pseudo_group():
     assert sorted(np.bincount(paper).tolist()) == [8, 300]
     assert np.array_equal(auto_pseudo_groups(A.T, y, min_size=20), np.zeros(len(y), dtype=int))
     assert np.array_equal(auto_pseudo_groups(A.T, y, min_size=8), paper)
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(UnskewInputError, match="min_size must be a positive integer"):
+            auto_pseudo_groups(A.T, y, min_size=bad)

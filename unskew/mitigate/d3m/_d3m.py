@@ -129,7 +129,9 @@ def auto_pseudo_groups(S, y_val, depth: int = 1, min_size: int = 1) -> np.ndarra
     [0, 0, 0, 0]
     """
     y_val = np.asarray(y_val)
-    min_size = max(1, int(min_size))
+    if isinstance(min_size, bool) or not isinstance(min_size, (int, np.integer)) or min_size < 1:
+        raise UnskewInputError(f"min_size must be a positive integer (1 always splits, as the paper does); "
+                               f"got {min_size!r}.")
     if isinstance(S, LowRank):
         # Rows of S.T are R @ L.T. With G = L.T L = C C.T (Cholesky), the rows
         # z_j = C.T r_j have the same norms and inner products, so PCA of the
@@ -145,14 +147,15 @@ def auto_pseudo_groups(S, y_val, depth: int = 1, min_size: int = 1) -> np.ndarra
         parts = [np.flatnonzero((y_val == c) & (code == k)) for c in np.unique(y_val) for k in np.unique(code)]
         code = 2 * code
         for idx in parts:
-            if len(idx) < max(2, 2 * min_size):
+            if len(idx) < 2 * min_size:  # no split of it could leave both sides min_size rows
                 continue
             rows = A[idx]
             proj = rows @ _first_principal_direction(rows - rows.mean(axis=0))
             if proj[np.argmax(np.abs(proj))] < 0:  # a sign convention that does not depend on the basis
                 proj = -proj
             upper = proj > 0
-            if min(int(upper.sum()), len(idx) - int(upper.sum())) >= min_size:
+            n_upper = int(upper.sum())
+            if min(n_upper, len(idx) - n_upper) >= min_size:
                 code[idx] += upper.astype(int)
     class_index = np.searchsorted(np.unique(y_val), y_val)
     return (2 ** depth) * class_index + code
